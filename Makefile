@@ -1,0 +1,55 @@
+# Two commands matter: `make demo` to see the platform, `make test` to test it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The test settings: real Postgres and Redis on this machine.
+TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/visexp \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
+	STATICFILES_STORAGE=django.contrib.staticfiles.storage.StaticFilesStorage \
+	SECURE_COOKIES=0 ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
+	MEDIA_ROOT=$(CURDIR)/var/test-media TORCH_DEVICE=cpu
+
+.PHONY: demo test bench lint loadtest services chromium clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/activate
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+demo: $(VENV)/.runtime
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py demo --host http://$(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)  Ctrl-C to stop"
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+services:
+	@bash scripts/ensure-services.sh
+
+test: $(VENV)/.dev chromium services
+	$(TEST_ENV) $(PY) -m pytest
+
+bench: $(VENV)/.dev
+	$(PY) bench/engine.py
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf var/test-media staticfiles .pytest_cache

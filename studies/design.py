@@ -1,0 +1,234 @@
+"""Trial banks, condition assignment and per-participant plans, as pure seeded functions.
+
+Nothing here touches the database: the same inputs always give the same outputs, so a study's
+bank and every participant's plan can be rebuilt from the configuration and the recorded seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+# Method name of attention-check stimuli for class discrimination: the photograph cut down to the
+# target's ground-truth box, so that the answer is unmistakable.
+ATTENTION_CROP = "photo_crop"
+ATTENTION_POOL_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: int
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BankEntry:
+    index: int
+    kind: str  # main | attention
+    image_id: int
+    method: str
+    target_class: str
+    options: tuple[str, ...]
+    payload: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    position: int
+    bank_index: int
+    is_attention_check: bool
+    swapped: bool
+    option_order: tuple[str, ...]
+
+
+def derive_seed(*parts) -> int:
+    """A 63-bit seed from any parts (study seed, participant id, ...), stable across Python versions."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def qualifies_for_class_discrimination(labels: Iterable[str], categories: Iterable[str]) -> bool:
+    """The paper's rule: exactly two annotated categories, both known to the model."""
+    distinct = set(labels)
+    return len(distinct) == 2 and distinct <= set(categories)
+
+
+def _choose_images(images: Sequence[ImageInfo], max_images: int | None, seed: int) -> list[ImageInfo]:
+    ordered = sorted(images, key=lambda im: im.id)
+    if max_images is not None and len(ordered) > max_images:
+        ordered = sorted(random.Random(derive_seed(seed, "images")).sample(ordered, max_images), key=lambda im: im.id)
+    return ordered
+
+
+def build_class_discrimination_bank(
+    images: Sequence[ImageInfo],
+    categories: Sequence[str],
+    methods: Sequence[str],
+    seed: int,
+    max_images: int | None = None,
+    attention_checks: int = 0,
+) -> list[BankEntry]:
+    """Every (image, category, method) of the qualifying images, then a pool of attention checks.
+
+    Each main entry shows `method`'s map for `target_class`; the options are the image's two classes.
+    """
+    eligible = [im for im in images if qualifies_for_class_discrimination(im.labels, categories)]
+    chosen = _choose_images(eligible, max_images, seed)
+    bank: list[BankEntry] = []
+    for image in chosen:
+        options = tuple(sorted(set(image.labels)))
+        for target in options:
+            for method in methods:
+                bank.append(BankEntry(len(bank), "main", image.id, method, target, options))
+    pairs = [(image, target) for image in chosen for target in sorted(set(image.labels))]
+    for image, target in _attention_pool(pairs, attention_checks, seed):
+        bank.append(
+            BankEntry(len(bank), "attention", image.id, ATTENTION_CROP, target, tuple(sorted(set(image.labels))))
+        )
+    return bank
+
+
+# Instructed-response items for trust studies: the participant is told which answer to give.
+TRUST_INSTRUCTED_RATINGS = (2, -2, 0)
+TRUST_RATING_LABELS = {
+    2: "Model 1 is clearly more reliable",
+    1: "Model 1 is slightly more reliable",
+    0: "Both are equally reliable",
+    -1: "Model 2 is slightly more reliable",
+    -2: "Model 2 is clearly more reliable",
+}
+
+
+def build_trust_bank(
+    pairs: Sequence[tuple[int, str]],
+    methods: Sequence[str],
+    seed: int,
+    max_images: int | None = None,
+    attention_checks: int = 0,
+) -> list[BankEntry]:
+    """Every (image, class, method) for the images whose class both networks predict.
+
+    `pairs` are (image id, ground-truth class that both networks predict), one per image.
+    """
+    by_id = {image_id: target for image_id, target in pairs}
+    chosen = _choose_images([ImageInfo(i, (t,)) for i, t in by_id.items()], max_images, seed)
+    bank: list[BankEntry] = []
+    for image in chosen:
+        for method in methods:
+            bank.append(BankEntry(len(bank), "main", image.id, method, image.labels[0], ()))
+    pool = _attention_pool([(im, im.labels[0]) for im in chosen], attention_checks, seed)
+    for n, (image, target) in enumerate(pool):
+        expected = TRUST_INSTRUCTED_RATINGS[n % len(TRUST_INSTRUCTED_RATINGS)]
+        payload = {
+            "expected_rating": expected,
+            "instruction": f"To show that you are reading carefully, please answer \u201c{TRUST_RATING_LABELS[expected]}\u201d.",
+        }
+        bank.append(BankEntry(len(bank), "attention", image.id, methods[0], target, (), payload))
+    return bank
+
+
+def _attention_pool(pairs: Sequence, attention_checks: int, seed: int) -> list:
+    if attention_checks <= 0 or not pairs:
+        return []
+    size = min(len(pairs), attention_checks * ATTENTION_POOL_FACTOR)
+    return random.Random(derive_seed(seed, "attention")).sample(list(pairs), size)
+
+
+def williams_square(n: int) -> list[list[int]]:
+    """A balanced Latin square: each method in each position once, and each ordered pair adjacent once.
+
+    For odd n the square and its mirror together are balanced (2n rows).
+    """
+    if n <= 0:
+        return []
+    first = [0]
+    low, high = 1, n - 1
+    for k in range(1, n):
+        if k % 2:
+            first.append(low)
+            low += 1
+        else:
+            first.append(high)
+            high -= 1
+    rows = [[(v + r) % n for v in first] for r in range(n)]
+    if n % 2:
+        rows += [list(reversed(row)) for row in rows]
+    return rows
+
+
+def choose_between_condition(methods: Sequence[str], holding: Mapping[str, int]) -> str:
+    """The method with the fewest participants holding a slot; ties go to the earlier method."""
+    return min(methods, key=lambda m: (holding.get(m, 0), methods.index(m)))
+
+
+def choose_latin_row(methods: Sequence[str], holding_rows: Mapping[int, int]) -> int:
+    """The Latin-square row with the fewest participants holding a slot; ties go to the lower row."""
+    rows = range(len(williams_square(len(methods))))
+    return min(rows, key=lambda r: (holding_rows.get(r, 0), r))
+
+
+def participant_plan(
+    bank: Sequence[BankEntry],
+    *,
+    kind: str,
+    design: str,
+    methods: Sequence[str],
+    trials_per_participant: int,
+    attention_checks: int,
+    participant_seed: int,
+    condition: str | None = None,
+    latin_row: int | None = None,
+) -> list[PlannedTrial]:
+    """One participant's trials in order, with option order and left/right placement.
+
+    Between subjects: trials of `condition` only. Within subjects: every method, each image once,
+    the method of an image given by the Latin-square row, so that across rows every image is shown
+    with every method equally often. A participant never sees the same image twice in main trials.
+    """
+    rng = random.Random(participant_seed)
+    main = [e for e in bank if e.kind == "main"]
+    image_order = sorted({e.image_id for e in main})
+    position_of = {image_id: p for p, image_id in enumerate(image_order)}
+
+    if design == "within":
+        square = williams_square(len(methods))
+        row = square[(latin_row or 0) % len(square)]
+
+        def method_for(image_id):
+            return methods[row[position_of[image_id] % len(methods)]]
+    else:
+        if condition not in methods:
+            raise ValueError(f"condition {condition!r} is not one of the study's methods")
+
+        def method_for(image_id):
+            return condition
+
+    picked_images = rng.sample(image_order, min(trials_per_participant, len(image_order)))
+    chosen: list[BankEntry] = []
+    for image_id in picked_images:
+        method = method_for(image_id)
+        candidates = [e for e in main if e.image_id == image_id and e.method == method]
+        chosen.append(rng.choice(candidates))
+    rng.shuffle(chosen)
+
+    checks = [e for e in bank if e.kind == "attention"]
+    checks = rng.sample(checks, min(attention_checks, len(checks)))
+    sequence: list[BankEntry] = list(chosen)
+    for check in checks:
+        # Never first: the first trial is where participants are still finding their way.
+        sequence.insert(rng.randint(1, max(1, len(sequence))), check)
+
+    plan = []
+    for position, entry in enumerate(sequence):
+        options = list(entry.options)
+        rng.shuffle(options)
+        swapped = rng.random() < 0.5 if kind == "trust" else False
+        plan.append(PlannedTrial(position, entry.index, entry.kind == "attention", swapped, tuple(options)))
+    return plan
+
+
+def rating_toward_stronger(rating: int, swapped: bool) -> int:
+    """Convert a displayed rating (+2 = Model 1 clearly more reliable) to a score toward the stronger network."""
+    return -rating if swapped else rating

@@ -1,0 +1,367 @@
+"""The data model: classifiers, images, studies, stimuli, participants and their answers.
+
+Business logic lives in plain functions elsewhere (design.py, generation.py, participation.py,
+export.py, analysis.py); models hold data, constraints and tiny derived properties.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class ClassifierModel(models.Model):
+    """A network researchers can explain: a torchvision architecture with weights, or a checkpoint."""
+
+    name = models.CharField(max_length=100, unique=True)
+    arch = models.CharField(max_length=100, help_text="torchvision architecture (e.g. vgg16) or a demo architecture")
+    weights_name = models.CharField(
+        max_length=100, blank=True, help_text="torchvision weights name (DEFAULT, IMAGENET1K_V1); empty for a checkpoint"
+    )
+    checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
+    categories = models.JSONField(default=list, help_text="class names, in the order of the network's outputs")
+    target_layer = models.CharField(max_length=200, blank=True, help_text="dotted module name; detected if empty")
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    input_size = models.PositiveIntegerField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.categories)
+
+
+class ImageSet(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    annotation_format = models.CharField(max_length=20, blank=True, help_text="labels.csv or voc")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ImageItem(models.Model):
+    """One labelled image. `boxes` is a list of {"label": str, "box": [x0, y0, x1, y1]} in pixels."""
+
+    image_set = models.ForeignKey(ImageSet, on_delete=models.CASCADE, related_name="images")
+    filename = models.CharField(max_length=255)
+    file = models.ImageField(upload_to="images/", width_field="width", height_field="height")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    labels = models.JSONField(default=list)
+    boxes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["image_set", "filename"]
+        constraints = [models.UniqueConstraint(fields=["image_set", "filename"], name="unique_filename_per_set")]
+
+    def __str__(self):
+        return f"{self.image_set.name}/{self.filename}"
+
+    def boxes_for(self, label: str) -> list[list[float]]:
+        return [b["box"] for b in self.boxes if b.get("label") == label]
+
+
+class Prediction(models.Model):
+    """A model's scores on an image, kept so that trust studies can keep images both models get right."""
+
+    model = models.ForeignKey(ClassifierModel, on_delete=models.CASCADE, related_name="predictions")
+    image = models.ForeignKey(ImageItem, on_delete=models.CASCADE, related_name="predictions")
+    weights_sha256 = models.CharField(max_length=64)
+    top_labels = models.JSONField(default=list, help_text="class names, best first (top 5)")
+    top_scores = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "image", "weights_sha256"], name="one_prediction_per_weights")
+        ]
+
+
+class StudyKind(models.TextChoices):
+    CLASS_DISCRIMINATION = "class_discrimination", "Class discrimination"
+    TRUST = "trust", "Trust (stronger vs weaker network)"
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    GENERATING = "generating", "Generating stimuli"
+    READY = "ready", "Ready"
+    LIVE = "live", "Live"
+    CLOSED = "closed", "Closed"
+
+
+class Design(models.TextChoices):
+    BETWEEN = "between", "Between subjects (one method per participant)"
+    WITHIN = "within", "Within subjects (every method, Latin square)"
+
+
+class Study(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    kind = models.CharField(max_length=40, choices=StudyKind.choices, default=StudyKind.CLASS_DISCRIMINATION)
+    status = models.CharField(max_length=20, choices=StudyStatus.choices, default=StudyStatus.DRAFT, db_index=True)
+    methods = models.JSONField(default=list, help_text="explain_engine method names compared in this study")
+    design = models.CharField(max_length=10, choices=Design.choices, default=Design.BETWEEN)
+
+    model = models.ForeignKey(
+        ClassifierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="class discrimination: the network explained",
+    )
+    stronger_model = models.ForeignKey(
+        ClassifierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="trust: the stronger network",
+    )
+    weaker_model = models.ForeignKey(
+        ClassifierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="trust: the weaker network",
+    )
+    image_set = models.ForeignKey(ImageSet, null=True, blank=True, on_delete=models.PROTECT, related_name="studies")
+
+    trials_per_participant = models.PositiveIntegerField(default=20, validators=[MinValueValidator(1)])
+    target_participants_per_condition = models.PositiveIntegerField(default=10)
+    seed = models.BigIntegerField(default=0)
+    max_images = models.PositiveIntegerField(
+        null=True, blank=True, help_text="use at most this many eligible images (chosen by the seed); empty: all"
+    )
+    render_style = models.CharField(
+        max_length=20, default="auto", help_text="how CAM maps are drawn: auto, masked or overlay"
+    )
+
+    consent_text = models.TextField(blank=True)
+    instructions_text = models.TextField(blank=True)
+    debrief_text = models.TextField(blank=True)
+    completion_code = models.CharField(max_length=64, blank=True)
+    completion_url = models.URLField(blank=True, help_text="Prolific-style redirect after the debrief")
+
+    attention_checks_per_participant = models.PositiveIntegerField(default=1)
+    max_failed_attention_checks = models.PositiveIntegerField(
+        default=0, help_text="exclude participants who fail more attention checks than this"
+    )
+    min_median_rt_ms = models.PositiveIntegerField(
+        default=0, help_text="exclude participants whose median response time is below this (0: no rule)"
+    )
+    inactivity_timeout_minutes = models.PositiveIntegerField(
+        default=30, help_text="a participant inactive this long no longer holds a condition slot"
+    )
+    min_window_width = models.PositiveIntegerField(default=0)
+    min_window_height = models.PositiveIntegerField(default=0)
+
+    eligible_image_count = models.PositiveIntegerField(null=True, blank=True)
+    surviving_image_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="trust: images whose class both networks predict"
+    )
+    config_snapshot = models.JSONField(null=True, blank=True, help_text="the whole configuration, frozen at launch")
+    launched_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status not in (StudyStatus.LIVE, StudyStatus.CLOSED)
+
+    def models_used(self) -> list[ClassifierModel]:
+        if self.kind == StudyKind.TRUST:
+            return [m for m in (self.stronger_model, self.weaker_model) if m is not None]
+        return [self.model] if self.model else []
+
+
+class Stimulus(models.Model):
+    """One rendered explanation. The content key hashes every input and version, so generation is idempotent."""
+
+    content_key = models.CharField(max_length=64, unique=True)
+    image = models.ForeignKey(ImageItem, on_delete=models.PROTECT, related_name="stimuli")
+    model = models.ForeignKey(ClassifierModel, on_delete=models.PROTECT, related_name="stimuli")
+    method = models.CharField(max_length=40)
+    target_class = models.CharField(max_length=200)
+    target_index = models.PositiveIntegerField()
+    target_layer = models.CharField(max_length=200)
+    weights_sha256 = models.CharField(max_length=64)
+    engine_version = models.CharField(max_length=40)
+    recipe_version = models.CharField(max_length=40)
+    render_style = models.CharField(max_length=20, default="auto")
+    png = models.FileField(upload_to="stimuli/")
+    raw_map = models.FileField(upload_to="maps/", blank=True)
+    score = models.FloatField(null=True, blank=True, help_text="the target's logit")
+    provenance = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "stimuli"
+        indexes = [models.Index(fields=["image", "model", "method", "target_class"])]
+
+    def __str__(self):
+        return f"{self.method} {self.target_class} on {self.image_id} by {self.model_id}"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class GenerationJob(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="generation_jobs")
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class GenerationFailure(models.Model):
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="failures")
+    image = models.ForeignKey(ImageItem, null=True, blank=True, on_delete=models.SET_NULL)
+    model = models.ForeignKey(ClassifierModel, null=True, blank=True, on_delete=models.SET_NULL)
+    method = models.CharField(max_length=40, blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class TrialKind(models.TextChoices):
+    MAIN = "main", "Main"
+    ATTENTION = "attention", "Attention check"
+    PRACTICE = "practice", "Practice"
+
+
+class Trial(models.Model):
+    """One entry of a study's trial bank: which image, class, method and stimuli make a trial.
+
+    Class discrimination: `stimulus` is the map for `target_class`, `options` the image's two classes.
+    Trust: `stimulus` is the stronger network's map and `stimulus_weaker` the weaker one's.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="trials")
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=TrialKind.choices, default=TrialKind.MAIN)
+    image = models.ForeignKey(ImageItem, on_delete=models.PROTECT, related_name="trials")
+    method = models.CharField(max_length=40)
+    target_class = models.CharField(max_length=200)
+    options = models.JSONField(default=list)
+    stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    stimulus_weaker = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payload = models.JSONField(default=dict, blank=True, help_text="kind-specific extras (attention-check text)")
+
+    class Meta:
+        ordering = ["study", "index"]
+        constraints = [models.UniqueConstraint(fields=["study", "index"], name="unique_trial_index")]
+
+    def __str__(self):
+        return f"{self.study.slug}#{self.index} {self.kind} {self.method} {self.target_class}"
+
+
+class ParticipantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+def new_participant_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Participant(models.Model):
+    """A pseudonymous participant. No IP address is ever stored."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    token = models.CharField(max_length=64, default=new_participant_token, unique=True, editable=False)
+    external_source = models.CharField(max_length=20, blank=True, help_text="prolific, mturk or empty")
+    external_id = models.CharField(max_length=255, blank=True, help_text="PROLIFIC_PID or workerId (maybe hashed)")
+    external_meta = models.JSONField(default=dict, blank=True)
+    condition = models.CharField(max_length=100, blank=True)
+    latin_square_row = models.PositiveIntegerField(null=True, blank=True)
+    seed = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=ParticipantStatus.choices, default=ParticipantStatus.ACTIVE)
+    is_pilot = models.BooleanField(default=False)
+    is_simulated = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    questionnaire = models.JSONField(default=dict, blank=True)
+    consented_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "consented_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="one_participation_per_external_id",
+            )
+        ]
+        indexes = [models.Index(fields=["study", "condition", "status"])]
+
+    def __str__(self):
+        return str(self.public_id)
+
+
+class Assignment(models.Model):
+    """The trial a participant sees at a position, with its randomized presentation."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assignments")
+    position = models.PositiveIntegerField()
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="assignments")
+    swapped = models.BooleanField(default=False, help_text="trust: the stronger network is shown as Model 2")
+    option_order = models.JSONField(default=list)
+    is_attention_check = models.BooleanField(default=False)
+    shown_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "position"], name="unique_position_per_participant")
+        ]
+
+
+class Response(models.Model):
+    """Exactly one answer per assignment; the idempotency key makes retries harmless."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="response")
+    idempotency_key = models.UUIDField(unique=True)
+    choice = models.CharField(max_length=200, blank=True)
+    correct = models.BooleanField(null=True)
+    rating = models.SmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(-2), MaxValueValidator(2)],
+        help_text="as displayed: +2 Model 1 clearly more reliable ... -2 Model 2 clearly more reliable",
+    )
+    rating_toward_stronger = models.SmallIntegerField(null=True, blank=True)
+    rt_ms = models.PositiveIntegerField(null=True, blank=True, help_text="client time from stimulus drawn to answer")
+    answered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assignment"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=-2, rating__lte=2), name="rating_in_scale"
+            )
+        ]

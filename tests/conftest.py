@@ -1,0 +1,25 @@
+import pytest
+import redis
+from django.conf import settings
+
+from tests.support.worker import WorkerProcess
+
+
+def flush_test_broker() -> None:
+    if settings.CELERY_BROKER_URL.startswith("redis"):
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real Celery worker (subprocess) sharing the test database and the Redis broker."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        pytest.fail("the worker tests need CELERY_BROKER_URL pointing at Redis (run them with `make test`)")
+    flush_test_broker()
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        flush_test_broker()
