@@ -23,3 +23,28 @@ def celery_worker(transactional_db, tmp_path):
     finally:
         worker.stop()
         flush_test_broker()
+
+
+# --- personas --------------------------------------------------------------------------------
+@pytest.fixture
+def researcher(db, django_user_model):
+    """Rosa, a staff researcher who configures studies in the admin."""
+    return django_user_model.objects.create_user("rosa", password="rosa-password-123", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def researcher_client(client, researcher):
+    client.force_login(researcher)
+    return client
+
+
+@pytest.fixture
+def outsider(db, django_user_model):
+    """Otto, a signed-in user who is not staff (for example a participant with an account)."""
+    return django_user_model.objects.create_user("otto", password="otto-password-123")
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    client.force_login(outsider)
+    return client

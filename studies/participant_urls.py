@@ -1,0 +1,3 @@
+"""URL patterns; gathered by studies/urls.py under the `studies` namespace."""
+
+urlpatterns = []
