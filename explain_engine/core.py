@@ -1,0 +1,295 @@
+"""The explanation engine: one forward pass per batch serves every method and target.
+
+How it works
+------------
+* A forward hook on the target layer keeps its output A and hands a *clone*
+  downstream, so an in-place op after the layer cannot overwrite A.
+* When a gradient method (guided backprop, deconvnet, their Grad-CAM products)
+  is requested, the forward runs under a ``TorchFunctionMode`` that replaces
+  every ReLU the model applies -- ``nn.ReLU`` modules and functional calls
+  (``F.relu``, ``torch.relu``, ``Tensor.relu``, in-place variants) alike -- by
+  :class:`_SwitchReLU`, an autograd function whose backward rule is chosen at
+  *backward* time from a per-call state: the ordinary ReLU derivative for the
+  Grad-CAM backward pass, the guided rule or the deconvnet rule for the passes
+  to the input. So one forward graph serves all of them. Any other activation
+  (SiLU, GELU, Hardswish, Sigmoid, ...) makes the guided methods refuse with
+  :class:`UnsupportedActivationError`; CAM methods work for every model.
+* Grad-CAM backpropagates with ``torch.autograd.grad`` only from the selected
+  scores to A; the gradient methods need one backward to the input per target.
+* Parameters are frozen for the call (``requires_grad`` restored exactly) and
+  only ``autograd.grad`` is used, so no ``.grad`` is ever written; the model is
+  put in eval mode for the call and its ``training`` flags restored; hooks are
+  removed in ``finally``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from .layers import detect_by_tracing, family_target_layer, get_module, module_name
+from .methods import DECONV, GUIDED, LAYER_GRAD, METHODS, Ingredients, required_ingredients
+
+DEFAULT_METHODS = ("gradcam", "guided_backprop", "guided_gradcam")
+
+
+class UnsupportedActivationError(ValueError):
+    """The guided/deconvnet rule cannot be applied to an activation of the model."""
+
+
+# Activations the guided and deconvnet rules are not defined for.
+UNSUPPORTED_MODULES = (
+    nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid, nn.ELU, nn.SELU, nn.CELU, nn.LeakyReLU,
+    nn.PReLU, nn.RReLU, nn.Softplus, nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.GLU,
+    nn.Softsign, nn.LogSigmoid, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink,
+)  # nn.ReLU6 is a Hardtanh
+UNSUPPORTED_FUNCTIONS = {
+    "silu", "silu_", "gelu", "gelu_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
+    "elu", "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu",
+    "rrelu", "rrelu_", "softplus", "mish", "mish_", "sigmoid", "sigmoid_", "tanh", "tanh_",
+    "hardtanh", "hardtanh_", "relu6", "relu6_", "glu", "softsign", "logsigmoid", "tanhshrink",
+    "threshold", "threshold_", "softshrink", "hardshrink",
+}
+_RELU_FUNCS = {F.relu, torch.relu, torch.Tensor.relu}
+_RELU_INPLACE_FUNCS = {torch.relu_, torch.Tensor.relu_, F.relu_}
+
+NORMAL, GUIDED_RULE, DECONV_RULE = "normal", "guided", "deconv"
+
+
+class _RuleState:
+    """Which backward rule the switchable ReLUs of one forward graph apply now."""
+
+    __slots__ = ("rule", "count")
+
+    def __init__(self):
+        self.rule = NORMAL
+        self.count = 0
+
+
+class _SwitchReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, state, inplace):
+        if inplace:
+            ctx.mark_dirty(x)
+            out = torch.relu_(x)
+        else:
+            out = torch.relu(x)
+        ctx.save_for_backward(out)
+        ctx.state = state
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        rule = ctx.state.rule
+        if rule == DECONV_RULE:
+            return torch.relu(grad), None, None
+        g = torch.where(out > 0, grad, torch.zeros((), dtype=grad.dtype, device=grad.device))
+        if rule == GUIDED_RULE:
+            g = torch.relu(g)
+        return g, None, None
+
+
+class _GuidedMode(TorchFunctionMode):
+    """Routes every ReLU through :class:`_SwitchReLU`; refuses other activations."""
+
+    def __init__(self, state: _RuleState, why: str):
+        super().__init__()
+        self.state = state
+        self.why = why
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _RELU_FUNCS or func in _RELU_INPLACE_FUNCS:
+            inplace = func in _RELU_INPLACE_FUNCS or bool(
+                kwargs.get("inplace", args[1] if len(args) > 1 else False)
+            )
+            self.state.count += 1
+            return _SwitchReLU.apply(args[0], self.state, inplace)
+        name = getattr(func, "__name__", "")
+        if name in UNSUPPORTED_FUNCTIONS:
+            raise UnsupportedActivationError(
+                f"{self.why} cannot handle the activation '{name}' that the model applies in its forward; "
+                "only ReLU is supported by the guided backprop / deconvnet rules "
+                "(CAM methods such as gradcam work for this model)"
+            )
+        return func(*args, **kwargs)
+
+
+def _check_modules(model: nn.Module, why: str) -> None:
+    for name, m in model.named_modules():
+        if isinstance(m, UNSUPPORTED_MODULES):
+            raise UnsupportedActivationError(
+                f"{why} cannot handle the activation {type(m).__name__} at layer '{name}'; "
+                "only ReLU is supported by the guided backprop / deconvnet rules "
+                "(CAM methods such as gradcam work for this model)"
+            )
+
+
+class Explanation(dict):
+    """method name -> float32 tensor; plus ``scores`` (N, C) logits, ``targets`` (N, K),
+    ``target_layer`` (dotted name) and ``guided_relus`` (ReLU calls the guided rule covered)."""
+
+    scores: torch.Tensor
+    targets: torch.Tensor
+    target_layer: str
+    guided_relus: int
+
+    def numpy(self) -> dict:
+        return {k: v.detach().cpu().numpy() for k, v in self.items()}
+
+
+def _normalize_targets(targets, n: int, device) -> torch.Tensor:
+    t = torch.as_tensor(targets, dtype=torch.long, device=device) if not isinstance(targets, torch.Tensor) \
+        else targets.to(device=device, dtype=torch.long)
+    if t.ndim == 0:
+        t = t.expand(n)
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.ndim != 2 or t.shape[0] != n:
+        raise ValueError(f"targets must be an int or shaped (N,) or (N, K) with N={n}; got {tuple(t.shape)}")
+    if t.shape[1] == 0:
+        raise ValueError("at least one target class is needed")
+    return t
+
+
+class _ModelGuard:
+    """Freeze parameters and switch to eval for the duration of a call; restore exactly."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.flags = [(p, p.requires_grad) for p in self.model.parameters()]
+        self.modes = [(m, m.training) for m in self.model.modules()]
+        for p, _ in self.flags:
+            p.requires_grad_(False)
+        for m, _ in self.modes:
+            m.training = False
+        return self
+
+    def __exit__(self, *exc):
+        for p, flag in self.flags:
+            p.requires_grad_(flag)
+        for m, mode in self.modes:
+            m.training = mode
+        return False
+
+
+class Explainer:
+    """Explain a CNN classifier's decisions.
+
+    ``model``: an ``nn.Module`` returning logits (N, C). ``target_layer``: None
+    (automatic), a dotted module name such as ``"features.29"``, or the module.
+    """
+
+    def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None):
+        self.model = model
+        if isinstance(target_layer, nn.Module):
+            self._layer_name = module_name(model, target_layer)
+        elif isinstance(target_layer, str):
+            get_module(model, target_layer)
+            self._layer_name = target_layer
+        elif target_layer is None:
+            self._layer_name = family_target_layer(model)  # may stay None until the first call
+        else:
+            raise TypeError("target_layer must be None, a module name or an nn.Module")
+
+    @property
+    def target_layer(self) -> str | None:
+        return self._layer_name
+
+    def __call__(self, x, targets=None, methods: Sequence[str] = DEFAULT_METHODS) -> Explanation:
+        return self.explain(x, targets, methods)
+
+    def explain(self, x: torch.Tensor, targets=None, methods: Iterable[str] | str = DEFAULT_METHODS) -> Explanation:
+        """Explain ``x`` (N, 3, H, W, preprocessed) for ``targets`` (int, (N,) or (N, K);
+        None: each image's top-1 class). Returns an :class:`Explanation`."""
+        if isinstance(methods, str):
+            methods = (methods,)
+        methods = tuple(dict.fromkeys(methods))
+        needs = required_ingredients(methods)
+        if not isinstance(x, torch.Tensor) or x.ndim != 4:
+            raise ValueError("x must be a float tensor shaped (N, C, H, W)")
+        param = next(self.model.parameters(), None)
+        device = param.device if param is not None else x.device
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        rules = [r for r in (GUIDED, DECONV) if r in needs]
+        why = " / ".join(m for m in methods if METHODS[m].kind == "gradient") or "the guided rule"
+
+        with torch.inference_mode(False), torch.enable_grad(), _ModelGuard(self.model):
+            x = x.detach().to(device=device, dtype=dtype)
+            if x.is_inference():
+                x = x.clone()
+            if self._layer_name is None:
+                self._layer_name = detect_by_tracing(self.model, x[:1])
+            layer = get_module(self.model, self._layer_name)
+            if rules:
+                _check_modules(self.model, why)
+                x.requires_grad_(True)
+            store: dict[str, torch.Tensor] = {}
+
+            def hook(module, inputs, output):
+                if not isinstance(output, torch.Tensor):
+                    raise ValueError(f"target layer {self._layer_name!r} does not return a tensor")
+                store["acts"] = output
+                return output.clone()
+
+            state = _RuleState()
+            handle = layer.register_forward_hook(hook) if LAYER_GRAD in needs else None
+            try:
+                if rules:
+                    with _GuidedMode(state, why):
+                        scores = self.model(x)
+                else:
+                    scores = self.model(x)
+            finally:
+                if handle is not None:
+                    handle.remove()
+            if not isinstance(scores, torch.Tensor) or scores.ndim != 2:
+                raise ValueError("the model must return logits shaped (N, C)")
+            n, c = scores.shape
+            t = _normalize_targets(scores.argmax(1) if targets is None else targets, n, scores.device)
+            if (t < 0).any() or (t >= c).any():
+                bad = t[(t < 0) | (t >= c)][0].item()
+                raise ValueError(f"target {bad} is out of range for a model with {c} classes")
+            kk = t.shape[1]
+            acts = store.get("acts")
+            if LAYER_GRAD in needs and acts is None:
+                raise ValueError(f"target layer {self._layer_name!r} was not called in the forward pass")
+            if LAYER_GRAD in needs and not acts.requires_grad:
+                raise ValueError(f"the scores do not depend on the target layer {self._layer_name!r}")
+
+            passes = [(LAYER_GRAD, k) for k in range(kk)] if LAYER_GRAD in needs else []
+            passes += [(r, k) for r in rules for k in range(kk)]
+            layer_grads: list[torch.Tensor] = []
+            input_grads: dict[str, list[torch.Tensor]] = {r: [] for r in rules}
+            for i, (what, k) in enumerate(passes):
+                selected = scores.gather(1, t[:, k : k + 1]).sum()
+                retain = i < len(passes) - 1
+                if what == LAYER_GRAD:
+                    state.rule = NORMAL
+                    (g,) = torch.autograd.grad(selected, acts, retain_graph=retain)
+                    layer_grads.append(g)
+                else:
+                    state.rule = GUIDED_RULE if what == GUIDED else DECONV_RULE
+                    (g,) = torch.autograd.grad(selected, x, retain_graph=retain)
+                    input_grads[what].append(g)
+
+            with torch.no_grad():
+                ing = Ingredients(
+                    acts.detach() if acts is not None else None,
+                    layer_grads, input_grads, x.shape[-2:], kk,
+                )
+                out = Explanation()
+                for name in methods:
+                    out[name] = ing.method(name).detach().float()
+        out.scores = scores.detach().float()
+        out.targets = t.detach()
+        out.target_layer = self._layer_name
+        out.guided_relus = state.count
+        return out

@@ -1,0 +1,229 @@
+"""Loading classifiers: torchvision architectures and the demo-world ShapesNets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .demo_nets import DEMO_ARCHITECTURES, DEMO_TARGET_LAYER
+from .layers import family_target_layer
+
+DEMO_INPUT_SIZE = (128, 128)
+
+
+@dataclass
+class ModelBundle:
+    module: nn.Module  # eval mode, on the device
+    arch: str
+    target_layer: str  # dotted module name
+    categories: list[str]
+    preprocess: Callable  # PIL.Image -> float tensor (3, H, W)
+    weights_sha256: str
+    input_size: tuple[int, int]  # (H, W) of the preprocessed tensor
+    display: Callable = field(repr=False, default=None)  # PIL.Image -> uint8 (H, W, 3), same geometry
+    weights: str | None = None  # torchvision weights name, "checkpoint" or "random"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.categories)
+
+    def explainer(self):
+        from .core import Explainer
+
+        return Explainer(self.module, self.target_layer)
+
+
+def known_architectures() -> list[str]:
+    import torchvision
+
+    return sorted(DEMO_ARCHITECTURES) + sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def state_dict_sha256(state_dict) -> str:
+    """sha256 over (name, dtype, shape, bytes) of every tensor, names sorted."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name]
+        if not isinstance(t, torch.Tensor):
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_checkpoint(path):
+    """A state dict from ``torch.load(weights_only=True)``; a dict with a
+    ``state_dict`` entry (and optionally ``categories``) is accepted too."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle refusal, corrupt file
+        raise ValueError(f"cannot load checkpoint {path} as a plain state dict (weights_only=True): "
+                         f"{str(e).splitlines()[0]}") from None
+    categories = None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        cats = obj.get("categories")
+        if isinstance(cats, (list, tuple)) and all(isinstance(c, str) for c in cats):
+            categories = list(cats)
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"checkpoint {path} is not a state dict of tensors")
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return obj, categories
+
+
+def _head_size(state_dict) -> int | None:
+    """Number of classes: rows of the last 2-D weight in the state dict."""
+    last = None
+    for k, v in state_dict.items():
+        if k.endswith("weight") and v.ndim == 2:
+            last = v
+    return int(last.shape[0]) if last is not None else None
+
+
+def _demo_preprocess(img) -> torch.Tensor:
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def _demo_display(img) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _tv_preprocess(transforms):
+    def preprocess(img) -> torch.Tensor:
+        return transforms(img.convert("RGB"))
+
+    return preprocess
+
+
+def _tv_display(transforms):
+    from torchvision.transforms import functional as TF
+
+    def display(img) -> np.ndarray:
+        img = img.convert("RGB")
+        img = TF.resize(img, transforms.resize_size, interpolation=transforms.interpolation, antialias=True)
+        img = TF.center_crop(img, transforms.crop_size)
+        return np.asarray(img, dtype=np.uint8).copy()
+
+    return display
+
+
+def load_model(arch: str, weights: str | None = None, checkpoint: str | os.PathLike | None = None,
+               num_classes: int | None = None, categories: list[str] | None = None,
+               device: str | torch.device = "cpu") -> ModelBundle:
+    """Build ``arch`` (a torchvision classifier name or a demo architecture) and load weights.
+
+    ``weights``: a torchvision weights name ("DEFAULT", "IMAGENET1K_V1"), or None for
+    random initialisation (seed it with ``torch.manual_seed``). ``checkpoint``: a
+    state-dict file, read with ``torch.load(weights_only=True)``. ``num_classes``:
+    the head size (default: ``len(categories)``, else the checkpoint's last layer,
+    else the architecture's default). ``categories``: class names.
+    """
+    if weights is not None and checkpoint is not None:
+        raise ValueError("give either weights or checkpoint, not both")
+    if categories is not None:
+        categories = [str(c) for c in categories]
+        if num_classes is not None and num_classes != len(categories):
+            raise ValueError(f"num_classes={num_classes} but {len(categories)} categories given")
+        num_classes = len(categories)
+    state_dict = None
+    if checkpoint is not None:
+        state_dict, ckpt_categories = _load_checkpoint(checkpoint)
+        if categories is None and ckpt_categories is not None:
+            categories = ckpt_categories
+        if num_classes is None:
+            num_classes = len(categories) if categories is not None else _head_size(state_dict)
+
+    if arch in DEMO_ARCHITECTURES:
+        if weights is not None:
+            raise ValueError(f"{arch} has no torchvision weights; use checkpoint=")
+        if num_classes is None:
+            raise ValueError(f"{arch} needs categories=, num_classes= or a checkpoint")
+        model = DEMO_ARCHITECTURES[arch](num_classes)
+        preprocess, display, input_size = _demo_preprocess, _demo_display, DEMO_INPUT_SIZE
+        target_layer = DEMO_TARGET_LAYER
+        meta_categories = None
+    else:
+        import torchvision
+
+        if arch not in torchvision.models.list_models(module=torchvision.models):
+            raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known_architectures())}")
+        wenum = torchvision.models.get_model_weights(arch)
+        if weights is not None:
+            try:
+                wobj = wenum.DEFAULT if weights == "DEFAULT" else wenum[weights]
+            except KeyError:
+                raise ValueError(f"unknown weights {weights!r} for {arch}; known: DEFAULT, "
+                                 f"{', '.join(w.name for w in wenum)}") from None
+        else:
+            wobj = wenum.DEFAULT
+        meta_categories = list(wobj.meta.get("categories") or []) or None
+        kwargs = {}
+        if weights is not None:
+            n_meta = len(meta_categories) if meta_categories else None
+            if num_classes is not None and num_classes != n_meta:
+                raise ValueError(f"weights {weights} have {n_meta} classes, not {num_classes}")
+            try:
+                model = torchvision.models.get_model(arch, weights=wobj)
+            except Exception as e:
+                raise ValueError(f"cannot get weights {wobj} for {arch} "
+                                 f"(offline? use checkpoint=): {str(e).splitlines()[0]}") from None
+        else:
+            if num_classes is not None:
+                kwargs["num_classes"] = num_classes
+            model = torchvision.models.get_model(arch, weights=None, **kwargs)
+        transforms = wobj.transforms()
+        preprocess, display = _tv_preprocess(transforms), _tv_display(transforms)
+        crop = transforms.crop_size[0] if transforms.crop_size else 224
+        input_size = (int(crop), int(crop))
+        target_layer = family_target_layer(model)
+        if target_layer is None:  # pragma: no cover - every torchvision classifier we know has a rule
+            from .layers import detect_by_tracing
+
+            target_layer = detect_by_tracing(model.eval(), torch.zeros(1, 3, *input_size))
+
+    if state_dict is not None:
+        try:
+            model.load_state_dict(state_dict, strict=True)
+        except RuntimeError as e:
+            first = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            raise ValueError(f"checkpoint does not fit {arch}: {' '.join(first[:3])[:400]}") from None
+        sha = file_sha256(checkpoint)
+        source = "checkpoint"
+    else:
+        sha = state_dict_sha256(model.state_dict())
+        source = weights if weights is not None else "random"
+
+    n_out = _head_size(model.state_dict())
+    if categories is None:
+        if meta_categories is not None and n_out == len(meta_categories):
+            categories = meta_categories
+        else:
+            categories = [f"class_{i}" for i in range(n_out)]
+    elif n_out is not None and n_out != len(categories):
+        raise ValueError(f"{len(categories)} categories for a model with {n_out} outputs")
+
+    model.eval().to(device)
+    return ModelBundle(module=model, arch=arch, target_layer=target_layer, categories=categories,
+                       preprocess=preprocess, weights_sha256=sha, input_size=input_size,
+                       display=display, weights=source)
