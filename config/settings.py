@@ -178,3 +178,9 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Personal data ------------------------------------------------------------------------
+# Store Prolific/MTurk ids as a keyed hash (see studies/privacy.py). Keep the key stable:
+# a new key makes returning participants unrecognisable.
+HASH_EXTERNAL_IDS = env.bool("HASH_EXTERNAL_IDS", default=True)
+EXTERNAL_ID_HASH_KEY = env.str("EXTERNAL_ID_HASH_KEY", default=SECRET_KEY)

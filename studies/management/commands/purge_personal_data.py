@@ -1,0 +1,29 @@
+"""Delete a study's personal data (external ids, recruitment parameters, free text)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from studies.models import Study
+from studies.privacy import do_purge_personal_data
+
+
+class Command(BaseCommand):
+    help = "Delete the personal data of a study's participants; their pseudonymous answers stay."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--yes", action="store_true", help="do it without asking")
+
+    def handle(self, *args, slug, yes, **options):
+        try:
+            study = Study.objects.get(slug=slug)
+        except Study.DoesNotExist as exc:
+            raise CommandError(f"no study with slug {slug!r}") from exc
+        if not yes:
+            answer = input(f"Delete external ids and free-text answers of every participant of {slug!r}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise CommandError("nothing deleted")
+        result = do_purge_personal_data(study)
+        self.stdout.write(
+            f"Purged personal data of {result['participants_purged']} of {result['participants_total']} participants "
+            f"of {slug}."
+        )
