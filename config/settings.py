@@ -105,6 +105,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Stimuli are served by config/media.py (WhiteNoise) in front of Django, with one-year cache headers.
+SERVE_STIMULI_WITHOUT_DJANGO = env.bool("SERVE_STIMULI_WITHOUT_DJANGO", default=True)
 
 STORAGES = {
     "default": {"BACKEND": env.str("DEFAULT_FILE_STORAGE", default="django.core.files.storage.FileSystemStorage")},
