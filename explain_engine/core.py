@@ -236,6 +236,8 @@ class Explainer:
             def hook(module, inputs, output):
                 if not isinstance(output, torch.Tensor):
                     raise ValueError(f"target layer {self._layer_name!r} does not return a tensor")
+                if not output.requires_grad:  # CAM-only call: nothing below the layer needs a graph
+                    output = output.detach().requires_grad_(True)
                 store["acts"] = output
                 return output.clone()
 
