@@ -1,0 +1,263 @@
+"""Participant pages: thin views over studies/participation.py.
+
+A participant is identified by a signed cookie per study that carries their unguessable token
+(never the token in a URL, never an IP address). Pages need only Postgres: no cache, no sessions,
+no Redis. Every page sends a Content-Security-Policy and `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from . import participation as p
+from .design import TRUST_RATING_LABELS
+from .models import ParticipantStatus, Study, StudyKind, TrialKind
+
+COOKIE_SALT = "studies.participant"
+COOKIE_MAX_AGE = 90 * 24 * 3600  # a return days later resumes
+RATING_SCALE = [(value, TRUST_RATING_LABELS[value]) for value in (2, 1, 0, -1, -2)]
+
+
+def cookie_name(study: Study) -> str:
+    return f"visexp_p{study.pk}"
+
+
+def content_security_policy() -> str:
+    img = ["'self'", "data:", "blob:"]
+    media = urlsplit(settings.MEDIA_URL)
+    if media.scheme and media.netloc:
+        img.append(f"{media.scheme}://{media.netloc}")
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        f"img-src {' '.join(img)}; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
+
+def wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def message_page(request, title: str, message: str, status: int = 200, study=None, link=None):
+    context = {"title": title, "message": message, "study": study, "link": link}
+    return render(request, "participant/message.html", context, status=status)
+
+
+def step_url(study: Study, step: str) -> str:
+    names = {
+        "instructions": "studies:participant-instructions",
+        "trial": "studies:participant-trial",
+        "questionnaire": "studies:participant-questionnaire",
+        "done": "studies:participant-done",
+    }
+    return reverse(names[step], args=[study.slug])
+
+
+def participant_page(view):
+    """Look up the study, attach the participant from the cookie, turn ParticipationError into a page."""
+
+    @functools.wraps(view)
+    @never_cache
+    def wrapper(request, slug, *args, **kwargs):
+        study = Study.objects.filter(slug=slug).first()
+        if study is None:
+            response = message_page(request, "Study not found", "There is no study at this address.", 404)
+        else:
+            token = request.get_signed_cookie(cookie_name(study), default=None, salt=COOKIE_SALT)
+            request.participant_token = token
+            try:
+                response = view(request, study, *args, **kwargs)
+            except p.ParticipationError as err:
+                if wants_json(request):
+                    response = JsonResponse({"ok": False, "error": err.message}, status=err.status)
+                else:
+                    response = message_page(request, "Sorry", err.message, err.status, study)
+        response["Content-Security-Policy"] = content_security_policy()
+        return response
+
+    return wrapper
+
+
+def set_participant_cookie(response, study: Study, participant) -> None:
+    response.set_signed_cookie(
+        cookie_name(study),
+        participant.token,
+        salt=COOKIE_SALT,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+        path=f"/s/{study.slug}/",
+    )
+
+
+def current_participant(request, study: Study):
+    """The cookie's participant, or ParticipationError (403) when there is none."""
+    participant = p.find_by_token(study, request.participant_token)
+    if participant is None:
+        raise p.ParticipationError(
+            "We could not find your session. Please open the study link you were given again.", status=403
+        )
+    p.check_open_for(participant)
+    return participant
+
+
+def redirect_to_step(study, participant, *, set_cookie=False):
+    response = HttpResponseRedirect(step_url(study, p.next_step(participant)))
+    if set_cookie:
+        set_participant_cookie(response, study, participant)
+    return response
+
+
+# --- pages ---------------------------------------------------------------------------------------
+@participant_page
+@require_http_methods(["GET", "POST"])
+def start(request, study):
+    """Entry page: resume, or consent (accept / decline)."""
+    params = request.POST if request.method == "POST" else request.GET
+    decision = p.do_start(study, params=params, token=request.participant_token, user=request.user)
+    if decision.action == "resume":
+        return redirect_to_step(study, decision.participant, set_cookie=True)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "decline":
+            # Nothing is recorded: no participant row, no cookie.
+            return render(request, "participant/declined.html", {"study": study, "identity": decision.identity})
+        if action != "accept":
+            raise p.ParticipationError("Please choose whether you agree to take part.")
+        participant = p.do_consent(study, identity=decision.identity, pilot=decision.pilot)
+        return redirect_to_step(study, participant, set_cookie=True)
+    context = {
+        "study": study,
+        "hidden": p.external_query(decision.identity),
+        "pilot": decision.pilot,
+        "mturk_preview": decision.identity.is_mturk_preview,
+    }
+    return render(request, "participant/consent.html", context)
+
+
+@participant_page
+@require_http_methods(["GET"])
+def instructions(request, study):
+    participant = current_participant(request, study)
+    if participant.status == ParticipantStatus.COMPLETED:
+        return redirect_to_step(study, participant)
+    context = {
+        "study": study,
+        "participant": participant,
+        "total": p.total_trials(participant),
+        "is_trust": study.kind == StudyKind.TRUST,
+        "question": p.TRUST_QUESTION if study.kind == StudyKind.TRUST else p.CLASS_DISCRIMINATION_QUESTION,
+        "scale": RATING_SCALE,
+        "window": _window(study),
+    }
+    return render(request, "participant/instructions.html", context)
+
+
+def _window(study):
+    return {"width": study.min_window_width, "height": study.min_window_height}
+
+
+def _stimulus_urls(assignment) -> list[str]:
+    if assignment is None:
+        return []
+    trial = assignment.trial
+    return [s.png.url for s in (trial.stimulus, trial.stimulus_weaker) if s is not None and s.png]
+
+
+@participant_page
+@require_http_methods(["GET"])
+def trial(request, study):
+    participant = current_participant(request, study)
+    assignment = p.current_assignment(participant)
+    if assignment is None:
+        return redirect_to_step(study, participant)
+    p.mark_shown(assignment)
+    p.touch(participant)
+    upcoming = p.following_assignment(participant, assignment)
+    total = p.total_trials(participant)
+    t = assignment.trial
+    is_trust = study.kind == StudyKind.TRUST
+    context = {
+        "study": study,
+        "assignment": assignment,
+        "trial": t,
+        "number": assignment.position + 1,
+        "total": total,
+        "is_trust": is_trust,
+        "idempotency_key": uuid.uuid4(),
+        "preload": _stimulus_urls(upcoming),
+        "window": _window(study),
+        "answer_url": reverse("studies:participant-answer", args=[study.slug]),
+    }
+    if is_trust:
+        model1, model2 = p.trust_sides(assignment)
+        context.update(
+            question=p.TRUST_QUESTION,
+            models=[("Model 1", model1), ("Model 2", model2)],
+            scale=RATING_SCALE,
+            instruction=(t.payload or {}).get("instruction", "") if t.kind == TrialKind.ATTENTION else "",
+        )
+    else:
+        context.update(question=p.CLASS_DISCRIMINATION_QUESTION, options=assignment.option_order)
+    return render(request, "participant/trial.html", context)
+
+
+@participant_page
+@require_http_methods(["POST"])
+def answer(request, study):
+    participant = current_participant(request, study)
+    try:
+        result = p.do_answer(participant, request.POST)
+    except p.ParticipationError as err:
+        if wants_json(request):
+            return JsonResponse(
+                {"ok": False, "error": err.message, "next": step_url(study, "trial")}, status=err.status
+            )
+        link = {"url": step_url(study, "trial"), "text": "Continue the study"}
+        return message_page(request, "This answer was not recorded", err.message, err.status, study, link)
+    if result.replay:
+        step = p.next_step(participant)
+    else:
+        step = "questionnaire" if result.finished else "trial"
+    next_url = step_url(study, step)
+    if wants_json(request):
+        return JsonResponse({"ok": True, "replay": result.replay, "next": next_url})
+    return _see_other(next_url)
+
+
+def _see_other(url):
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+@participant_page
+@require_http_methods(["GET", "POST"])
+def questionnaire(request, study):
+    participant = current_participant(request, study)
+    step = p.next_step(participant)
+    if step != "questionnaire":
+        return redirect_to_step(study, participant)
+    if request.method == "POST":
+        p.do_questionnaire(participant, request.POST.get("comment", ""))
+        return _see_other(step_url(study, "done"))
+    return render(request, "participant/questionnaire.html", {"study": study, "max_length": p.MAX_COMMENT_LENGTH})
+
+
+@participant_page
+@require_http_methods(["GET"])
+def done(request, study):
+    participant = current_participant(request, study)
+    if participant.status != ParticipantStatus.COMPLETED:
+        return redirect_to_step(study, participant)
+    return render(request, "participant/done.html", {"study": study, "participant": participant})

@@ -1,0 +1,477 @@
+"""The participant flow as plain functions: start or resume, consent, answers, questionnaire, completion.
+
+Views (participant_views.py), the simulated-participant bots and the tests all call these. Every
+function either does its whole job or raises a `ParticipationError` with a message a participant can
+read and an HTTP status, having written nothing.
+
+Guarantees that rest on the database, not only on these checks:
+- one participation per (study, external source, external id): a unique constraint;
+- one response per assignment (OneToOne) and one per idempotency key (unique): a double click, a
+  retry after a network error or two racing requests record exactly one row, and the replay gets
+  the same success answer;
+- condition slots are decided with the study row locked (select_for_update), so two consents racing
+  for the last slot of a condition are serialized.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from . import design
+from .models import (
+    Assignment,
+    Design,
+    Participant,
+    ParticipantStatus,
+    Response,
+    Study,
+    StudyKind,
+    StudyStatus,
+    Trial,
+    TrialKind,
+)
+
+# Query parameters recorded from recruitment platforms: the id parameter, then the extras.
+EXTERNAL_PARAMS = {
+    "prolific": ("PROLIFIC_PID", ("STUDY_ID", "SESSION_ID")),
+    "mturk": ("workerId", ("assignmentId", "hitId", "turkSubmitTo")),
+}
+MTURK_PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
+MAX_EXTERNAL_LENGTH = 255
+MAX_COMMENT_LENGTH = 5000
+MAX_RT_MS = 24 * 3600 * 1000
+PILOT_STATUSES = (StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.LIVE)
+
+CLASS_DISCRIMINATION_QUESTION = "Which of the two object categories is depicted in the image?"
+TRUST_QUESTION = "Which model do you find more reliable?"
+
+
+class ParticipationError(Exception):
+    """Something a participant (or a forged request) caused: a message to show and an HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class StudyNotOpen(ParticipationError):
+    status = 404
+
+
+class AlreadyCompleted(ParticipationError):
+    status = 409
+
+
+# --- who is this ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExternalIdentity:
+    source: str = ""
+    external_id: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def is_mturk_preview(self) -> bool:
+        return self.source == "mturk" and self.meta.get("assignmentId") == MTURK_PREVIEW_ASSIGNMENT
+
+
+def _clean_param(value) -> str:
+    value = str(value or "").strip()
+    if len(value) > MAX_EXTERNAL_LENGTH or any(ord(ch) < 32 for ch in value):
+        raise ParticipationError("The link you followed carries a malformed participant id.")
+    return value
+
+
+def external_identity(params) -> ExternalIdentity:
+    """The recruitment platform's id and extras from query (or form) parameters; empty if none."""
+    for source, (id_param, extras) in EXTERNAL_PARAMS.items():
+        ext_id = _clean_param(params.get(id_param))
+        preview = source == "mturk" and params.get("assignmentId") == MTURK_PREVIEW_ASSIGNMENT
+        if ext_id or preview:
+            meta = {name: _clean_param(params.get(name)) for name in extras if params.get(name)}
+            return ExternalIdentity(source, ext_id, meta)
+    return ExternalIdentity()
+
+
+def external_query(identity: ExternalIdentity) -> dict[str, str]:
+    """The parameters that carry `identity` through a form, as the platform spelled them."""
+    if not identity.source:
+        return {}
+    id_param, extras = EXTERNAL_PARAMS[identity.source]
+    out = {id_param: identity.external_id} if identity.external_id else {}
+    out.update({k: v for k, v in identity.meta.items() if k in extras})
+    return out
+
+
+# --- is the study open ---------------------------------------------------------------------------
+def can_pilot(study: Study, user) -> bool:
+    """Staff may preview a study before launch (ready, or draft with trials) as a pilot participant."""
+    if not (user is not None and user.is_authenticated and user.is_staff):
+        return False
+    return study.status in PILOT_STATUSES and study.trials.exists()
+
+
+def check_open_for_new(study: Study, *, pilot: bool) -> None:
+    if pilot:
+        return
+    if study.status == StudyStatus.CLOSED:
+        raise StudyNotOpen("This study is closed and no longer accepts new participants. Thank you for your interest.")
+    if study.status != StudyStatus.LIVE:
+        raise StudyNotOpen("This study is not open yet. Please try again later.")
+
+
+def check_open_for(participant: Participant) -> None:
+    """Participants who started may finish, even if the study closed meanwhile."""
+    if participant.is_pilot:
+        return
+    if participant.study.status not in (StudyStatus.LIVE, StudyStatus.CLOSED):
+        raise StudyNotOpen("This study is not open at the moment. Please try again later.")
+
+
+# --- start and resume ----------------------------------------------------------------------------
+@dataclass
+class StartDecision:
+    """What the entry page should do: show consent, resume someone, or refuse."""
+
+    action: str  # consent | resume | refuse
+    participant: Participant | None = None
+    identity: ExternalIdentity = field(default_factory=ExternalIdentity)
+    pilot: bool = False
+    message: str = ""
+
+
+def find_by_token(study: Study, token: str | None) -> Participant | None:
+    if not token:
+        return None
+    return Participant.objects.select_related("study").filter(study=study, token=token).first()
+
+
+def find_by_external(study: Study, identity: ExternalIdentity) -> Participant | None:
+    if not identity.external_id:
+        return None
+    return (
+        Participant.objects.select_related("study")
+        .filter(study=study, external_source=identity.source, external_id=identity.external_id)
+        .first()
+    )
+
+
+def do_start(study: Study, *, params, token: str | None = None, user=None) -> StartDecision:
+    """Decide what a visit to the entry page means. Writes nothing.
+
+    A recruitment-platform id wins over the cookie (shared computers): a known id resumes its own
+    participation if unfinished and is refused if finished; an unknown id goes to consent.
+    Without an id, the signed cookie's participant resumes.
+    """
+    identity = external_identity(params)
+    pilot = bool(params.get("pilot")) and can_pilot(study, user)
+    existing = find_by_external(study, identity) if identity.external_id else find_by_token(study, token)
+    if existing is not None:
+        if existing.status == ParticipantStatus.COMPLETED:
+            if identity.external_id:
+                raise AlreadyCompleted("You have already completed this study. Thank you! It can be taken only once.")
+            return StartDecision("resume", existing, identity)
+        if existing.status == ParticipantStatus.ABANDONED:
+            raise ParticipationError("This participation has been ended by the researchers.", status=409)
+        check_open_for(existing)
+        return StartDecision("resume", existing, identity)
+    check_open_for_new(study, pilot=pilot)
+    return StartDecision("consent", None, identity, pilot)
+
+
+# --- consent and condition assignment ------------------------------------------------------------
+def holding_filter(study: Study, now=None) -> Q:
+    """Participants who hold a condition slot: completed, or active and seen within the timeout."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=study.inactivity_timeout_minutes)
+    return Q(status=ParticipantStatus.COMPLETED) | Q(status=ParticipantStatus.ACTIVE, last_seen_at__gte=cutoff)
+
+
+def study_bank(study: Study) -> list[design.BankEntry]:
+    """The study's trial bank (main trials and attention checks) as design.BankEntry rows."""
+    rows = Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by("index")
+    return [
+        design.BankEntry(t.index, t.kind, t.image_id, t.method, t.target_class, tuple(t.options), t.payload or {})
+        for t in rows
+    ]
+
+
+def participant_seed(study: Study, public_id) -> int:
+    return design.derive_seed(study.seed, "participant", public_id)
+
+
+def do_consent(
+    study: Study,
+    *,
+    identity: ExternalIdentity | None = None,
+    pilot: bool = False,
+    simulated: bool = False,
+    now=None,
+) -> Participant:
+    """Create the participant with a condition and a stored plan, or return the existing one.
+
+    Runs in one transaction with the study row locked, so that slot decisions are serialized.
+    """
+    identity = identity or ExternalIdentity()
+    if identity.is_mturk_preview:
+        raise ParticipationError("Please accept the HIT before starting the study.", status=403)
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            locked = Study.objects.select_for_update().get(pk=study.pk)
+            check_open_for_new(locked, pilot=pilot)
+            existing = find_by_external(locked, identity)
+            if existing is not None:
+                return existing
+            participant = _create_participant(locked, identity, pilot, simulated, now)
+    except IntegrityError:
+        # The same external id consented in another request at the same moment: that one won.
+        existing = find_by_external(study, identity)
+        if existing is None:
+            raise
+        return existing
+    return participant
+
+
+def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, simulated: bool, now) -> Participant:
+    bank = study_bank(study)
+    if not any(e.kind == TrialKind.MAIN for e in bank):
+        raise StudyNotOpen("This study has no trials yet. Please try again later.")
+    methods = list(study.methods) or sorted({e.method for e in bank if e.kind == TrialKind.MAIN})
+    peers = Participant.objects.filter(study=study, is_pilot=pilot).filter(holding_filter(study, now))
+    participant = Participant(
+        study=study,
+        external_source=identity.source if identity.external_id else "",
+        external_id=identity.external_id,
+        external_meta=identity.meta if identity.external_id else {},
+        is_pilot=pilot,
+        is_simulated=simulated,
+    )
+    participant.seed = participant_seed(study, participant.public_id)
+    condition, latin_row = None, None
+    if study.design == Design.WITHIN:
+        counts = dict(
+            peers.exclude(latin_square_row=None)
+            .values_list("latin_square_row")
+            .annotate(n=Count("id"))
+            .values_list("latin_square_row", "n")
+        )
+        latin_row = design.choose_latin_row(methods, counts)
+        participant.latin_square_row = latin_row
+    else:
+        counts = dict(peers.values_list("condition").annotate(n=Count("id")).values_list("condition", "n"))
+        condition = design.choose_between_condition(methods, counts)
+        participant.condition = condition
+    plan = design.participant_plan(
+        bank,
+        kind=study.kind,
+        design=study.design,
+        methods=methods,
+        trials_per_participant=study.trials_per_participant,
+        attention_checks=study.attention_checks_per_participant,
+        participant_seed=participant.seed,
+        condition=condition,
+        latin_row=latin_row,
+    )
+    participant.save()
+    trial_ids = dict(Trial.objects.filter(study=study).values_list("index", "id"))
+    Assignment.objects.bulk_create(
+        [
+            Assignment(
+                participant=participant,
+                position=p.position,
+                trial_id=trial_ids[p.bank_index],
+                swapped=p.swapped,
+                option_order=list(p.option_order),
+                is_attention_check=p.is_attention_check,
+            )
+            for p in plan
+        ]
+    )
+    return participant
+
+
+# --- where is the participant --------------------------------------------------------------------
+def current_assignment(participant: Participant) -> Assignment | None:
+    """The first unanswered trial, with its trial and stimuli, or None when all are answered."""
+    return (
+        Assignment.objects.select_related("trial", "trial__stimulus", "trial__stimulus_weaker")
+        .filter(participant=participant, response__isnull=True)
+        .order_by("position")
+        .first()
+    )
+
+
+def following_assignment(participant: Participant, after: Assignment) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("trial__stimulus", "trial__stimulus_weaker")
+        .filter(participant=participant, position__gt=after.position, response__isnull=True)
+        .order_by("position")
+        .first()
+    )
+
+
+def total_trials(participant: Participant) -> int:
+    return participant.assignments.count()
+
+
+def next_step(participant: Participant) -> str:
+    """instructions | trial | questionnaire | done."""
+    if participant.status == ParticipantStatus.COMPLETED:
+        return "done"
+    counts = participant.assignments.aggregate(total=Count("id"), answered=Count("response"))
+    if counts["answered"] == 0 and counts["total"] > 0:
+        return "instructions"
+    if counts["answered"] < counts["total"]:
+        return "trial"
+    return "questionnaire"
+
+
+def touch(participant: Participant, now=None) -> None:
+    """Record activity (keeps the condition slot held); one UPDATE, no read."""
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now or timezone.now())
+
+
+def mark_shown(assignment: Assignment, now=None) -> None:
+    """The server time the trial was first shown (kept beside the client's response time)."""
+    if assignment.shown_at is None:
+        assignment.shown_at = now or timezone.now()
+        Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=assignment.shown_at)
+
+
+def trust_sides(assignment: Assignment):
+    """(Model 1 stimulus, Model 2 stimulus): swapped means the stronger network is Model 2."""
+    trial = assignment.trial
+    if assignment.swapped:
+        return trial.stimulus_weaker, trial.stimulus
+    return trial.stimulus, trial.stimulus_weaker
+
+
+# --- answers -------------------------------------------------------------------------------------
+@dataclass
+class AnswerResult:
+    response: Response
+    replay: bool  # True: this idempotency key had already been recorded; nothing new was written
+    finished: bool  # True: that was the last trial
+
+
+def _parse_int(value, what: str, low: int | None = None, high: int | None = None) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ParticipationError(f"The {what} is missing or not a whole number.") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ParticipationError(f"The {what} {number} is out of range.")
+    return number
+
+
+def _parse_key(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value or "").strip())
+    except ValueError:
+        raise ParticipationError("The answer carries no valid idempotency key; please reload the page.") from None
+
+
+def _replay(participant: Participant, key: uuid.UUID) -> AnswerResult | None:
+    existing = Response.objects.select_related("assignment").filter(idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.assignment.participant_id != participant.pk:
+        raise ParticipationError("This answer key belongs to another session.", status=409)
+    return AnswerResult(existing, replay=True, finished=False)
+
+
+def do_answer(participant: Participant, data) -> AnswerResult:
+    """Record one answer, exactly once. `data`: assignment, position, idempotency_key, choice or
+    rating, rt_ms (optional). Refuses (writing nothing) anything that is not the participant's
+    current trial or not one of its options."""
+    key = _parse_key(data.get("idempotency_key"))
+    replay = _replay(participant, key)
+    if replay is not None:
+        return replay
+    if participant.status != ParticipantStatus.ACTIVE:
+        raise ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
+    assignment_id = _parse_int(data.get("assignment"), "trial id", 0, 2**62)
+    position = _parse_int(data.get("position"), "trial position", 0, 100_000)
+    assignment = (
+        Assignment.objects.select_related("trial")
+        .filter(pk=assignment_id, participant=participant)
+        .first()
+    )
+    if assignment is None:
+        raise ParticipationError("This trial is not part of your session.", status=404)
+    if assignment.position != position:
+        raise ParticipationError("The trial position does not match this trial.", status=409)
+    if Response.objects.filter(assignment=assignment).exists():
+        raise ParticipationError("This trial has already been answered.", status=409)
+    first_open = (
+        Assignment.objects.filter(participant=participant, response__isnull=True)
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    if first_open != position:
+        raise ParticipationError("Please answer the trials in order; reload the page to continue.", status=409)
+
+    rt = data.get("rt_ms")
+    rt_ms = None
+    if rt not in (None, ""):
+        try:
+            rt_ms = max(0, min(MAX_RT_MS, round(float(rt))))
+        except (TypeError, ValueError, OverflowError):
+            raise ParticipationError("The response time is not a number.") from None
+
+    trial = assignment.trial
+    response = Response(assignment=assignment, idempotency_key=key, rt_ms=rt_ms)
+    if participant.study.kind == StudyKind.TRUST:
+        rating = _parse_int(data.get("rating"), "rating", -2, 2)
+        response.rating = rating
+        response.rating_toward_stronger = design.rating_toward_stronger(rating, assignment.swapped)
+        if trial.kind == TrialKind.ATTENTION and "expected_rating" in (trial.payload or {}):
+            response.correct = rating == int(trial.payload["expected_rating"])
+    else:
+        choice = str(data.get("choice") or "")
+        if choice not in assignment.option_order:
+            raise ParticipationError("That answer is not one of the options of this trial.")
+        response.choice = choice
+        response.correct = choice == trial.target_class
+
+    try:
+        with transaction.atomic():
+            response.save(force_insert=True)
+    except IntegrityError:
+        # A racing duplicate committed first. Same key: the same success; otherwise: already answered.
+        replay = _replay(participant, key)
+        if replay is not None:
+            return replay
+        raise ParticipationError("This trial has already been answered.", status=409) from None
+    touch(participant)
+    total = participant.assignments.count()
+    return AnswerResult(response, replay=False, finished=position + 1 >= total)
+
+
+# --- the end -------------------------------------------------------------------------------------
+def do_questionnaire(participant: Participant, comment: str) -> Participant:
+    """Store the optional comment and mark the participation completed (idempotent)."""
+    comment = str(comment or "").strip()
+    if len(comment) > MAX_COMMENT_LENGTH:
+        raise ParticipationError(f"Please keep the comment under {MAX_COMMENT_LENGTH} characters.")
+    if participant.status == ParticipantStatus.COMPLETED:
+        return participant
+    if next_step(participant) != "questionnaire":
+        raise ParticipationError("Please answer all trials first.", status=409)
+    now = timezone.now()
+    Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.ACTIVE).update(
+        comment=comment, status=ParticipantStatus.COMPLETED, completed_at=now, last_seen_at=now
+    )
+    participant.refresh_from_db()
+    return participant

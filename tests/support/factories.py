@@ -1,0 +1,270 @@
+"""Test data built directly through the ORM: image sets, classifiers, stimuli, trial banks, live studies.
+
+No generation pipeline and no network are involved: stimuli are tiny PNGs drawn with Pillow and saved
+through default_storage (MEDIA_ROOT), trial banks come from studies.design exactly as the real
+pipeline builds them. Reusable by participant, results/export and bot tests:
+
+    study = make_class_discrimination_study()               # live, between subjects, 3 methods
+    study = make_trust_study(design="within")                # live, stronger/weaker models
+    participant = make_participant(study)                    # consented through studies.participation
+    answer_all(participant)                                  # every trial answered (correct answers)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import random
+import uuid
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from studies import design
+from studies.models import (
+    Assignment,
+    ClassifierModel,
+    ImageItem,
+    ImageSet,
+    Participant,
+    ParticipantStatus,
+    Response,
+    Stimulus,
+    Study,
+    StudyKind,
+    StudyStatus,
+    Trial,
+)
+
+CATEGORIES = ("cat", "dog", "car", "bird", "boat", "chair")
+CD_METHODS = ("gradcam", "guided_backprop", "guided_gradcam")
+TRUST_METHODS = ("guided_backprop", "guided_gradcam")
+PALETTE = {
+    "cat": (230, 120, 40), "dog": (60, 140, 220), "car": (200, 40, 60),
+    "bird": (240, 200, 40), "boat": (40, 170, 120), "chair": (150, 90, 200),
+}
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+
+
+# --- pictures ----------------------------------------------------------------------------------
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def scene_png(labels, boxes, size: int = 128, seed: int = 0) -> bytes:
+    """A textured background with one coloured shape per box (a stand-in for a photograph)."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", (size, size), (rng.randint(90, 140), rng.randint(110, 150), rng.randint(80, 120)))
+    draw = ImageDraw.Draw(img)
+    for _ in range(40):
+        x, y = rng.randrange(size), rng.randrange(size)
+        draw.point((x, y), fill=(rng.randint(60, 180),) * 3)
+    for label, box in zip(labels, boxes, strict=True):
+        draw.ellipse(box, fill=PALETTE.get(label, (200, 200, 200)), outline=(0, 0, 0))
+    return png_bytes(img)
+
+
+def heatmap_png(box, size: int = 128, seed: int = 0, spread: float = 1.0) -> bytes:
+    """A CAM-like picture: dark background with a warm blob centred on `box`."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", (size, size), (8, 10, 40))
+    draw = ImageDraw.Draw(img)
+    cx, cy = (box[0] + box[2]) / 2 + rng.uniform(-4, 4), (box[1] + box[3]) / 2 + rng.uniform(-4, 4)
+    radius = max(box[2] - box[0], box[3] - box[1]) * 0.7 * spread
+    ramp = [(20, 40, 160), (30, 120, 220), (60, 200, 200), (160, 230, 90), (250, 210, 40), (240, 90, 30), (200, 20, 20)]
+    for step, colour in enumerate(ramp):
+        r = radius * (1 - step / len(ramp))
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    return png_bytes(img)
+
+
+def crop_png(scene: bytes, box, size: int = 128) -> bytes:
+    """Attention-check stimulus: the photograph greyed out except the target's box."""
+    photo = Image.open(io.BytesIO(scene)).convert("RGB")
+    grey = Image.new("RGB", photo.size, (128, 128, 128))
+    region = tuple(int(v) for v in box)
+    grey.paste(photo.crop(region), region[:2])
+    return png_bytes(grey)
+
+
+# --- rows --------------------------------------------------------------------------------------
+def make_classifier(name: str | None = None, categories=CATEGORIES, arch: str = "demo_cnn") -> ClassifierModel:
+    return ClassifierModel.objects.create(
+        name=name or unique("model"), arch=arch, categories=list(categories), target_layer="features.9",
+        weights_sha256=hashlib.sha256((name or "w").encode()).hexdigest(), input_size=128,
+    )
+
+
+def make_image_set(n_images: int = 6, categories=CATEGORIES, name: str | None = None, seed: int = 0) -> ImageSet:
+    """Images with exactly two categories each (boxes on the left and right half), cycling pairs."""
+    image_set = ImageSet.objects.create(name=name or unique("images"), annotation_format="labels.csv")
+    pairs = list(itertools.combinations(categories, 2))
+    for i in range(n_images):
+        labels = list(pairs[i % len(pairs)])
+        boxes = [[10, 30, 58, 90], [70, 36, 118, 96]]
+        data = scene_png(labels, boxes, seed=seed * 1000 + i)
+        item = ImageItem(
+            image_set=image_set, filename=f"img_{i:03d}.png", sha256=hashlib.sha256(data).hexdigest(),
+            labels=labels, boxes=[{"label": lab, "box": box} for lab, box in zip(labels, boxes, strict=True)],
+        )
+        item.file.save(f"{image_set.name}_{i:03d}.png", ContentFile(data), save=False)
+        item.width, item.height = Image.open(io.BytesIO(data)).size
+        item.save()
+    return image_set
+
+
+def make_stimulus(image: ImageItem, model: ClassifierModel, method: str, target_class: str, *, spread: float = 1.0):
+    """One stored stimulus (PNG through default_storage); photo_crop gives an attention-check crop."""
+    key = hashlib.sha256(f"{image.pk}:{model.pk}:{method}:{target_class}:{spread}".encode()).hexdigest()
+    existing = Stimulus.objects.filter(content_key=key).first()
+    if existing:
+        return existing
+    boxes = image.boxes_for(target_class) or [[32, 32, 96, 96]]
+    if method == design.ATTENTION_CROP:
+        with image.file.open("rb") as fh:
+            data = crop_png(fh.read(), boxes[0])
+    else:
+        data = heatmap_png(boxes[0], seed=int(key[:8], 16), spread=spread)
+    stim = Stimulus(
+        content_key=key, image=image, model=model, method=method, target_class=target_class,
+        target_index=list(model.categories).index(target_class) if target_class in model.categories else 0,
+        target_layer=model.target_layer or "auto", weights_sha256=model.weights_sha256,
+        engine_version="test", recipe_version="test", provenance={"factory": True},
+    )
+    stim.png.save(f"{key[:16]}.png", ContentFile(data), save=False)
+    stim.save()
+    return stim
+
+
+def _study(kind, *, slug, methods, status, design_name, trials_per_participant, attention_checks, seed, image_set, **fields):
+    return Study.objects.create(
+        name=fields.pop("name", f"Test study {slug}"), slug=slug, kind=kind, status=status, methods=list(methods),
+        design=design_name, image_set=image_set, trials_per_participant=trials_per_participant, seed=seed,
+        attention_checks_per_participant=attention_checks,
+        consent_text=fields.pop("consent_text", "This is a test study. Your answers are recorded anonymously."),
+        instructions_text=fields.pop("instructions_text", ""),
+        debrief_text=fields.pop("debrief_text", "Thank you for taking part."),
+        completion_code=fields.pop("completion_code", "C0MPL3TE"),
+        launched_at=timezone.now() if status == StudyStatus.LIVE else None,
+        **fields,
+    )
+
+
+def make_class_discrimination_study(
+    *, slug: str | None = None, methods=CD_METHODS, design_name: str = "between", n_images: int = 6,
+    trials_per_participant: int = 4, attention_checks: int = 1, status: str = StudyStatus.LIVE, seed: int = 7,
+    categories=CATEGORIES, **fields,
+) -> Study:
+    """A class-discrimination study with its trial bank and stimuli (one per bank entry)."""
+    model = make_classifier(categories=categories)
+    image_set = make_image_set(n_images, categories, seed=seed)
+    study = _study(
+        StudyKind.CLASS_DISCRIMINATION, slug=slug or unique("cd"), methods=methods, status=status,
+        design_name=design_name, trials_per_participant=trials_per_participant, attention_checks=attention_checks,
+        seed=seed, image_set=image_set, model=model, **fields,
+    )
+    items = {im.pk: im for im in image_set.images.all()}
+    infos = [design.ImageInfo(im.pk, tuple(im.labels)) for im in items.values()]
+    bank = design.build_class_discrimination_bank(
+        infos, list(categories), list(methods), seed, attention_checks=attention_checks
+    )
+    for entry in bank:
+        image = items[entry.image_id]
+        Trial.objects.create(
+            study=study, index=entry.index, kind=entry.kind, image=image, method=entry.method,
+            target_class=entry.target_class, options=list(entry.options), payload=dict(entry.payload),
+            stimulus=make_stimulus(image, model, entry.method, entry.target_class),
+        )
+    study.eligible_image_count = len(items)
+    study.save(update_fields=["eligible_image_count"])
+    return study
+
+
+def make_trust_study(
+    *, slug: str | None = None, methods=TRUST_METHODS, design_name: str = "between", n_images: int = 6,
+    trials_per_participant: int = 4, attention_checks: int = 1, status: str = StudyStatus.LIVE, seed: int = 11,
+    categories=CATEGORIES, **fields,
+) -> Study:
+    """A trust study: stronger and weaker models, each trial pairs their maps for the image's first class."""
+    stronger = make_classifier(name=unique("strong"), categories=categories)
+    weaker = make_classifier(name=unique("weak"), categories=categories)
+    image_set = make_image_set(n_images, categories, seed=seed)
+    study = _study(
+        StudyKind.TRUST, slug=slug or unique("trust"), methods=methods, status=status, design_name=design_name,
+        trials_per_participant=trials_per_participant, attention_checks=attention_checks, seed=seed,
+        image_set=image_set, stronger_model=stronger, weaker_model=weaker, **fields,
+    )
+    items = {im.pk: im for im in image_set.images.all()}
+    pairs = [(pk, im.labels[0]) for pk, im in items.items()]
+    bank = design.build_trust_bank(pairs, list(methods), seed, attention_checks=attention_checks)
+    for entry in bank:
+        image = items[entry.image_id]
+        Trial.objects.create(
+            study=study, index=entry.index, kind=entry.kind, image=image, method=entry.method,
+            target_class=entry.target_class, options=[], payload=dict(entry.payload),
+            stimulus=make_stimulus(image, stronger, entry.method, entry.target_class),
+            stimulus_weaker=make_stimulus(image, weaker, entry.method, entry.target_class, spread=2.2),
+        )
+    study.eligible_image_count = study.surviving_image_count = len(items)
+    study.save(update_fields=["eligible_image_count", "surviving_image_count"])
+    return study
+
+
+# --- participants ------------------------------------------------------------------------------
+def make_participant(study: Study, *, external_id: str = "", source: str = "prolific", pilot: bool = False,
+                     simulated: bool = False, now=None) -> Participant:
+    """A consented participant with a condition and assignments, through the real consent logic."""
+    from studies import participation
+
+    identity = participation.ExternalIdentity(source, external_id, {}) if external_id else None
+    return participation.do_consent(study, identity=identity, pilot=pilot, simulated=simulated, now=now)
+
+
+def good_answer(assignment: Assignment) -> dict:
+    """The form fields of a correct (class discrimination) or 'stronger model' (trust) answer."""
+    trial = assignment.trial
+    data = {"assignment": assignment.pk, "position": assignment.position, "idempotency_key": str(uuid.uuid4()),
+            "rt_ms": 850}
+    if assignment.participant.study.kind == StudyKind.TRUST:
+        if trial.kind == "attention":
+            data["rating"] = trial.payload["expected_rating"]
+        else:
+            data["rating"] = -2 if assignment.swapped else 2
+    else:
+        data["choice"] = trial.target_class
+    return data
+
+
+def answer_all(participant: Participant, *, complete: bool = True, comment: str = "") -> Participant:
+    """Answer every remaining trial correctly (through do_answer) and optionally finish the questionnaire."""
+    from studies import participation
+
+    for assignment in participant.assignments.select_related("trial", "participant__study").filter(
+        response__isnull=True
+    ):
+        participation.do_answer(participant, good_answer(assignment))
+    if complete:
+        participation.do_questionnaire(participant, comment)
+    participant.refresh_from_db()
+    return participant
+
+
+def response_count(study: Study) -> int:
+    return Response.objects.filter(assignment__participant__study=study).count()
+
+
+def make_inactive(participant: Participant, minutes: int | None = None) -> None:
+    """Pretend the participant has not been seen for longer than the study's inactivity timeout."""
+    minutes = minutes if minutes is not None else participant.study.inactivity_timeout_minutes + 5
+    Participant.objects.filter(pk=participant.pk).update(
+        last_seen_at=timezone.now() - timedelta(minutes=minutes), status=ParticipantStatus.ACTIVE
+    )
