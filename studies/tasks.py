@@ -1,6 +1,33 @@
-"""Celery tasks. Tasks named `gpu_*` are routed to the `gpu` queue (see config/settings.py)."""
+"""Celery tasks. Tasks named `gpu_*` are routed to the `gpu` queue (see config/settings.py).
+
+Generation: `gpu_plan_generation(job_id)` plans a job and enqueues one `gpu_generate_chunk` per chunk
+(chunks hold one model's images, enqueued model by model, so a worker process loads each model once
+and keeps it in its cache). Acknowledgement is late (global setting): a worker killed in the middle
+of a chunk leaves the message unacknowledged, the broker hands it to another worker, and the chunk's
+get-or-create by content key makes the rerun create only what is missing.
+"""
+
+import os
+from collections import OrderedDict
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from config.celery import app
+
+# Redis redelivers an unacknowledged message (its worker died) after the visibility timeout. Kombu's
+# default is an hour; chunks take seconds, so a much shorter timeout makes a killed worker's chunk
+# come back quickly. Must stay longer than the longest chunk, or chunks run twice (harmlessly: they
+# are idempotent). Settings may define broker_transport_options themselves; then they win.
+if "visibility_timeout" not in (app.conf.broker_transport_options or {}):
+    app.conf.broker_transport_options = {
+        **(app.conf.broker_transport_options or {}),
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
+        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+    }
+
+MODEL_CACHE_SIZE = 3
+_MODEL_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 
 
 @shared_task(name="studies.tasks.gpu_probe")
@@ -17,3 +44,53 @@ def gpu_probe() -> dict:
         "engine": explain_engine.ENGINE_VERSION,
         "cuda_available": torch.cuda.is_available(),
     }
+
+
+def cached_bundle(model):
+    """This process's loaded copy of a registered model (kept for the next chunks of the same model)."""
+    from studies.engine_runtime import resolve_device
+    from studies.registry import load_bundle
+
+    device = resolve_device()
+    key = (model.pk, model.weights_sha256, model.target_layer, device)
+    if key in _MODEL_CACHE:
+        _MODEL_CACHE.move_to_end(key)
+        return _MODEL_CACHE[key]
+    bundle = load_bundle(model, device)
+    _MODEL_CACHE[key] = bundle
+    while len(_MODEL_CACHE) > MODEL_CACHE_SIZE:
+        _MODEL_CACHE.popitem(last=False)
+    return bundle
+
+
+def model_cache_keys() -> list:
+    return list(_MODEL_CACHE)
+
+
+# Lost database connections (Postgres restarted) are retried; everything else is recorded as a failure.
+_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60,
+          "max_retries": 20}
+
+
+@shared_task(name="studies.tasks.gpu_plan_generation", **_RETRY)
+def gpu_plan_generation(job_id: int) -> dict:
+    from studies import generation
+
+    chunks = generation.do_plan(job_id, cached_bundle)
+    for chunk in chunks:
+        gpu_generate_chunk.delay(chunk)
+    return {"job": job_id, "chunks": len(chunks)}
+
+
+@shared_task(name="studies.tasks.gpu_generate_chunk", **_RETRY)
+def gpu_generate_chunk(chunk: dict) -> dict:
+    import torch
+
+    from studies import generation
+    from studies.engine_runtime import resolve_device
+
+    device = resolve_device()
+    if device == "cpu" and os.environ.get("TORCH_NUM_THREADS"):
+        torch.set_num_threads(int(os.environ["TORCH_NUM_THREADS"]))
+    counts = generation.do_process_chunk(chunk, cached_bundle, device=device)
+    return {"job": chunk["job_id"], "model": chunk["model_id"], **counts}

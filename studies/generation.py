@@ -1,0 +1,789 @@
+"""Studies from configuration to launch: eligibility, trial banks, stimulus generation, launch and close.
+
+Plain functions that the admin, the Celery tasks, the management commands and the tests all call.
+
+Generation in three steps (see studies/tasks.py for the Celery side):
+
+1. `do_start_generation(study)` checks the configuration, creates a GenerationJob and (after the
+   transaction commits) enqueues `gpu_plan_generation` on the `gpu` queue.
+2. `do_plan(job_id, get_bundle)` computes the trust predictions if needed (Prediction rows), builds
+   the trial bank with design.py, upserts the Trial rows, links every trial to the stimuli that
+   already exist (by content key) and returns the missing work as chunks, one model per chunk.
+3. `do_process_chunk(chunk, get_bundle)` runs each batch of images through `Explainer.explain`
+   once for all methods and targets, renders, writes PNG and raw map through the default storage,
+   and creates each Stimulus by its content key under the unique constraint, so a chunk that is
+   redelivered after a crash creates nothing twice. Progress is recomputed from the database, never
+   incremented, so it stays exact under redelivery; the last chunk marks the job done and the
+   study ready.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import design
+from .models import (
+    GenerationFailure,
+    GenerationJob,
+    ImageItem,
+    JobStatus,
+    Prediction,
+    Stimulus,
+    Study,
+    StudyKind,
+    StudyStatus,
+    Trial,
+)
+
+log = logging.getLogger(__name__)
+
+PHOTO_CROP_RECIPE = "photo_crop-1"  # grey (128) outside the target's ground-truth boxes, original geometry
+RENDER_STYLES = ("auto", "masked", "overlay", "heatmap")
+CHUNK_IMAGES = 16  # images per Celery task
+BATCH_IMAGES = 8  # images per forward pass
+UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
+# Fields whose change makes the generated trial bank stale.
+GENERATION_FIELDS = (
+    "kind", "methods", "model", "stronger_model", "weaker_model", "image_set", "seed", "max_images",
+    "render_style", "attention_checks_per_participant",
+)
+
+
+class StudyError(Exception):
+    """An action on a study is refused; the message says why (shown to the researcher)."""
+
+
+# --- methods and configuration ----------------------------------------------------------------
+def known_methods() -> dict[str, str]:
+    """explain_engine method name -> kind ("cam" or "gradient"). Imports the engine (and torch)."""
+    from explain_engine import METHODS
+
+    return {name: m.kind for name, m in METHODS.items()}
+
+
+def resolve_style(kind: str, render_style: str, method_kind: str) -> str:
+    """The rendering style of a method's stimuli. Class discrimination never shows the unmasked photo."""
+    if method_kind == "gradient":
+        return "gradient"
+    if render_style in ("", "auto"):
+        return "masked" if kind == StudyKind.CLASS_DISCRIMINATION else "overlay"
+    return render_style
+
+
+def study_config_errors(study: Study, methods_known: dict[str, str] | None = None) -> list[str]:
+    """Everything wrong with a study's configuration for generating stimuli (empty when fine)."""
+    errors = []
+    methods = study.methods or []
+    if not isinstance(methods, list) or not methods:
+        errors.append("choose at least one explanation method")
+    else:
+        known = methods_known if methods_known is not None else known_methods()
+        unknown = [m for m in methods if m not in known]
+        if unknown:
+            errors.append(f"unknown methods: {', '.join(map(str, unknown))} (known: {', '.join(known)})")
+        if len(set(methods)) != len(methods):
+            errors.append("a method is listed twice")
+    if study.image_set_id is None:
+        errors.append("choose an image set")
+    if study.kind == StudyKind.CLASS_DISCRIMINATION:
+        if study.model_id is None:
+            errors.append("class discrimination needs the model to explain")
+        if study.render_style == "overlay" or study.render_style == "heatmap":
+            errors.append(
+                "class discrimination stimuli must not show the unmasked photograph: use render style auto or masked"
+            )
+    elif study.kind == StudyKind.TRUST:
+        if study.stronger_model_id is None or study.weaker_model_id is None:
+            errors.append("trust needs a stronger and a weaker model")
+        elif study.stronger_model_id == study.weaker_model_id:
+            errors.append("the stronger and the weaker model must differ")
+    else:
+        errors.append(f"studies of kind {study.kind!r} cannot generate stimuli yet")
+    if study.render_style not in RENDER_STYLES:
+        errors.append(f"render style must be one of {', '.join(RENDER_STYLES)}")
+    return errors
+
+
+# --- eligibility ------------------------------------------------------------------------------
+def class_discrimination_images(image_set, model) -> list[ImageItem]:
+    """The paper's rule: images with exactly two labels, both known to the model."""
+    if image_set is None or model is None:
+        return []
+    cats = set(model.categories)
+    return [
+        im for im in image_set.images.only("id", "labels").order_by("id")
+        if design.qualifies_for_class_discrimination(im.labels, cats)
+    ]
+
+
+def trust_candidate_images(image_set, stronger, weaker) -> list[ImageItem]:
+    """Images with at least one label that both networks know (their predictions decide the rest)."""
+    if image_set is None or stronger is None or weaker is None:
+        return []
+    shared = set(stronger.categories) & set(weaker.categories)
+    return [im for im in image_set.images.order_by("id") if shared & set(im.labels)]
+
+
+def eligible_image_count(study: Study) -> int | None:
+    if study.kind == StudyKind.CLASS_DISCRIMINATION:
+        if study.image_set_id is None or study.model_id is None:
+            return None
+        return len(class_discrimination_images(study.image_set, study.model))
+    if study.kind == StudyKind.TRUST:
+        if study.image_set_id is None or study.stronger_model_id is None or study.weaker_model_id is None:
+            return None
+        return len(trust_candidate_images(study.image_set, study.stronger_model, study.weaker_model))
+    return None
+
+
+def surviving_pairs(images, predictions: dict[tuple[int, int], list[str]], stronger, weaker) -> list[tuple[int, str]]:
+    """(image id, class) for the images whose ground-truth class both networks predict (top-1 of both)."""
+    pairs = []
+    for im in images:
+        top_s = predictions.get((stronger.id, im.id)) or []
+        top_w = predictions.get((weaker.id, im.id)) or []
+        if top_s and top_w and top_s[0] == top_w[0] and top_s[0] in im.labels:
+            pairs.append((im.id, top_s[0]))
+    return pairs
+
+
+# --- trial bank -------------------------------------------------------------------------------
+def build_bank(study: Study, trust_pairs=None) -> list[design.BankEntry]:
+    if study.kind == StudyKind.CLASS_DISCRIMINATION:
+        images = [design.ImageInfo(im.id, tuple(im.labels)) for im in study.image_set.images.only("id", "labels")]
+        return design.build_class_discrimination_bank(
+            images, study.model.categories, study.methods, study.seed, study.max_images,
+            study.attention_checks_per_participant,
+        )
+    if trust_pairs is None:
+        raise ValueError("a trust bank needs the surviving (image, class) pairs")
+    return design.build_trust_bank(
+        trust_pairs, study.methods, study.seed, study.max_images, study.attention_checks_per_participant
+    )
+
+
+def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
+    """Make the study's Trial rows equal the bank (upsert by index). Returns the number changed."""
+    existing = {t.index: t for t in study.trials.all()}
+    changed = 0
+    for entry in bank:
+        values = {
+            "kind": entry.kind, "image_id": entry.image_id, "method": entry.method,
+            "target_class": entry.target_class, "options": list(entry.options), "payload": dict(entry.payload),
+        }
+        trial = existing.pop(entry.index, None)
+        if trial is None:
+            Trial.objects.create(study=study, index=entry.index, **values)
+            changed += 1
+        elif any(getattr(trial, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(trial, k, v)
+            trial.stimulus = None
+            trial.stimulus_weaker = None
+            trial.save()
+            changed += 1
+    stale = [t.pk for t in existing.values()]
+    if stale:
+        if Trial.objects.filter(pk__in=stale, assignments__isnull=False).exists():
+            raise StudyError("the trial bank changed but participants (pilots) hold trials of the old bank; "
+                             "delete those participants first")
+        Trial.objects.filter(pk__in=stale).delete()
+        changed += len(stale)
+    return changed
+
+
+# --- content keys -----------------------------------------------------------------------------
+def engine_versions() -> tuple[str, str]:
+    from explain_engine import ENGINE_VERSION
+    from explain_engine.render import RECIPE_VERSION
+
+    return ENGINE_VERSION, RECIPE_VERSION
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One stimulus to exist: `key` is its content key."""
+
+    key: str
+    image_id: int
+    model_id: int
+    method: str
+    target_class: str
+    target_index: int
+    style: str
+    engine_version: str
+    recipe_version: str
+
+
+def content_key(*, image_sha256, model, method, target_index, target_class, style, engine_version,
+                recipe_version, boxes=None) -> str:
+    """sha256 of every input and version that determines a stimulus's pixels."""
+    parts = {
+        "image": image_sha256, "arch": model.arch, "weights": model.weights_sha256,
+        "weights_name": model.weights_name, "layer": model.target_layer, "method": method,
+        "target": [int(target_index), target_class], "style": style,
+        "engine": engine_version, "recipe": recipe_version,
+    }
+    if boxes is not None:
+        parts["boxes"] = boxes
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: dict[str, str], versions) -> Unit:
+    engine_version, recipe_version = versions
+    target_index = model.categories.index(target) if target in model.categories else -1
+    if method == design.ATTENTION_CROP:
+        boxes = image.boxes_for(target)
+        key = content_key(image_sha256=image.sha256, model=model, method=method, target_index=target_index,
+                          target_class=target, style="photo", engine_version="-", recipe_version=PHOTO_CROP_RECIPE,
+                          boxes=boxes)
+        return Unit(key, image.id, model.id, method, target, target_index, "photo", "-", PHOTO_CROP_RECIPE)
+    style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
+    key = content_key(image_sha256=image.sha256, model=model, method=method, target_index=target_index,
+                      target_class=target, style=style, engine_version=engine_version, recipe_version=recipe_version)
+    return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version)
+
+
+def trial_units(study: Study, trials=None) -> list[tuple[Trial, str, Unit]]:
+    """(trial, field, unit) for every stimulus slot of the study's trials ("stimulus" / "stimulus_weaker")."""
+    trials = list(trials if trials is not None else study.trials.select_related("image"))
+    kinds = known_methods()
+    versions = engine_versions()
+    out = []
+    for trial in trials:
+        if study.kind == StudyKind.TRUST:
+            slots = (("stimulus", study.stronger_model), ("stimulus_weaker", study.weaker_model))
+        else:
+            slots = (("stimulus", study.model),)
+        for field_name, model in slots:
+            out.append((trial, field_name, unit_for(study, trial.image, model, trial.method, trial.target_class,
+                                                    kinds, versions)))
+    return out
+
+
+def link_trials(study: Study) -> tuple[int, list[Unit]]:
+    """Point every trial at its existing stimuli. Returns (number of distinct units, missing units)."""
+    slots = trial_units(study)
+    keys = {u.key for _, _, u in slots}
+    found = dict(Stimulus.objects.filter(content_key__in=keys).values_list("content_key", "pk"))
+    updates: dict[int, dict] = defaultdict(dict)
+    for trial, field_name, unit in slots:
+        pk = found.get(unit.key)
+        if getattr(trial, f"{field_name}_id") != pk:
+            updates[trial.pk][field_name] = pk
+    for trial_pk, values in updates.items():
+        Trial.objects.filter(pk=trial_pk).update(**{f"{k}_id": v for k, v in values.items()})
+    missing = OrderedDict()
+    for _, _, unit in slots:
+        if unit.key not in found:
+            missing.setdefault(unit.key, unit)
+    return len(keys), list(missing.values())
+
+
+def make_chunks(job: GenerationJob, missing: list[Unit], chunk_images: int = CHUNK_IMAGES) -> list[dict]:
+    """Group the missing units by model, then by image; photo crops go with their model's chunks."""
+    by_model: dict[int, dict[int, list[Unit]]] = defaultdict(lambda: defaultdict(list))
+    for unit in missing:
+        by_model[unit.model_id][unit.image_id].append(unit)
+    chunks = []
+    for model_id in sorted(by_model):
+        images = sorted(by_model[model_id])
+        for start in range(0, len(images), chunk_images):
+            items = []
+            for image_id in images[start:start + chunk_images]:
+                units = by_model[model_id][image_id]
+                items.append({
+                    "image_id": image_id,
+                    "units": [[u.method, u.target_class] for u in units],
+                })
+            chunks.append({"job_id": job.pk, "study_id": job.study_id, "model_id": model_id, "items": items})
+    return chunks
+
+
+# --- starting and planning --------------------------------------------------------------------
+def do_start_generation(study: Study, force: bool = False, enqueue=None) -> GenerationJob:
+    """Create a GenerationJob and enqueue its planning on the gpu queue once the transaction commits.
+
+    Refused for a live or closed study, a configuration with errors, or while another job is unfinished
+    (`force=True` marks such a job failed first, for a job whose workers are gone).
+    """
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if not study.is_editable:
+            raise StudyError(f"{study.name} is {study.get_status_display().lower()}: its stimuli cannot change")
+        errors = study_config_errors(study)
+        if errors:
+            raise StudyError("; ".join(errors))
+        unfinished = study.generation_jobs.filter(status__in=UNFINISHED)
+        if unfinished.exists():
+            if not force:
+                raise StudyError("a generation job is already running for this study")
+            unfinished.update(status=JobStatus.FAILED, finished_at=timezone.now())
+        job = GenerationJob.objects.create(study=study, status=JobStatus.PENDING)
+        study.status = StudyStatus.GENERATING
+        study.save(update_fields=["status", "updated_at"])
+        if enqueue is None:
+            from .tasks import gpu_plan_generation
+
+            def enqueue(job_id):
+                gpu_plan_generation.delay(job_id)
+
+        job_id = job.pk
+        transaction.on_commit(lambda: enqueue(job_id))
+    return job
+
+
+def compute_predictions(images, model, bundle, batch: int = BATCH_IMAGES) -> dict[int, list[str]]:
+    """Top-5 labels per image for a model; stored as Prediction rows (get-or-create, so idempotent)."""
+    import torch
+
+    have = {
+        p.image_id: p.top_labels
+        for p in Prediction.objects.filter(model=model, weights_sha256=model.weights_sha256, image__in=images)
+    }
+    todo = [im for im in images if im.id not in have]
+    for group in _shape_batches(todo, bundle, batch):
+        x = torch.stack([t for _, t, _ in group]).to(next(bundle.module.parameters()).device)
+        with torch.inference_mode():
+            scores = bundle.module(x).float().cpu()
+        k = min(5, scores.shape[1])
+        top = scores.topk(k, dim=1)
+        for (im, _, _), idx, val in zip(group, top.indices.tolist(), top.values.tolist(), strict=True):
+            labels = [model.categories[i] for i in idx]
+            Prediction.objects.get_or_create(
+                model=model, image=im, weights_sha256=model.weights_sha256,
+                defaults={"top_labels": labels, "top_scores": [round(v, 6) for v in val]},
+            )
+            have[im.id] = labels
+    return have
+
+
+def do_plan(job_id: int, get_bundle) -> list[dict]:
+    """Plan a job: predictions (trust), bank, trials, links to existing stimuli; returns the missing chunks."""
+    job = GenerationJob.objects.select_related("study").get(pk=job_id)
+    if job.status not in UNFINISHED:
+        return []
+    study = Study.objects.select_related("model", "stronger_model", "weaker_model", "image_set").get(pk=job.study_id)
+    GenerationJob.objects.filter(pk=job.pk, started_at__isnull=True).update(started_at=timezone.now())
+    GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    try:
+        if study.kind == StudyKind.TRUST:
+            candidates = trust_candidate_images(study.image_set, study.stronger_model, study.weaker_model)
+            predictions = {}
+            for model in (study.stronger_model, study.weaker_model):
+                for image_id, labels in compute_predictions(candidates, model, get_bundle(model)).items():
+                    predictions[(model.id, image_id)] = labels
+            pairs = surviving_pairs(candidates, predictions, study.stronger_model, study.weaker_model)
+            study.eligible_image_count = len(candidates)
+            study.surviving_image_count = len(pairs)
+            bank = build_bank(study, pairs)
+        else:
+            study.eligible_image_count = len(class_discrimination_images(study.image_set, study.model))
+            study.surviving_image_count = None
+            bank = build_bank(study)
+        with transaction.atomic():
+            Study.objects.filter(pk=study.pk).update(
+                eligible_image_count=study.eligible_image_count, surviving_image_count=study.surviving_image_count
+            )
+            sync_trials(study, bank)
+            total, missing = link_trials(study)
+            GenerationJob.objects.filter(pk=job.pk).update(total=total)
+    except StudyError as exc:
+        _fail_job(job, str(exc))
+        return []
+    except Exception as exc:
+        log.exception("planning job %s failed", job.pk)
+        _fail_job(job, f"planning failed: {type(exc).__name__}: {exc}")
+        return []
+    refresh_job(job.pk)
+    return make_chunks(job, missing)
+
+
+def _fail_job(job: GenerationJob, reason: str) -> None:
+    GenerationFailure.objects.get_or_create(job=job, image=None, model=None, method="", reason=reason[:2000])
+    GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, finished_at=timezone.now())
+    Study.objects.filter(pk=job.study_id, status=StudyStatus.GENERATING).update(status=StudyStatus.DRAFT)
+
+
+# --- processing chunks ------------------------------------------------------------------------
+def _open_rgb(image: ImageItem):
+    from PIL import Image
+
+    with image.file.open("rb") as fh:
+        img = Image.open(io.BytesIO(fh.read()))
+        img.load()
+    return img.convert("RGB")
+
+
+def _shape_batches(images, bundle, batch: int):
+    """Consecutive groups of (image, tensor, pil) with the same tensor shape, at most `batch` long."""
+    group = []
+    for im in images:
+        pil = _open_rgb(im)
+        t = bundle.preprocess(pil)
+        if group and (len(group) >= batch or group[0][1].shape != t.shape):
+            yield group
+            group = []
+        group.append((im, t, pil))
+    if group:
+        yield group
+
+
+def _store(name: str, data: bytes) -> str:
+    if default_storage.exists(name):
+        default_storage.delete(name)  # left over by a worker that died before its row was committed
+    return default_storage.save(name, ContentFile(data))
+
+
+def photo_crop_png(image_rgb, boxes) -> bytes:
+    """The photograph with everything outside the boxes greyed out (attention checks)."""
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(image_rgb, dtype=np.uint8)
+    out = np.full_like(arr, 128)
+    h, w = arr.shape[:2]
+    for x0, y0, x1, y1 in boxes:
+        x0, y0 = max(0, int(x0)), max(0, int(y0))
+        x1, y1 = min(w, int(round(x1))), min(h, int(round(y1)))
+        out[y0:y1, x0:x1] = arr[y0:y1, x0:x1]
+    buf = io.BytesIO()
+    Image.fromarray(out).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def _save_stimulus(unit: Unit, model, image: ImageItem, png: bytes, raw, score, provenance: dict) -> bool:
+    """Write the files and the row; True if this call created the stimulus."""
+    import numpy as np
+
+    if Stimulus.objects.filter(content_key=unit.key).exists():
+        return False
+    png_name = _store(f"stimuli/{unit.key[:2]}/{unit.key}.png", png)
+    raw_name = ""
+    if raw is not None:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(raw, dtype=np.float32), allow_pickle=False)
+        raw_name = _store(f"maps/{unit.key[:2]}/{unit.key}.npy", buf.getvalue())
+    try:
+        with transaction.atomic():
+            Stimulus.objects.create(
+                content_key=unit.key, image=image, model=model, method=unit.method, target_class=unit.target_class,
+                target_index=max(unit.target_index, 0), target_layer=model.target_layer,
+                weights_sha256=model.weights_sha256, engine_version=unit.engine_version,
+                recipe_version=unit.recipe_version, render_style=unit.style, png=png_name, raw_map=raw_name,
+                score=score, provenance=provenance,
+            )
+    except IntegrityError:
+        return False  # another worker made it first: same inputs, same bytes
+    return True
+
+
+def _record_failure(job_id: int, image, model, method: str, reason: str) -> None:
+    GenerationFailure.objects.get_or_create(
+        job_id=job_id, image=image, model=model, method=method, reason=reason[:2000]
+    )
+
+
+def _provenance(unit: Unit, model, image: ImageItem, study: Study, job_id: int, device: str, extra=None) -> dict:
+    import torch
+
+    prov = {
+        "content_key": unit.key,
+        "image": {"set": image.image_set.name, "filename": image.filename, "sha256": image.sha256,
+                  "size": [image.width, image.height], "labels": image.labels},
+        "model": {"name": model.name, "arch": model.arch, "weights_name": model.weights_name,
+                  "weights_sha256": model.weights_sha256, "target_layer": model.target_layer},
+        "method": unit.method, "target_class": unit.target_class, "target_index": unit.target_index,
+        "render_style": unit.style, "engine_version": unit.engine_version, "recipe_version": unit.recipe_version,
+        "torch": torch.__version__, "device": device,
+        "generated_by": {"study": study.slug, "job": job_id}, "generated_at": timezone.now().isoformat(),
+    }
+    if extra:
+        prov.update(extra)
+    return prov
+
+
+def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = BATCH_IMAGES) -> dict:
+    """Generate a chunk's stimuli (idempotent). Returns counts {"created", "existing", "failed"}."""
+    import torch
+
+    from explain_engine.render import render_stimulus
+
+    from .models import ClassifierModel
+
+    job_id = chunk["job_id"]
+    study = Study.objects.select_related("model", "stronger_model", "weaker_model").get(pk=chunk["study_id"])
+    model = ClassifierModel.objects.get(pk=chunk["model_id"])
+    kinds = known_methods()
+    versions = engine_versions()
+    images = {im.id: im for im in ImageItem.objects.select_related("image_set").filter(
+        pk__in=[it["image_id"] for it in chunk["items"]])}
+    counts = {"created": 0, "existing": 0, "failed": 0}
+
+    # Work out the units still missing; photo crops need no network.
+    net_items, crops = [], []
+    for item in chunk["items"]:
+        image = images.get(item["image_id"])
+        if image is None:
+            continue
+        units = [unit_for(study, image, model, method, target, kinds, versions) for method, target in item["units"]]
+        existing = set(Stimulus.objects.filter(content_key__in=[u.key for u in units]).values_list("content_key",
+                                                                                                    flat=True))
+        counts["existing"] += len(existing)
+        todo = [u for u in units if u.key not in existing]
+        crops += [(image, u) for u in todo if u.method == design.ATTENTION_CROP]
+        rest = [u for u in todo if u.method != design.ATTENTION_CROP]
+        if rest:
+            net_items.append((image, rest))
+
+    for image, unit in crops:
+        try:
+            boxes = image.boxes_for(unit.target_class)
+            if not boxes:
+                raise ValueError(f"{image.filename} has no ground-truth box for {unit.target_class}")
+            png = photo_crop_png(_open_rgb(image), boxes)
+            prov = _provenance(unit, model, image, study, job_id, "none", {"boxes": boxes})
+            counts["created" if _save_stimulus(unit, model, image, png, None, None, prov) else "existing"] += 1
+        except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
+            counts["failed"] += 1
+            _record_failure(job_id, image, model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}")
+
+    if net_items:
+        try:
+            bundle = get_bundle(model)
+        except Exception as exc:  # noqa: BLE001
+            for image, units in net_items:
+                for unit in units:
+                    counts["failed"] += 1
+                    _record_failure(job_id, image, model, unit.method, f"cannot load {model.name}: {exc}")
+            net_items = []
+        if net_items:
+            from explain_engine import Explainer
+
+            explainer = Explainer(bundle.module, model.target_layer or bundle.target_layer)
+            units_of = {image.id: units for image, units in net_items}
+            for group in _shape_batches([image for image, _ in net_items], bundle, batch):
+                try:
+                    _explain_group(group, units_of, bundle, explainer, model, study, job_id, device, counts,
+                                   render_stimulus, torch)
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("batch failed in job %s", job_id)
+                    for im, _, _ in group:
+                        for unit in units_of[im.id]:
+                            if not Stimulus.objects.filter(content_key=unit.key).exists():
+                                counts["failed"] += 1
+                                _record_failure(job_id, im, model, unit.method,
+                                                f"{unit.target_class}: {type(exc).__name__}: {exc}")
+    link_trials(study)
+    refresh_job(job_id)
+    return counts
+
+
+def _explain_group(group, units_of, bundle, explainer, model, study, job_id, device, counts, render_stimulus, torch):
+    methods = sorted({u.method for im, _, _ in group for u in units_of[im.id]})
+    targets_per_image = []
+    for im, _, _ in group:
+        targets = list(dict.fromkeys(u.target_index for u in units_of[im.id]))
+        targets_per_image.append(targets)
+    k = max(len(t) for t in targets_per_image)
+    padded = [t + [t[0]] * (k - len(t)) for t in targets_per_image]  # padding repeats a target; ignored
+    dev = next(bundle.module.parameters()).device
+    x = torch.stack([t for _, t, _ in group]).to(dev)
+    out = explainer.explain(x, torch.tensor(padded, dtype=torch.long, device=dev), methods=tuple(methods))
+    scores = out.scores.cpu()
+    maps = {m: out[m].cpu().numpy() for m in methods}
+    for i, (im, _, pil) in enumerate(group):
+        display = bundle.display(pil) if bundle.display else None
+        for unit in units_of[im.id]:
+            kk = targets_per_image[i].index(unit.target_index)
+            raw = maps[unit.method][i, kk]
+            style = unit.style
+            png = render_stimulus(unit.method, display, raw, style=("auto" if style == "gradient" else style))
+            score = float(scores[i, unit.target_index])
+            prov = _provenance(unit, model, im, study, job_id, str(dev),
+                               {"score": score, "input_size": list(x.shape[-2:])})
+            counts["created" if _save_stimulus(unit, model, im, png, raw, score, prov) else "existing"] += 1
+
+
+# --- progress ---------------------------------------------------------------------------------
+def _linked_stimuli(study_id: int):
+    trials = Trial.objects.filter(study_id=study_id)
+    return Stimulus.objects.filter(Q(pk__in=trials.values("stimulus")) | Q(pk__in=trials.values("stimulus_weaker")))
+
+
+def refresh_job(job_id: int) -> GenerationJob:
+    """Recompute a job's counts from the database; finish it (and make the study ready) when complete."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().get(pk=job_id)
+        done = _linked_stimuli(job.study_id).count()
+        failed = job.failures.exclude(image=None).count()
+        job.done = min(done, job.total) if job.total else done
+        job.failed = failed
+        fields = ["done", "failed"]
+        if job.status in UNFINISHED and job.total and job.done + job.failed >= job.total:
+            job.status = JobStatus.DONE if job.done >= job.total else JobStatus.FAILED
+            job.finished_at = timezone.now()
+            fields += ["status", "finished_at"]
+            study = Study.objects.select_for_update().get(pk=job.study_id)
+            if study.status == StudyStatus.GENERATING:
+                study.status = StudyStatus.READY if stimuli_complete(study) else StudyStatus.DRAFT
+                study.save(update_fields=["status", "updated_at"])
+        elif job.status in UNFINISHED and job.total == 0 and job.started_at and job.status == JobStatus.RUNNING:
+            # Planned, and nothing qualifies: a job with nothing to do is done but the study is not ready.
+            if Trial.objects.filter(study_id=job.study_id).count() == 0:
+                job.status = JobStatus.FAILED
+                job.finished_at = timezone.now()
+                fields += ["status", "finished_at"]
+                GenerationFailure.objects.get_or_create(
+                    job=job, image=None, model=None, method="",
+                    reason="no image qualifies for this study (check labels, categories and predictions)",
+                )
+                Study.objects.filter(pk=job.study_id, status=StudyStatus.GENERATING).update(status=StudyStatus.DRAFT)
+        job.save(update_fields=fields)
+    return job
+
+
+def stimuli_complete(study: Study) -> bool:
+    trials = Trial.objects.filter(study=study)
+    if not trials.exists():
+        return False
+    if trials.filter(stimulus__isnull=True).exists():
+        return False
+    if study.kind == StudyKind.TRUST and trials.filter(stimulus_weaker__isnull=True).exists():
+        return False
+    return True
+
+
+def latest_job(study: Study) -> GenerationJob | None:
+    return study.generation_jobs.order_by("-created_at", "-pk").first()
+
+
+def generation_progress(study: Study, failures_limit: int = 50) -> dict:
+    """Counts, rate and time left of the latest job, with its failures (for the JSON endpoint and commands)."""
+    job = latest_job(study)
+    data = {
+        "study": study.slug, "study_status": study.status,
+        "eligible_image_count": study.eligible_image_count, "surviving_image_count": study.surviving_image_count,
+        "trials": study.trials.count(), "stimuli_complete": stimuli_complete(study), "job": None, "failures": [],
+    }
+    if job is None:
+        return data
+    now = timezone.now()
+    elapsed = (((job.finished_at or now) - job.started_at).total_seconds()) if job.started_at else 0.0
+    made = 0
+    if job.started_at:
+        made = _linked_stimuli(study.pk).filter(created_at__gte=job.started_at).count()
+    rate = made / elapsed if elapsed > 0 and made else 0.0
+    remaining = max(job.total - job.done - job.failed, 0)
+    eta = (remaining / rate) if rate > 0 and job.status in UNFINISHED else (0.0 if remaining == 0 else None)
+    data["job"] = {
+        "id": job.pk, "status": job.status, "total": job.total, "done": job.done, "failed": job.failed,
+        "remaining": remaining, "percent": round(100.0 * job.done / job.total, 1) if job.total else 0.0,
+        "rate_per_s": round(rate, 3), "eta_s": None if eta is None else round(eta, 1),
+        "elapsed_s": round(elapsed, 1), "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    data["failures"] = [
+        {"image": f.image.filename if f.image else None, "model": f.model.name if f.model else None,
+         "method": f.method, "reason": f.reason, "at": f.created_at.isoformat()}
+        for f in job.failures.select_related("image", "model").order_by("created_at")[:failures_limit]
+    ]
+    return data
+
+
+# --- launch and close -------------------------------------------------------------------------
+def _model_dict(model) -> dict | None:
+    if model is None:
+        return None
+    return {"id": model.pk, "name": model.name, "arch": model.arch, "weights_name": model.weights_name,
+            "weights_sha256": model.weights_sha256, "target_layer": model.target_layer,
+            "categories": list(model.categories), "input_size": model.input_size}
+
+
+def study_config_dict(study: Study) -> dict:
+    """The whole configuration of a study as plain JSON (frozen into `config_snapshot` at launch)."""
+    trials = Trial.objects.filter(study=study)
+    stimuli = _linked_stimuli(study.pk)
+    return {
+        "name": study.name, "slug": study.slug, "kind": study.kind, "design": study.design,
+        "methods": list(study.methods or []),
+        "models": {"model": _model_dict(study.model), "stronger_model": _model_dict(study.stronger_model),
+                   "weaker_model": _model_dict(study.weaker_model)},
+        "image_set": ({"id": study.image_set.pk, "name": study.image_set.name,
+                       "images": study.image_set.images.count()} if study.image_set else None),
+        "trials_per_participant": study.trials_per_participant,
+        "target_participants_per_condition": study.target_participants_per_condition,
+        "seed": study.seed, "max_images": study.max_images, "render_style": study.render_style,
+        "consent_text": study.consent_text, "instructions_text": study.instructions_text,
+        "debrief_text": study.debrief_text, "completion_code": study.completion_code,
+        "completion_url": study.completion_url,
+        "attention_checks_per_participant": study.attention_checks_per_participant,
+        "max_failed_attention_checks": study.max_failed_attention_checks,
+        "min_median_rt_ms": study.min_median_rt_ms, "inactivity_timeout_minutes": study.inactivity_timeout_minutes,
+        "min_window_width": study.min_window_width, "min_window_height": study.min_window_height,
+        "eligible_image_count": study.eligible_image_count, "surviving_image_count": study.surviving_image_count,
+        "trials": {"total": trials.count(), "main": trials.filter(kind="main").count(),
+                   "attention": trials.filter(kind="attention").count()},
+        "stimuli": {
+            "count": stimuli.count(),
+            "engine_versions": sorted(set(stimuli.values_list("engine_version", flat=True))),
+            "recipe_versions": sorted(set(stimuli.values_list("recipe_version", flat=True))),
+        },
+    }
+
+
+def do_launch(study: Study) -> Study:
+    """Freeze the configuration and open the study to participants; refused until stimuli are complete."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.status == StudyStatus.LIVE:
+            raise StudyError(f"{study.name} is already live")
+        if study.status == StudyStatus.CLOSED:
+            raise StudyError(f"{study.name} is closed; closed studies do not reopen")
+        if study.generation_jobs.filter(status__in=UNFINISHED).exists():
+            raise StudyError("stimuli are still being generated; launch when the job is done")
+        if study.status != StudyStatus.READY or not stimuli_complete(study):
+            raise StudyError("generate the stimuli first: a study launches only when every trial has its stimuli")
+        errors = study_config_errors(study)
+        if errors:
+            raise StudyError("; ".join(errors))
+        now = timezone.now()
+        snapshot = study_config_dict(study)
+        snapshot["launched_at"] = now.isoformat()
+        study.config_snapshot = snapshot
+        study.status = StudyStatus.LIVE
+        study.launched_at = now
+        study.save(update_fields=["config_snapshot", "status", "launched_at", "updated_at"])
+    return study
+
+
+def do_close(study: Study) -> Study:
+    """Stop new participants; every answer stays."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.status != StudyStatus.LIVE:
+            raise StudyError(f"only a live study can be closed ({study.name} is {study.get_status_display().lower()})")
+        study.status = StudyStatus.CLOSED
+        study.closed_at = timezone.now()
+        study.save(update_fields=["status", "closed_at", "updated_at"])
+    return study
+
+
+def mark_stale_if_changed(study: Study, changed_fields) -> bool:
+    """A ready study whose generation inputs changed goes back to draft (its trials must be regenerated)."""
+    if study.status in (StudyStatus.READY,) and set(changed_fields) & set(GENERATION_FIELDS):
+        study.status = StudyStatus.DRAFT
+        return True
+    return False
