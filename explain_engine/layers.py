@@ -61,9 +61,9 @@ def family_target_layer(model: nn.Module) -> str | None:
 
 
 def detect_by_tracing(model: nn.Module, x) -> str:
-    """Generic detection: the last module (outermost when several return the same
-    tensor) whose output is a spatial 4-D map (h, w > 1), before the first module
-    whose output is pooled (4-D with h = w = 1, or fewer dimensions)."""
+    """Generic detection: the last module in execution order (outermost when several
+    return the same tensor) whose output is a spatial 4-D map (h, w > 1), pooling
+    and dropout modules excepted: the last spatial feature map before global pooling."""
     import torch
 
     records: list[tuple[str, tuple]] = []
@@ -82,12 +82,13 @@ def detect_by_tracing(model: nn.Module, x) -> str:
     finally:
         for h in hooks:
             h.remove()
+    pooling = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Dropout,
+               nn.Dropout2d, nn.Identity)
+    modules = dict(model.named_modules())
     candidate = None
     for name, shape in records:
-        if len(shape) == 4 and shape[2] > 1 and shape[3] > 1:
+        if len(shape) == 4 and shape[2] > 1 and shape[3] > 1 and not isinstance(modules[name], pooling):
             candidate = name
-        elif candidate is not None and (len(shape) < 4 or (shape[2] == 1 and shape[3] == 1)):
-            break
     if candidate is None:
         raise ValueError("cannot detect a target layer automatically; pass target_layer=")
     return candidate
