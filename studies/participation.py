@@ -398,6 +398,19 @@ def do_answer(participant: Participant, data) -> AnswerResult:
     replay = _replay(participant, key)
     if replay is not None:
         return replay
+    try:
+        return _record(participant, data, key)
+    except ParticipationError as err:
+        # A racing request with the same key may have committed between our check and now, which
+        # makes this trial look answered or out of order: that is a replay, not an error.
+        if err.status == 409:
+            replay = _replay(participant, key)
+            if replay is not None:
+                return replay
+        raise
+
+
+def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
     if participant.status != ParticipantStatus.ACTIVE:
         raise ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
     assignment_id = _parse_int(data.get("assignment"), "trial id", 0, 2**62)
@@ -449,10 +462,7 @@ def do_answer(participant: Participant, data) -> AnswerResult:
         with transaction.atomic():
             response.save(force_insert=True)
     except IntegrityError:
-        # A racing duplicate committed first. Same key: the same success; otherwise: already answered.
-        replay = _replay(participant, key)
-        if replay is not None:
-            return replay
+        # A racing duplicate committed first (do_answer turns a same-key race into a replay).
         raise ParticipationError("This trial has already been answered.", status=409) from None
     touch(participant)
     total = participant.assignments.count()

@@ -1,8 +1,9 @@
 """Test-only URLconf: the real URLs plus media serving, for the live_server browser tests.
 
-In production stimulus images never pass through Django (whitenoise or the web server serves
-MEDIA_ROOT with cache headers; see issue 8). config/urls.py serves media only when DEBUG, and the
-tests run with DEBUG off, so the browser tests swap in this URLconf.
+In production stimulus images never pass through Django: config/media.py (WhiteNoise) wraps the
+WSGI application and serves MEDIA_ROOT/stimuli/ with cache headers. pytest-django's live_server
+runs Django's own handler, not config.wsgi, and config/urls.py serves media only when DEBUG, so the
+browser tests swap in this URLconf, which serves the same public folder (stimuli only).
 """
 
 from django.conf import settings
@@ -13,5 +14,5 @@ from config.urls import urlpatterns as site_urlpatterns
 
 urlpatterns = [
     *site_urlpatterns,
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>stimuli/.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
