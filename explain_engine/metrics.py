@@ -1,0 +1,270 @@
+"""Evaluation metrics for saliency maps (pure functions over arrays).
+
+Conventions: maps are 2-D arrays (H, W); boxes are ``(x0, y0, x1, y1)`` in pixel
+indices with x1, y1 exclusive (a box covering only pixel (row 2, col 3) is
+(3, 2, 4, 3)); the model-based functions take a callable returning logits
+(N, C) and an input tensor (3, H, W) or (1, 3, H, W).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import ndimage, stats
+
+# ------------------------------------------------------------ pointing game
+
+
+def _box_distance(x: int, y: int, box) -> float:
+    x0, y0, x1, y1 = box
+    dx = max(x0 - x, 0, x - (x1 - 1))
+    dy = max(y0 - y, 0, y - (y1 - 1))
+    return math.hypot(dx, dy)
+
+
+def pointing_game(saliency, ground_truth, tolerance: float = 15.0) -> bool:
+    """Hit when the map's maximum lies within ``tolerance`` pixels of the ground truth.
+
+    ``ground_truth``: a boolean mask (H, W) or boxes (M, 4) / (4,). The maximum is
+    the first maximal pixel in row-major order; a constant map is a miss.
+    """
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError("saliency must be (H, W)")
+    if not np.isfinite(s).all() or s.max() <= s.min():
+        return False
+    y, x = np.unravel_index(int(np.argmax(s)), s.shape)
+    gt = np.asarray(ground_truth)
+    if gt.dtype == bool:
+        mask = gt.astype(bool)
+        if not mask.any():
+            return False
+        if mask[y, x]:
+            return True
+        dist = ndimage.distance_transform_edt(~mask)
+        return bool(dist[y, x] <= tolerance)
+    boxes = gt.reshape(-1, 4)
+    return any(_box_distance(x, y, b) <= tolerance for b in boxes)
+
+
+# ------------------------------------------------------------ localization
+
+
+def localization_box(saliency, threshold: float = 0.15):
+    """Box (x0, y0, x1, y1) around the largest 8-connected region of pixels whose
+    value is at or above ``threshold`` x the map's maximum; None for a map with no
+    positive value. Ties between regions go to the first in row-major order."""
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError("saliency must be (H, W)")
+    peak = s.max()
+    if not np.isfinite(peak) or peak <= 0:
+        return None
+    mask = s >= threshold * peak
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), dtype=int))
+    sizes = np.bincount(labels.ravel())[1:]
+    best = int(np.argmax(sizes)) + 1
+    ys, xs = ndimage.find_objects(labels)[best - 1]
+    return (xs.start, ys.start, xs.stop, ys.stop)
+
+
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes (exclusive ends)."""
+    if a is None or b is None:
+        return 0.0
+    ax0, ay0, ax1, ay1 = map(float, a)
+    bx0, by0, bx1, by1 = map(float, b)
+    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def localization_iou(saliency, gt_boxes, threshold: float = 0.15) -> float:
+    """IoU of the localization box with the best-matching ground-truth box."""
+    box = localization_box(saliency, threshold)
+    gts = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    return max((box_iou(box, g) for g in gts), default=0.0)
+
+
+# ------------------------------------------------------------ model-based
+
+
+def _as_batch(x):
+    import torch
+
+    x = torch.as_tensor(x, dtype=torch.float32)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError("x must be (3, H, W) or (1, 3, H, W)")
+    return x
+
+
+def _scores(model, batch, target: int, score: str):
+    import torch
+
+    with torch.no_grad():
+        logits = model(batch).float()
+    if score == "logit":
+        out = logits[:, target]
+    elif score == "softmax":
+        out = logits.softmax(1)[:, target]
+    elif score == "sigmoid":
+        out = logits[:, target].sigmoid()
+    else:
+        raise ValueError("score must be 'logit', 'softmax' or 'sigmoid'")
+    return out.cpu().numpy().astype(np.float64)
+
+
+def _run_in_eval(model, fn):
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return fn()
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        return fn()
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def occlusion_map(model, x, target: int, patch: int = 16, stride: int = 8, baseline: float = 0.0,
+                  score: str = "logit", batch_size: int = 64) -> np.ndarray:
+    """Drop in the target's score when a ``patch`` x ``patch`` square (stepped by
+    ``stride``, the last row/column of patches flush with the border) is set to
+    ``baseline``; each pixel gets the mean drop of the patches covering it."""
+    import torch
+
+    x = _as_batch(x)
+    _, c, h, w = x.shape
+    device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) and \
+        any(True for _ in model.parameters()) else x.device
+    x = x.to(device)
+
+    def starts(n):
+        if patch >= n:
+            return [0]
+        s = list(range(0, n - patch + 1, stride))
+        if s[-1] != n - patch:
+            s.append(n - patch)
+        return s
+
+    positions = [(i, j) for i in starts(h) for j in starts(w)]
+
+    def run():
+        base = _scores(model, x, target, score)[0]
+        drops = []
+        for b in range(0, len(positions), batch_size):
+            chunk = positions[b : b + batch_size]
+            batch = x.repeat(len(chunk), 1, 1, 1)
+            for n, (i, j) in enumerate(chunk):
+                batch[n, :, i : i + patch, j : j + patch] = baseline
+            drops.extend(base - _scores(model, batch, target, score))
+        return drops
+
+    drops = _run_in_eval(model, run)
+    total = np.zeros((h, w))
+    count = np.zeros((h, w))
+    for (i, j), d in zip(positions, drops):
+        total[i : i + patch, j : j + patch] += d
+        count[i : i + patch, j : j + patch] += 1
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman rank correlation of two maps of the same shape (nan if one is constant)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError("maps must have the same shape")
+    if a.min() == a.max() or b.min() == b.max():
+        return float("nan")
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def occlusion_faithfulness(saliency, occlusion) -> float:
+    """The paper's faithfulness: Spearman correlation of a map with the occlusion map."""
+    return rank_correlation(saliency, occlusion)
+
+
+def auc(curve) -> float:
+    """Area under a curve sampled at equal steps over [0, 1] (trapezoid rule)."""
+    c = np.asarray(curve, dtype=np.float64)
+    if c.size < 2:
+        raise ValueError("a curve needs at least two points")
+    return float((c.sum() - c[0] / 2 - c[-1] / 2) / (c.size - 1))
+
+
+def _order(saliency, shape):
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.shape != shape:
+        raise ValueError(f"saliency shape {s.shape} differs from the image's {shape}")
+    return np.argsort(-s.ravel(), kind="stable")  # most salient first, ties in row-major order
+
+
+def _blur(x, sigma):
+    import torch
+
+    arr = x[0].cpu().numpy()
+    out = np.stack([ndimage.gaussian_filter(ch, sigma) for ch in arr])
+    return torch.from_numpy(out.astype(np.float32))[None].to(x.device)
+
+
+def _perturbation_curve(model, start, finish, order, step, target, score, batch_size):
+    import torch
+
+    h, w = start.shape[-2:]
+    n_pix = h * w
+    n_steps = math.ceil(n_pix / step)
+    flat_start = start.reshape(1, start.shape[1], -1)
+    flat_finish = finish.reshape(1, start.shape[1], -1)
+    curve = []
+    for b in range(0, n_steps + 1, batch_size):
+        ks = list(range(b, min(b + batch_size, n_steps + 1)))
+        batch = flat_start.repeat(len(ks), 1, 1)
+        for n, k in enumerate(ks):
+            idx = torch.as_tensor(order[: min(k * step, n_pix)], device=start.device)
+            batch[n][:, idx] = flat_finish[0][:, idx]
+        curve.extend(_scores(model, batch.reshape(len(ks), *start.shape[1:]), target, score))
+    return np.asarray(curve)
+
+
+def deletion_curve(model, x, target: int, saliency, step: int = 224, baseline: float = 0.0,
+                   score: str = "softmax", batch_size: int = 32) -> np.ndarray:
+    """Scores as the most salient pixels are replaced by ``baseline``, ``step`` pixels
+    at a time (RISE): ceil(H W / step) + 1 points, from the intact image to none left."""
+    import torch
+
+    x = _as_batch(x)
+    order = _order(saliency, tuple(x.shape[-2:]))
+    finish = torch.full_like(x, float(baseline))
+    return _run_in_eval(model, lambda: _perturbation_curve(model, x, finish, order, step, target, score,
+                                                           batch_size))
+
+
+def insertion_curve(model, x, target: int, saliency, step: int = 224, substrate=None, blur_sigma: float = 5.0,
+                    score: str = "softmax", batch_size: int = 32) -> np.ndarray:
+    """Scores as the most salient pixels are copied from the image onto a
+    ``substrate`` (default: the image blurred with a Gaussian of ``blur_sigma``)."""
+    import torch
+
+    x = _as_batch(x)
+    order = _order(saliency, tuple(x.shape[-2:]))
+    start = _blur(x, blur_sigma) if substrate is None else _as_batch(substrate).to(x.device)
+    return _run_in_eval(model, lambda: _perturbation_curve(model, start, x, order, step, target, score,
+                                                           batch_size))
+
+
+def deletion_auc(model, x, target: int, saliency, **kwargs) -> float:
+    """Area under the deletion curve (lower is better)."""
+    return auc(deletion_curve(model, x, target, saliency, **kwargs))
+
+
+def insertion_auc(model, x, target: int, saliency, **kwargs) -> float:
+    """Area under the insertion curve (higher is better)."""
+    return auc(insertion_curve(model, x, target, saliency, **kwargs))
