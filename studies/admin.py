@@ -1,0 +1,475 @@
+"""The researcher's admin: image sets (zip upload), models (registration), studies (configure, generate,
+launch, close), stimuli with provenance, generation jobs with their failures.
+
+Business logic lives in imports.py, registry.py and generation.py; the admin only calls it.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
+
+from . import generation
+from .imports import ImportRefused, inspect_archive, write_plan
+from .models import (
+    ClassifierModel,
+    GenerationFailure,
+    GenerationJob,
+    ImageItem,
+    ImageSet,
+    Prediction,
+    Stimulus,
+    Study,
+    StudyKind,
+    StudyStatus,
+)
+from .registry import RegistrationRefused, parse_categories, register_model
+
+
+def _reverse_or_none(name: str, **kwargs) -> str | None:
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
+
+
+# --- image sets -------------------------------------------------------------------------------
+class ImageSetImportForm(forms.ModelForm):
+    archive = forms.FileField(
+        help_text="A zip of images (JPEG, PNG, WebP, BMP) with a labels.csv (filename,labels,boxes; labels "
+                  "separated by ';', boxes as label:x0,y0,x1,y1;...) or PASCAL VOC XML annotations.",
+    )
+
+    class Meta:
+        model = ImageSet
+        fields = ["name", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        archive = cleaned.get("archive")
+        if archive is not None:
+            try:
+                self.plan = inspect_archive(archive)
+            except ImportRefused as exc:
+                raise ValidationError([ValidationError(e) for e in exc.errors[:50]]) from None
+        return cleaned
+
+    def save(self, commit=True):
+        try:
+            image_set = write_plan(self.plan, self.cleaned_data["name"], self.cleaned_data.get("description", ""))
+        except ImportRefused as exc:
+            raise ValidationError(str(exc)) from None
+        self.instance = image_set
+        self.save_m2m = lambda: None
+        return image_set
+
+
+@admin.register(ImageSet)
+class ImageSetAdmin(admin.ModelAdmin):
+    list_display = ["name", "annotation_format", "image_count", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["annotation_format", "image_count", "label_summary", "created_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ImageSetImportForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "description", "archive"]
+        return ["name", "description", "annotation_format", "image_count", "label_summary", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+        else:
+            messages.success(request, f"Imported {obj.images.count()} images into {obj.name}.")
+
+    @admin.display(description="images")
+    def image_count(self, obj):
+        return obj.images.count()
+
+    @admin.display(description="labels")
+    def label_summary(self, obj):
+        counts: dict[str, int] = {}
+        for labels in obj.images.values_list("labels", flat=True):
+            for label in labels:
+                counts[label] = counts.get(label, 0) + 1
+        return ", ".join(f"{k} ({v})" for k, v in sorted(counts.items())) or "-"
+
+
+@admin.register(ImageItem)
+class ImageItemAdmin(admin.ModelAdmin):
+    list_display = ["filename", "image_set", "labels", "width", "height", "thumbnail"]
+    list_filter = ["image_set"]
+    search_fields = ["filename", "sha256"]
+    readonly_fields = ["image_set", "filename", "file", "sha256", "width", "height", "labels", "boxes", "thumbnail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="image")
+    def thumbnail(self, obj):
+        return format_html('<img src="{}" alt="" style="max-height:64px">', obj.file.url) if obj.file else "-"
+
+
+# --- models -----------------------------------------------------------------------------------
+class RegisterModelForm(forms.ModelForm):
+    checkpoint_file = forms.FileField(
+        required=False, label="Checkpoint",
+        help_text="A state dict (torch.save(model.state_dict())). Read with weights_only=True: pickled code is refused.",
+    )
+    categories_file = forms.FileField(
+        required=False, help_text="Class names in the order of the outputs: one per line, or a JSON list.",
+    )
+    categories_text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Categories",
+        help_text="Or type them here, one per line. Empty for torchvision weights: their categories are used.",
+    )
+
+    class Meta:
+        model = ClassifierModel
+        fields = ["name", "arch", "weights_name", "target_layer", "notes"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            cats = []
+            if cleaned.get("categories_file"):
+                raw = cleaned["categories_file"].read(5 * 1024 * 1024)
+                try:
+                    cats = parse_categories(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise RegistrationRefused("the categories file is not UTF-8 text") from None
+            elif cleaned.get("categories_text"):
+                cats = parse_categories(cleaned["categories_text"])
+            self.registered = register_model(
+                cleaned["name"], cleaned["arch"], weights_name=cleaned.get("weights_name", ""),
+                checkpoint=cleaned.get("checkpoint_file"), categories=cats or None,
+                target_layer=cleaned.get("target_layer", ""), notes=cleaned.get("notes", ""),
+            )
+        except RegistrationRefused as exc:
+            raise ValidationError(str(exc)) from None
+        return cleaned
+
+    def save(self, commit=True):
+        self.instance = self.registered
+        self.save_m2m = lambda: None
+        return self.registered
+
+
+@admin.register(ClassifierModel)
+class ClassifierModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "arch", "weights_name", "num_classes", "target_layer", "short_sha"]
+    search_fields = ["name", "arch"]
+    change_readonly = ["arch", "weights_name", "checkpoint", "target_layer", "weights_sha256", "input_size",
+                       "category_list", "created_at"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = RegisterModelForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "arch", "weights_name", "checkpoint_file", "categories_file", "categories_text",
+                    "target_layer", "notes"]
+        return ["name", "notes", *self.change_readonly]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.change_readonly
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+        else:
+            messages.success(request, f"Registered {obj.name}: target layer {obj.target_layer}, "
+                                      f"{len(obj.categories)} categories, sha256 {obj.weights_sha256[:12]}.")
+
+    @admin.display(description="sha256")
+    def short_sha(self, obj):
+        return obj.weights_sha256[:12]
+
+    @admin.display(description="categories")
+    def category_list(self, obj):
+        return format_html_join(", ", "{}", ((c,) for c in obj.categories)) or "-"
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = ["image", "model", "top_labels", "created_at"]
+    list_filter = ["model"]
+    readonly_fields = ["model", "image", "weights_sha256", "top_labels", "top_scores", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- studies ----------------------------------------------------------------------------------
+def _method_choices():
+    try:
+        return [(name, name) for name in generation.known_methods()]
+    except ImportError:  # the engine is not installed in this process
+        return []
+
+
+class StudyForm(forms.ModelForm):
+    methods = forms.MultipleChoiceField(
+        choices=_method_choices, widget=forms.CheckboxSelectMultiple,
+        help_text="The explanation methods compared (between subjects: one per participant; within: all, "
+                  "rotated by a Latin square).",
+    )
+    render_style = forms.ChoiceField(
+        choices=[(s, s) for s in generation.RENDER_STYLES], initial="auto",
+        help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
+    )
+
+    class Meta:
+        model = Study
+        exclude = ["status", "eligible_image_count", "surviving_image_count", "config_snapshot", "launched_at",
+                   "closed_at"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and not Study.objects.get(pk=self.instance.pk).is_editable:
+            raise ValidationError("A live or closed study cannot be edited: its configuration is frozen.")
+        if self.errors:
+            return cleaned
+        probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
+        probe.methods = list(cleaned.get("methods") or [])
+        for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
+            setattr(probe, model_field, cleaned.get(model_field))
+        errors = generation.study_config_errors(probe)
+        if errors:
+            raise ValidationError([ValidationError(e) for e in errors])
+        self.eligible = generation.eligible_image_count(probe)
+        if probe.kind == StudyKind.CLASS_DISCRIMINATION and self.eligible == 0:
+            raise ValidationError("no image of this set has exactly two labels that the model knows "
+                                  "(the paper's rule for class discrimination)")
+        if probe.kind == StudyKind.TRUST and self.eligible == 0:
+            raise ValidationError("no image of this set has a label that both models know")
+        return cleaned
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    form = StudyForm
+    list_display = ["name", "slug", "kind", "status", "design", "method_list", "eligible_image_count",
+                    "surviving_image_count", "launched_at"]
+    list_filter = ["kind", "status", "design"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    actions = ["generate_stimuli", "launch_studies", "close_studies"]
+    change_form_template = "admin/studies/study/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
+        ("Models and images", {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images",
+                                          "render_style"]}),
+        ("Participants", {"fields": ["trials_per_participant", "target_participants_per_condition", "seed",
+                                     "min_window_width", "min_window_height", "inactivity_timeout_minutes"]}),
+        ("Texts", {"fields": ["consent_text", "instructions_text", "debrief_text", "completion_code",
+                              "completion_url"]}),
+        ("Attention checks and exclusions", {"fields": ["attention_checks_per_participant",
+                                                        "max_failed_attention_checks", "min_median_rt_ms"]}),
+        ("State", {"fields": ["status", "eligibility", "eligible_image_count", "surviving_image_count",
+                              "launched_at", "closed_at", "snapshot"]}),
+    ]
+    state_fields = ["status", "eligibility", "eligible_image_count", "surviving_image_count", "launched_at",
+                    "closed_at", "snapshot"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.fieldsets[:-1]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            # A live or closed study's configuration is frozen: every field is read-only.
+            return [f for _, opts in self.fieldsets for f in opts["fields"]]
+        return self.state_fields if obj is not None else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None and not obj.is_editable else self.prepopulated_fields
+
+    @admin.display(description="methods")
+    def method_list(self, obj):
+        return ", ".join(obj.methods or [])
+
+    @admin.display(description="eligible images")
+    def eligibility(self, obj):
+        n = generation.eligible_image_count(obj)
+        if n is None:
+            return "-"
+        if obj.kind == StudyKind.CLASS_DISCRIMINATION:
+            return f"{n} images have exactly two labels that the model knows (the paper's rule)."
+        survived = "" if obj.surviving_image_count is None else (
+            f" At the last generation, {obj.surviving_image_count} survived (both networks predict their class).")
+        return (f"{n} images have a class both models know; those whose class both networks predict are kept "
+                f"when stimuli are generated.{survived}")
+
+    @admin.display(description="configuration frozen at launch")
+    def snapshot(self, obj):
+        if not obj.config_snapshot:
+            return "-"
+        import json
+
+        return format_html("<pre style='max-height:20em;overflow:auto'>{}</pre>",
+                           json.dumps(obj.config_snapshot, indent=2, sort_keys=True))
+
+    def save_model(self, request, obj, form, change):
+        if change and not Study.objects.get(pk=obj.pk).is_editable:
+            messages.error(request, "A live or closed study cannot be edited.")
+            return
+        if change and generation.mark_stale_if_changed(obj, form.changed_data):
+            messages.warning(request, "The configuration changed: generate the stimuli again before launching.")
+        super().save_model(request, obj, form, change)
+        eligible = getattr(form, "eligible", None)
+        if eligible is not None:
+            what = "qualify for class discrimination" if obj.kind == StudyKind.CLASS_DISCRIMINATION \
+                else "have a class both models know"
+            messages.info(request, f"{eligible} images {what}.")
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status in (StudyStatus.LIVE, StudyStatus.CLOSED):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # actions -----------------------------------------------------------------------------------
+    def _run(self, request, studies, func, done_text):
+        for study in studies:
+            try:
+                func(study)
+            except generation.StudyError as exc:
+                self.message_user(request, f"{study.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{study.name}: {done_text}", messages.SUCCESS)
+
+    @admin.action(description="Generate stimuli")
+    def generate_stimuli(self, request, queryset):
+        self._run(request, queryset, generation.do_start_generation, "stimulus generation started")
+
+    @admin.action(description="Launch (freeze the configuration, open to participants)")
+    def launch_studies(self, request, queryset):
+        self._run(request, queryset, generation.do_launch, "launched")
+
+    @admin.action(description="Close (stop new participants, keep the data)")
+    def close_studies(self, request, queryset):
+        self._run(request, queryset, generation.do_close, "closed")
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        custom = [
+            path("<int:pk>/generate/", self.admin_site.admin_view(self.generate_view), name="%s_%s_generate" % info),
+            path("<int:pk>/launch/", self.admin_site.admin_view(self.launch_view), name="%s_%s_launch" % info),
+            path("<int:pk>/close/", self.admin_site.admin_view(self.close_view), name="%s_%s_close" % info),
+        ]
+        return custom + super().get_urls()
+
+    def _button_view(self, request, pk, func, done_text):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        study = get_object_or_404(Study, pk=pk)
+        if not self.has_change_permission(request, study):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        self._run(request, [study], func, done_text)
+        return HttpResponseRedirect(reverse("admin:studies_study_change", args=[pk]))
+
+    def generate_view(self, request, pk):
+        force = request.POST.get("force") == "1"
+        return self._button_view(request, pk, lambda s: generation.do_start_generation(s, force=force),
+                                 "stimulus generation started")
+
+    def launch_view(self, request, pk):
+        return self._button_view(request, pk, generation.do_launch, "launched")
+
+    def close_view(self, request, pk):
+        return self._button_view(request, pk, generation.do_close, "closed")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        study = Study.objects.filter(pk=object_id).first()
+        if study is not None:
+            links = [
+                (label, _reverse_or_none(name, study_id=study.pk))
+                for label, name in (
+                    ("Live monitor", "studies:study-monitor"), ("Results", "studies:study-results"),
+                    ("Export responses (CSV)", "studies:export-responses"),
+                    ("Export participants (CSV)", "studies:export-participants"),
+                    ("Export stimuli (CSV)", "studies:export-stimuli"),
+                )
+            ]
+            job = generation.latest_job(study)
+            extra_context.update({
+                "study": study,
+                "study_links": [(label, url) for label, url in links if url],
+                "preview_url": f"/s/{study.slug}/?pilot=1",
+                "progress_url": reverse("studies:generation-progress", kwargs={"study_id": study.pk}),
+                "progress": generation.generation_progress(study),
+                "job": job,
+                "generate_url": reverse("admin:studies_study_generate", args=[study.pk]),
+                "launch_url": reverse("admin:studies_study_launch", args=[study.pk]),
+                "close_url": reverse("admin:studies_study_close", args=[study.pk]),
+                "sample_stimuli": Stimulus.objects.filter(
+                    pk__in=study.trials.exclude(stimulus=None).values("stimulus")
+                ).select_related("image", "model").order_by("pk")[:12],
+            })
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+# --- stimuli and jobs -------------------------------------------------------------------------
+@admin.register(Stimulus)
+class StimulusAdmin(admin.ModelAdmin):
+    list_display = ["pk", "thumbnail", "method", "target_class", "model", "image", "render_style", "engine_version",
+                    "recipe_version", "provenance_link"]
+    list_filter = ["method", "model", "render_style", "engine_version", "recipe_version"]
+    search_fields = ["content_key", "image__filename", "target_class"]
+    readonly_fields = [f.name for f in Stimulus._meta.fields] + ["thumbnail", "provenance_link"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+    @admin.display(description="stimulus")
+    def thumbnail(self, obj):
+        return format_html('<img src="{}" alt="" style="max-height:64px">', obj.png.url) if obj.png else "-"
+
+    @admin.display(description="provenance")
+    def provenance_link(self, obj):
+        return format_html('<a href="{}">provenance</a>', reverse("studies:stimulus-detail", args=[obj.pk]))
+
+
+class GenerationFailureInline(admin.TabularInline):
+    model = GenerationFailure
+    extra = 0
+    can_delete = False
+    readonly_fields = ["image", "model", "method", "reason", "created_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GenerationJob)
+class GenerationJobAdmin(admin.ModelAdmin):
+    list_display = ["pk", "study", "status", "total", "done", "failed", "created_at", "finished_at"]
+    list_filter = ["status"]
+    readonly_fields = ["study", "status", "total", "done", "failed", "created_at", "started_at", "finished_at"]
+    inlines = [GenerationFailureInline]
+
+    def has_add_permission(self, request):
+        return False
