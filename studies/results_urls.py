@@ -1,3 +1,18 @@
-"""URL patterns; gathered by studies/urls.py under the `studies` namespace."""
+"""URL patterns; gathered by studies/urls.py under the `studies` namespace.
 
-urlpatterns = []
+Staff only: live monitor (and its JSON), results report, plots and CSV exports of a study.
+"""
+
+from django.urls import path
+
+from . import results_views as views
+
+urlpatterns = [
+    path("staff/studies/<int:study_id>/monitor/", views.study_monitor, name="study-monitor"),
+    path("staff/studies/<int:study_id>/monitor/data/", views.study_monitor_data, name="study-monitor-data"),
+    path("staff/studies/<int:study_id>/results/", views.study_results, name="study-results"),
+    path("staff/studies/<int:study_id>/plots/<slug:name>.<str:fmt>", views.study_plot, name="study-plot"),
+    path("staff/studies/<int:study_id>/export/responses.csv", views.export_responses, name="export-responses"),
+    path("staff/studies/<int:study_id>/export/participants.csv", views.export_participants, name="export-participants"),
+    path("staff/studies/<int:study_id>/export/stimuli.csv", views.export_stimuli, name="export-stimuli"),
+]

@@ -1,0 +1,365 @@
+"""CSV exports of a study: responses (long format), participants and stimuli (provenance).
+
+Every export is a generator of rows read with `.iterator(chunk_size=...)`, so that a study of any
+size streams through constant memory, to a file (management command) or to the browser
+(StreamingHttpResponse). The columns are described in docs/codebook.md, tested against it.
+
+Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, tab or carriage
+return) get a leading apostrophe. Numbers are written as numbers and never altered.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from django.db.models import Q
+
+from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
+from .models import ClassifierModel, Participant, Response, Stimulus, Study, StudyKind, Trial, TrialKind
+
+CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
+
+RESPONSE_COLUMNS = [
+    "study", "participant", "condition", "is_pilot", "excluded", "exclusion_reason", "position", "trial_kind",
+    "image", "image_sha256", "model", "stronger_model", "weaker_model", "method", "target_class", "options",
+    "choice", "correct", "rating", "rating_toward_stronger", "swapped", "rt_ms", "shown_at", "answered_at",
+    "stimulus", "engine_version", "recipe_version",
+]
+
+PARTICIPANT_COLUMNS = [
+    "study", "participant", "condition", "latin_square_row", "status", "is_pilot", "is_simulated", "excluded",
+    "exclusion_reason", "external_source", "has_external_id", "external_id", "consented_at", "last_seen_at",
+    "completed_at", "duration_s", "assigned_trials", "responses", "attention_checks_answered",
+    "attention_checks_failed", "median_rt_ms_main", "comment",
+]
+QUESTIONNAIRE_PREFIX = "q_"
+
+STIMULUS_COLUMNS = [
+    "study", "stimulus", "content_key", "image", "image_sha256", "model", "model_arch", "method", "target_class",
+    "target_index", "target_layer", "weights_sha256", "engine_version", "recipe_version", "render_style",
+    "score", "png", "raw_map", "created_at", "trials", "provenance",
+]
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value):
+    """Defuse a text cell that a spreadsheet would run as a formula; numbers pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return neutralize(value)
+
+
+def _iso(dt):
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def rules_for(study: Study) -> ExclusionRules:
+    return ExclusionRules(study.max_failed_attention_checks, study.min_median_rt_ms)
+
+
+# --- per-participant figures, streamed -----------------------------------------------------
+@dataclass
+class ParticipantFigures:
+    responses: int = 0
+    attention_answered: int = 0
+    attention_failed: int = 0
+    main_rts: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+
+    @property
+    def excluded(self) -> bool:
+        return bool(self.reasons)
+
+    @property
+    def reason(self) -> str:
+        return REASON_SEPARATOR.join(self.reasons)
+
+    @property
+    def median_rt_main(self):
+        return statistics.median(self.main_rts) if self.main_rts else None
+
+
+def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int, ParticipantFigures]:
+    """Attention checks, main-trial response times and the exclusion of every participant who answered.
+
+    Reads one narrow row per response, ordered by participant, and keeps one participant's response
+    times at a time; the result holds a few numbers per participant.
+    """
+    rules = rules_for(study)
+    rows = (
+        Response.objects.filter(assignment__participant__study=study)
+        .order_by("assignment__participant_id")
+        .values_list("assignment__participant_id", "assignment__is_attention_check", "assignment__trial__kind",
+                     "correct", "rt_ms")
+        .iterator(chunk_size=chunk_size)
+    )
+    figures: dict[int, ParticipantFigures] = {}
+    for participant_id, group in groupby(rows, key=lambda r: r[0]):
+        f = ParticipantFigures()
+        for _, is_check, kind, correct, rt in group:
+            f.responses += 1
+            if is_check or kind == TrialKind.ATTENTION:
+                f.attention_answered += 1
+                f.attention_failed += correct is False
+            elif kind == TrialKind.MAIN and rt is not None:
+                f.main_rts.append(rt)
+        f.reasons = exclusion_reasons(f.attention_failed, f.main_rts, rules)
+        med = f.median_rt_main
+        f.main_rts = [med] if med is not None else []  # keep only what is reported
+        figures[participant_id] = f
+    return figures
+
+
+# --- responses -----------------------------------------------------------------------------
+def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
+    """One dict per response, in RESPONSE_COLUMNS, ordered by participant then position."""
+    figures = participant_figures(study, chunk_size)
+    model_names = dict(ClassifierModel.objects.values_list("id", "name"))
+    trust = study.kind == StudyKind.TRUST
+    study_model = study.model.name if study.model_id else None
+    stronger = study.stronger_model.name if study.stronger_model_id else None
+    weaker = study.weaker_model.name if study.weaker_model_id else None
+    queryset = (
+        Response.objects.filter(assignment__participant__study=study)
+        .select_related(
+            "assignment__participant", "assignment__trial__image", "assignment__trial__stimulus",
+            "assignment__trial__stimulus_weaker",
+        )
+        .only(
+            "choice", "correct", "rating", "rating_toward_stronger", "rt_ms", "answered_at", "assignment",
+            "assignment__position", "assignment__is_attention_check", "assignment__swapped",
+            "assignment__option_order", "assignment__shown_at", "assignment__participant", "assignment__trial",
+            "assignment__participant__public_id", "assignment__participant__condition",
+            "assignment__participant__is_pilot", "assignment__trial__kind", "assignment__trial__method",
+            "assignment__trial__target_class", "assignment__trial__options", "assignment__trial__image",
+            "assignment__trial__stimulus", "assignment__trial__stimulus_weaker",
+            "assignment__trial__image__filename", "assignment__trial__image__sha256",
+            *(f"assignment__trial__{s}__{f}" for s in ("stimulus", "stimulus_weaker")
+              for f in ("model", "engine_version", "recipe_version")),
+        )
+        .order_by("assignment__participant__consented_at", "assignment__participant_id", "assignment__position")
+    )
+    for response in queryset.iterator(chunk_size=chunk_size):
+        a = response.assignment
+        p = a.participant
+        t = a.trial
+        f = figures.get(p.id) or ParticipantFigures()
+        kind = TrialKind.ATTENTION if a.is_attention_check else t.kind
+        s, sw = t.stimulus, t.stimulus_weaker
+        if trust:
+            stimulus = LIST_SEPARATOR.join(str(x.id) for x in (s, sw) if x) or None
+            engine = LIST_SEPARATOR.join(sorted({x.engine_version for x in (s, sw) if x})) or None
+            recipe = LIST_SEPARATOR.join(sorted({x.recipe_version for x in (s, sw) if x})) or None
+        else:
+            stimulus = str(s.id) if s else None
+            engine = s.engine_version if s else None
+            recipe = s.recipe_version if s else None
+        options = list(a.option_order or t.options or [])
+        yield {
+            "study": study.slug,
+            "participant": str(p.public_id),
+            "condition": p.condition,
+            "is_pilot": p.is_pilot,
+            "excluded": f.excluded,
+            "exclusion_reason": f.reason or None,
+            "position": a.position,
+            "trial_kind": kind,
+            "image": t.image.filename,
+            "image_sha256": t.image.sha256,
+            "model": None if trust else (model_names.get(s.model_id) if s else study_model) or study_model,
+            "stronger_model": stronger if trust else None,
+            "weaker_model": weaker if trust else None,
+            "method": t.method,
+            "target_class": t.target_class,
+            "options": None if trust else (LIST_SEPARATOR.join(options) or None),
+            "choice": None if trust else (response.choice or None),
+            "correct": response.correct,
+            "rating": response.rating if trust else None,
+            "rating_toward_stronger": response.rating_toward_stronger if trust else None,
+            "swapped": a.swapped if trust else None,
+            "rt_ms": response.rt_ms,
+            "shown_at": _iso(a.shown_at),
+            "answered_at": _iso(response.answered_at),
+            "stimulus": stimulus,
+            "engine_version": engine,
+            "recipe_version": recipe,
+        }
+
+
+def responses_frame(study: Study):
+    """The responses export as a typed DataFrame, straight from the database (for the analysis)."""
+    return frame_from_rows(response_rows(study), RESPONSE_COLUMNS)
+
+
+# --- participants --------------------------------------------------------------------------
+def questionnaire_keys(study: Study) -> list[str]:
+    keys: set[str] = set()
+    for answers in Participant.objects.filter(study=study).values_list("questionnaire", flat=True).iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        if isinstance(answers, Mapping):
+            keys.update(str(k) for k in answers)
+    return sorted(keys)
+
+
+def participant_columns(study: Study) -> list[str]:
+    return PARTICIPANT_COLUMNS + [QUESTIONNAIRE_PREFIX + k for k in questionnaire_keys(study)]
+
+
+def _questionnaire_value(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def participant_rows(study: Study, *, include_external_ids: bool = False, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
+    """One dict per participant. The external id is only present in clear when explicitly asked for."""
+    from django.db.models import Count
+
+    figures = participant_figures(study, chunk_size)
+    keys = questionnaire_keys(study)
+    queryset = (
+        Participant.objects.filter(study=study)
+        .annotate(assigned=Count("assignments"))
+        .order_by("consented_at", "id")
+    )
+    for p in queryset.iterator(chunk_size=chunk_size):
+        f = figures.get(p.id) or ParticipantFigures()
+        duration = (p.completed_at - p.consented_at).total_seconds() if p.completed_at and p.consented_at else None
+        answers = p.questionnaire if isinstance(p.questionnaire, Mapping) else {}
+        row = {
+            "study": study.slug,
+            "participant": str(p.public_id),
+            "condition": p.condition,
+            "latin_square_row": p.latin_square_row,
+            "status": p.status,
+            "is_pilot": p.is_pilot,
+            "is_simulated": p.is_simulated,
+            "excluded": f.excluded,
+            "exclusion_reason": f.reason or None,
+            "external_source": p.external_source or None,
+            "has_external_id": bool(p.external_id),
+            "external_id": (p.external_id or None) if include_external_ids else None,
+            "consented_at": _iso(p.consented_at),
+            "last_seen_at": _iso(p.last_seen_at),
+            "completed_at": _iso(p.completed_at),
+            "duration_s": round(duration, 3) if duration is not None else None,
+            "assigned_trials": p.assigned,
+            "responses": f.responses,
+            "attention_checks_answered": f.attention_answered,
+            "attention_checks_failed": f.attention_failed,
+            "median_rt_ms_main": f.median_rt_main,
+            "comment": p.comment or None,
+        }
+        for key in keys:
+            row[QUESTIONNAIRE_PREFIX + key] = _questionnaire_value(answers.get(key))
+        yield row
+
+
+# --- stimuli -------------------------------------------------------------------------------
+def study_stimulus_ids(study: Study) -> tuple[list[int], dict[int, int]]:
+    """The stimuli a study's trials use, and how many trials use each."""
+    uses: dict[int, int] = {}
+    for s, w in Trial.objects.filter(study=study).values_list("stimulus_id", "stimulus_weaker_id").iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        for sid in (s, w):
+            if sid is not None:
+                uses[sid] = uses.get(sid, 0) + 1
+    return sorted(uses), uses
+
+
+def stimulus_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
+    ids, uses = study_stimulus_ids(study)
+    for start in range(0, len(ids), chunk_size):
+        batch = ids[start : start + chunk_size]
+        queryset = Stimulus.objects.filter(Q(id__in=batch)).select_related("image", "model").order_by("id")
+        for s in queryset.iterator(chunk_size=chunk_size):
+            yield {
+                "study": study.slug,
+                "stimulus": s.id,
+                "content_key": s.content_key,
+                "image": s.image.filename,
+                "image_sha256": s.image.sha256,
+                "model": s.model.name,
+                "model_arch": s.model.arch,
+                "method": s.method,
+                "target_class": s.target_class,
+                "target_index": s.target_index,
+                "target_layer": s.target_layer,
+                "weights_sha256": s.weights_sha256,
+                "engine_version": s.engine_version,
+                "recipe_version": s.recipe_version,
+                "render_style": s.render_style,
+                "score": s.score,
+                "png": s.png.name or None,
+                "raw_map": s.raw_map.name or None,
+                "created_at": _iso(s.created_at),
+                "trials": uses.get(s.id, 0),
+                "provenance": json.dumps(s.provenance or {}, ensure_ascii=False, sort_keys=True),
+            }
+
+
+# --- CSV -----------------------------------------------------------------------------------
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_lines(columns: Sequence[str], rows: Iterable[Mapping], *, batch_bytes: int = 64 * 1024) -> Iterator[str]:
+    """The header and the rows as CSV text, yielded in pieces of about `batch_bytes`."""
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    buffer = [writer.writerow(list(columns))]
+    size = len(buffer[0])
+    for row in rows:
+        line = writer.writerow([_cell(row.get(c)) for c in columns])
+        buffer.append(line)
+        size += len(line)
+        if size >= batch_bytes:
+            yield "".join(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def export_responses(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+    return csv_lines(RESPONSE_COLUMNS, response_rows(study, chunk_size))
+
+
+def export_participants(study: Study, *, include_external_ids: bool = False) -> Iterator[str]:
+    return csv_lines(participant_columns(study), participant_rows(study, include_external_ids=include_external_ids))
+
+
+def export_stimuli(study: Study) -> Iterator[str]:
+    return csv_lines(STIMULUS_COLUMNS, stimulus_rows(study))
+
+
+def counted(rows: Iterable[Mapping], progress=None, every: int = 10_000) -> Iterator[Mapping]:
+    """Pass rows through, calling `progress(n)` every `every` rows and once at the end."""
+    n = 0
+    for n, row in enumerate(rows, start=1):  # noqa: B007
+        if progress and n % every == 0:
+            progress(n)
+        yield row
+    if progress:
+        progress(n)
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Mapping], out, progress=None) -> None:
+    """Write an export to an open text file (newline=""), reporting progress as rows go."""
+    for chunk in csv_lines(columns, counted(rows, progress)):
+        out.write(chunk)

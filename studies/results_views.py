@@ -1,0 +1,137 @@
+"""Staff pages for results: live monitor, report with plots, and the CSV downloads.
+
+Thin views over studies.monitor, studies.analysis, studies.plots and studies.export. Every view is
+staff only (staff_member_required: anonymous users and non-staff accounts go to the admin login).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.cache import cache
+from django.db.models import Count, Max
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from . import analysis, export, plots
+from .models import Response, Study
+
+PLANNED_COMPARISON = (0.6123, 0.4444)  # the paper's Guided Grad-CAM vs Guided Backprop accuracies
+CACHE_SECONDS = 60
+
+
+def study_analysis(study: Study):
+    """(report dict, responses DataFrame) of a study, cached while its responses do not change."""
+    state = Response.objects.filter(assignment__participant__study=study).aggregate(n=Count("id"), last=Max("id"))
+    key = f"results:{study.pk}:{state['n']}:{state['last']}:{study.updated_at.timestamp()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    df = export.responses_frame(study)
+    result = analysis.report(
+        df, kind=study.kind, design=study.design, methods=study.methods, rules=export.rules_for(study),
+        seed=study.seed, plan=PLANNED_COMPARISON if study.kind != "trust" else None,
+    )
+    cache.set(key, (result, df), CACHE_SECONDS)
+    return result, df
+
+
+def _context(request, study: Study, title: str, **extra):
+    return {
+        **admin.site.each_context(request),
+        "study": study,
+        "title": title,
+        "opts": Study._meta,
+        **extra,
+    }
+
+
+def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@staff_member_required
+@never_cache
+def study_monitor(request, study_id: int):
+    study = get_object_or_404(Study, pk=study_id)
+    return render(request, "results/monitor.html", _context(
+        request, study, f"Live monitor: {study.name}",
+        data_url=reverse("studies:study-monitor-data", kwargs={"study_id": study.pk}), refresh_seconds=10,
+    ))
+
+
+@staff_member_required
+@never_cache
+def study_monitor_data(request, study_id: int):
+    from .monitor import monitor_data
+
+    study = get_object_or_404(Study, pk=study_id)
+    return JsonResponse(monitor_data(study))
+
+
+@staff_member_required
+@never_cache
+def study_results(request, study_id: int):
+    study = get_object_or_404(Study, pk=study_id)
+    result, _ = study_analysis(study)
+    names = plots.plot_names(result["kind"])
+    plot_links = [
+        {"name": n, **{fmt: reverse("studies:study-plot", kwargs={"study_id": study.pk, "name": n, "fmt": fmt})
+                       for fmt in plots.FORMATS}}
+        for n in names
+    ]
+    exports = {
+        name: reverse(f"studies:export-{name}", kwargs={"study_id": study.pk})
+        for name in ("responses", "participants", "stimuli")
+    }
+    return render(request, "results/results.html", _context(
+        request, study, f"Results: {study.name}", result=result, text=analysis.text_report(result, study.name),
+        plots=plot_links, exports=exports,
+        monitor_url=reverse("studies:study-monitor", kwargs={"study_id": study.pk}),
+        methods=[{"name": k, **v} for k, v in result["methods"].items()], generated_at=timezone.now(),
+    ))
+
+
+@staff_member_required
+@never_cache
+def study_plot(request, study_id: int, name: str, fmt: str):
+    study = get_object_or_404(Study, pk=study_id)
+    if fmt not in plots.FORMATS:
+        raise Http404("unknown format")
+    result, df = study_analysis(study)
+    if name not in plots.plot_names(result["kind"]):
+        raise Http404("unknown plot")
+    response = HttpResponse(plots.render(name, result, df, fmt), content_type=plots.FORMATS[fmt])
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{study.slug}-{name}.{fmt}"'
+    return response
+
+
+@staff_member_required
+def export_responses(request, study_id: int):
+    study = get_object_or_404(Study, pk=study_id)
+    return _csv_response(export.export_responses(study), f"{study.slug}-responses.csv")
+
+
+@staff_member_required
+def export_participants(request, study_id: int):
+    """Participants; the external ids appear in clear only with ?external_ids=1 (an explicit request)."""
+    study = get_object_or_404(Study, pk=study_id)
+    include = request.GET.get("external_ids") == "1"
+    return _csv_response(
+        export.export_participants(study, include_external_ids=include),
+        f"{study.slug}-participants{'-with-external-ids' if include else ''}.csv",
+    )
+
+
+@staff_member_required
+def export_stimuli(request, study_id: int):
+    study = get_object_or_404(Study, pk=study_id)
+    return _csv_response(export.export_stimuli(study), f"{study.slug}-stimuli.csv")
