@@ -140,10 +140,12 @@ class RegisterModelForm(forms.ModelForm):
         model = ClassifierModel
         fields = ["name", "arch", "weights_name", "target_layer", "notes"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def _post_clean(self):
+        # Model validation (unique name) first; then load and register, which writes the row.
+        super()._post_clean()
         if self.errors:
-            return cleaned
+            return
+        cleaned = self.cleaned_data
         try:
             cats = []
             if cleaned.get("categories_file"):
@@ -160,8 +162,7 @@ class RegisterModelForm(forms.ModelForm):
                 target_layer=cleaned.get("target_layer", ""), notes=cleaned.get("notes", ""),
             )
         except RegistrationRefused as exc:
-            raise ValidationError(str(exc)) from None
-        return cleaned
+            self.add_error(None, str(exc))
 
     def save(self, commit=True):
         self.instance = self.registered

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 PHOTO_CROP_RECIPE = "photo_crop-1"  # grey (128) outside the target's ground-truth boxes, original geometry
 RENDER_STYLES = ("auto", "masked", "overlay", "heatmap")
-CHUNK_IMAGES = 16  # images per Celery task
+CHUNK_IMAGES = int(os.environ.get("GENERATION_CHUNK_IMAGES", "16"))  # images per Celery task
 BATCH_IMAGES = 8  # images per forward pass
 UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 # Fields whose change makes the generated trial bank stale.
