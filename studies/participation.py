@@ -415,11 +415,7 @@ def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
         raise ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
     assignment_id = _parse_int(data.get("assignment"), "trial id", 0, 2**62)
     position = _parse_int(data.get("position"), "trial position", 0, 100_000)
-    assignment = (
-        Assignment.objects.select_related("trial")
-        .filter(pk=assignment_id, participant=participant)
-        .first()
-    )
+    assignment = Assignment.objects.select_related("trial").filter(pk=assignment_id, participant=participant).first()
     if assignment is None:
         raise ParticipationError("This trial is not part of your session.", status=404)
     if assignment.position != position:

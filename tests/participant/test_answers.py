@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from studies import participation
 from studies.models import Response
@@ -92,8 +93,10 @@ def test_odd_content_types_and_huge_bodies_get_4xx(client, cd):
     url = reverse("studies:participant-answer", args=[study.slug])
     assert client.post(url, b"\xff\xfe{not json", content_type="application/json").status_code == 400
     assert client.post(url, "<x/>", content_type="text/xml").status_code == 400
-    huge = {"choice": "x" * (3 * 1024 * 1024), **{k: v for k, v in factories.good_answer(current(participant)).items()
-                                                   if k != "choice"}}
+    huge = {
+        "choice": "x" * (3 * 1024 * 1024),
+        **{k: v for k, v in factories.good_answer(current(participant)).items() if k != "choice"},
+    }
     assert 400 <= client.post(url, huge).status_code < 500
     assert Response.objects.count() == 0
 
@@ -125,7 +128,7 @@ def test_concurrent_duplicate_submissions_record_one_row():
         barrier = threading.Barrier(2)
         results = []
 
-        def submit(c):
+        def submit(c, barrier=barrier, results=results, data=data):
             barrier.wait()
             try:
                 results.append(answer(c, study, data))

@@ -77,9 +77,14 @@ def test_each_participant_plan_is_reproducible_from_the_study_seed():
         for a in p.assignments.select_related("trial").order_by("position")
     ]
     rebuilt = design.participant_plan(
-        participation.study_bank(study), kind=study.kind, design=study.design, methods=study.methods,
-        trials_per_participant=study.trials_per_participant, attention_checks=study.attention_checks_per_participant,
-        participant_seed=p.seed, condition=p.condition,
+        participation.study_bank(study),
+        kind=study.kind,
+        design=study.design,
+        methods=study.methods,
+        trials_per_participant=study.trials_per_participant,
+        attention_checks=study.attention_checks_per_participant,
+        participant_seed=p.seed,
+        condition=p.condition,
     )
     assert stored == [(t.position, t.bank_index, t.is_attention_check, t.swapped, t.option_order) for t in rebuilt]
     assert sum(1 for s in stored if s[2]) == 2 and not stored[0][2]  # checks mixed in, never first

@@ -54,7 +54,9 @@ def test_whole_class_discrimination_flow_with_prolific_ids(client):
     assert 'data-testid="consent-accept"' in html and 'name="PROLIFIC_PID" value="pp1"' in html
     assert "Content-Security-Policy" in page.headers and "script-src 'self'" in page.headers["Content-Security-Policy"]
 
-    response = client.post(start_url(study), {"action": "accept", "PROLIFIC_PID": "pp1", "STUDY_ID": "st", "SESSION_ID": "se"})
+    response = client.post(
+        start_url(study), {"action": "accept", "PROLIFIC_PID": "pp1", "STUDY_ID": "st", "SESSION_ID": "se"}
+    )
     assert response.status_code == 302 and response.url.endswith("/instructions/")
     participant = Participant.objects.get(study=study)
     assert (participant.external_source, participant.external_id) == ("prolific", "pp1")
@@ -247,3 +249,36 @@ def test_questionnaire_before_the_last_trial_is_refused(client):
     res = client.post(reverse("studies:participant-questionnaire", args=[study.slug]), {"comment": "x"})
     assert res.status_code == 302 and res.url.endswith("/instructions/")
     assert Participant.objects.get(study=study).status == ParticipantStatus.ACTIVE
+
+
+def test_participant_pages_do_not_need_redis(client, monkeypatch):
+    import redis.connection
+
+    def refuse(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis is down (test)")
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refuse)
+    study = factories.make_trust_study()
+    participant = consent(client, study)
+    while (a := current(participant)) is not None:
+        assert client.get(reverse("studies:participant-trial", args=[study.slug])).status_code == 200
+        assert answer(client, study, factories.good_answer(a)).status_code == 200
+    res = client.post(reverse("studies:participant-questionnaire", args=[study.slug]), {"comment": ""})
+    assert client.get(res.url).status_code == 200
+
+
+def test_security_headers_on_participant_pages(client):
+    study = factories.make_class_discrimination_study()
+    res = client.get(start_url(study))
+    csp = res.headers["Content-Security-Policy"]
+    for directive in ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "form-action 'self'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in res.headers["Cache-Control"]
+    consent(client, study)
+    cookie = next(m for name, m in client.cookies.items() if name.startswith("visexp_p"))
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["path"] == f"/s/{study.slug}/"
+    participant = Participant.objects.get(study=study)
+    assert participant.token not in cookie.value.split(":")[1:]  # token, then signature
+    assert len(participant.token) >= 32

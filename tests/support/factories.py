@@ -43,8 +43,12 @@ CATEGORIES = ("cat", "dog", "car", "bird", "boat", "chair")
 CD_METHODS = ("gradcam", "guided_backprop", "guided_gradcam")
 TRUST_METHODS = ("guided_backprop", "guided_gradcam")
 PALETTE = {
-    "cat": (230, 120, 40), "dog": (60, 140, 220), "car": (200, 40, 60),
-    "bird": (240, 200, 40), "boat": (40, 170, 120), "chair": (150, 90, 200),
+    "cat": (230, 120, 40),
+    "dog": (60, 140, 220),
+    "car": (200, 40, 60),
+    "bird": (240, 200, 40),
+    "boat": (40, 170, 120),
+    "chair": (150, 90, 200),
 }
 _counter = itertools.count(1)
 
@@ -99,8 +103,12 @@ def crop_png(scene: bytes, box, size: int = 128) -> bytes:
 # --- rows --------------------------------------------------------------------------------------
 def make_classifier(name: str | None = None, categories=CATEGORIES, arch: str = "demo_cnn") -> ClassifierModel:
     return ClassifierModel.objects.create(
-        name=name or unique("model"), arch=arch, categories=list(categories), target_layer="features.9",
-        weights_sha256=hashlib.sha256((name or "w").encode()).hexdigest(), input_size=128,
+        name=name or unique("model"),
+        arch=arch,
+        categories=list(categories),
+        target_layer="features.9",
+        weights_sha256=hashlib.sha256((name or "w").encode()).hexdigest(),
+        input_size=128,
     )
 
 
@@ -113,8 +121,11 @@ def make_image_set(n_images: int = 6, categories=CATEGORIES, name: str | None = 
         boxes = [[10, 30, 58, 90], [70, 36, 118, 96]]
         data = scene_png(labels, boxes, seed=seed * 1000 + i)
         item = ImageItem(
-            image_set=image_set, filename=f"img_{i:03d}.png", sha256=hashlib.sha256(data).hexdigest(),
-            labels=labels, boxes=[{"label": lab, "box": box} for lab, box in zip(labels, boxes, strict=True)],
+            image_set=image_set,
+            filename=f"img_{i:03d}.png",
+            sha256=hashlib.sha256(data).hexdigest(),
+            labels=labels,
+            boxes=[{"label": lab, "box": box} for lab, box in zip(labels, boxes, strict=True)],
         )
         item.file.save(f"{image_set.name}_{i:03d}.png", ContentFile(data), save=False)
         item.width, item.height = Image.open(io.BytesIO(data)).size
@@ -135,20 +146,36 @@ def make_stimulus(image: ImageItem, model: ClassifierModel, method: str, target_
     else:
         data = heatmap_png(boxes[0], seed=int(key[:8], 16), spread=spread)
     stim = Stimulus(
-        content_key=key, image=image, model=model, method=method, target_class=target_class,
+        content_key=key,
+        image=image,
+        model=model,
+        method=method,
+        target_class=target_class,
         target_index=list(model.categories).index(target_class) if target_class in model.categories else 0,
-        target_layer=model.target_layer or "auto", weights_sha256=model.weights_sha256,
-        engine_version="test", recipe_version="test", provenance={"factory": True},
+        target_layer=model.target_layer or "auto",
+        weights_sha256=model.weights_sha256,
+        engine_version="test",
+        recipe_version="test",
+        provenance={"factory": True},
     )
     stim.png.save(f"{key[:16]}.png", ContentFile(data), save=False)
     stim.save()
     return stim
 
 
-def _study(kind, *, slug, methods, status, design_name, trials_per_participant, attention_checks, seed, image_set, **fields):
+def _study(
+    kind, *, slug, methods, status, design_name, trials_per_participant, attention_checks, seed, image_set, **fields
+):
     return Study.objects.create(
-        name=fields.pop("name", f"Test study {slug}"), slug=slug, kind=kind, status=status, methods=list(methods),
-        design=design_name, image_set=image_set, trials_per_participant=trials_per_participant, seed=seed,
+        name=fields.pop("name", f"Test study {slug}"),
+        slug=slug,
+        kind=kind,
+        status=status,
+        methods=list(methods),
+        design=design_name,
+        image_set=image_set,
+        trials_per_participant=trials_per_participant,
+        seed=seed,
         attention_checks_per_participant=attention_checks,
         consent_text=fields.pop("consent_text", "This is a test study. Your answers are recorded anonymously."),
         instructions_text=fields.pop("instructions_text", ""),
@@ -160,17 +187,33 @@ def _study(kind, *, slug, methods, status, design_name, trials_per_participant, 
 
 
 def make_class_discrimination_study(
-    *, slug: str | None = None, methods=CD_METHODS, design_name: str = "between", n_images: int = 6,
-    trials_per_participant: int = 4, attention_checks: int = 1, status: str = StudyStatus.LIVE, seed: int = 7,
-    categories=CATEGORIES, **fields,
+    *,
+    slug: str | None = None,
+    methods=CD_METHODS,
+    design_name: str = "between",
+    n_images: int = 6,
+    trials_per_participant: int = 4,
+    attention_checks: int = 1,
+    status: str = StudyStatus.LIVE,
+    seed: int = 7,
+    categories=CATEGORIES,
+    **fields,
 ) -> Study:
     """A class-discrimination study with its trial bank and stimuli (one per bank entry)."""
     model = make_classifier(categories=categories)
     image_set = make_image_set(n_images, categories, seed=seed)
     study = _study(
-        StudyKind.CLASS_DISCRIMINATION, slug=slug or unique("cd"), methods=methods, status=status,
-        design_name=design_name, trials_per_participant=trials_per_participant, attention_checks=attention_checks,
-        seed=seed, image_set=image_set, model=model, **fields,
+        StudyKind.CLASS_DISCRIMINATION,
+        slug=slug or unique("cd"),
+        methods=methods,
+        status=status,
+        design_name=design_name,
+        trials_per_participant=trials_per_participant,
+        attention_checks=attention_checks,
+        seed=seed,
+        image_set=image_set,
+        model=model,
+        **fields,
     )
     items = {im.pk: im for im in image_set.images.all()}
     infos = [design.ImageInfo(im.pk, tuple(im.labels)) for im in items.values()]
@@ -180,8 +223,14 @@ def make_class_discrimination_study(
     for entry in bank:
         image = items[entry.image_id]
         Trial.objects.create(
-            study=study, index=entry.index, kind=entry.kind, image=image, method=entry.method,
-            target_class=entry.target_class, options=list(entry.options), payload=dict(entry.payload),
+            study=study,
+            index=entry.index,
+            kind=entry.kind,
+            image=image,
+            method=entry.method,
+            target_class=entry.target_class,
+            options=list(entry.options),
+            payload=dict(entry.payload),
             stimulus=make_stimulus(image, model, entry.method, entry.target_class),
         )
     study.eligible_image_count = len(items)
@@ -190,18 +239,35 @@ def make_class_discrimination_study(
 
 
 def make_trust_study(
-    *, slug: str | None = None, methods=TRUST_METHODS, design_name: str = "between", n_images: int = 6,
-    trials_per_participant: int = 4, attention_checks: int = 1, status: str = StudyStatus.LIVE, seed: int = 11,
-    categories=CATEGORIES, **fields,
+    *,
+    slug: str | None = None,
+    methods=TRUST_METHODS,
+    design_name: str = "between",
+    n_images: int = 6,
+    trials_per_participant: int = 4,
+    attention_checks: int = 1,
+    status: str = StudyStatus.LIVE,
+    seed: int = 11,
+    categories=CATEGORIES,
+    **fields,
 ) -> Study:
     """A trust study: stronger and weaker models, each trial pairs their maps for the image's first class."""
     stronger = make_classifier(name=unique("strong"), categories=categories)
     weaker = make_classifier(name=unique("weak"), categories=categories)
     image_set = make_image_set(n_images, categories, seed=seed)
     study = _study(
-        StudyKind.TRUST, slug=slug or unique("trust"), methods=methods, status=status, design_name=design_name,
-        trials_per_participant=trials_per_participant, attention_checks=attention_checks, seed=seed,
-        image_set=image_set, stronger_model=stronger, weaker_model=weaker, **fields,
+        StudyKind.TRUST,
+        slug=slug or unique("trust"),
+        methods=methods,
+        status=status,
+        design_name=design_name,
+        trials_per_participant=trials_per_participant,
+        attention_checks=attention_checks,
+        seed=seed,
+        image_set=image_set,
+        stronger_model=stronger,
+        weaker_model=weaker,
+        **fields,
     )
     items = {im.pk: im for im in image_set.images.all()}
     pairs = [(pk, im.labels[0]) for pk, im in items.items()]
@@ -209,8 +275,14 @@ def make_trust_study(
     for entry in bank:
         image = items[entry.image_id]
         Trial.objects.create(
-            study=study, index=entry.index, kind=entry.kind, image=image, method=entry.method,
-            target_class=entry.target_class, options=[], payload=dict(entry.payload),
+            study=study,
+            index=entry.index,
+            kind=entry.kind,
+            image=image,
+            method=entry.method,
+            target_class=entry.target_class,
+            options=[],
+            payload=dict(entry.payload),
             stimulus=make_stimulus(image, stronger, entry.method, entry.target_class),
             stimulus_weaker=make_stimulus(image, weaker, entry.method, entry.target_class, spread=2.2),
         )
@@ -220,8 +292,15 @@ def make_trust_study(
 
 
 # --- participants ------------------------------------------------------------------------------
-def make_participant(study: Study, *, external_id: str = "", source: str = "prolific", pilot: bool = False,
-                     simulated: bool = False, now=None) -> Participant:
+def make_participant(
+    study: Study,
+    *,
+    external_id: str = "",
+    source: str = "prolific",
+    pilot: bool = False,
+    simulated: bool = False,
+    now=None,
+) -> Participant:
     """A consented participant with a condition and assignments, through the real consent logic."""
     from studies import participation
 
@@ -232,8 +311,12 @@ def make_participant(study: Study, *, external_id: str = "", source: str = "prol
 def good_answer(assignment: Assignment) -> dict:
     """The form fields of a correct (class discrimination) or 'stronger model' (trust) answer."""
     trial = assignment.trial
-    data = {"assignment": assignment.pk, "position": assignment.position, "idempotency_key": str(uuid.uuid4()),
-            "rt_ms": 850}
+    data = {
+        "assignment": assignment.pk,
+        "position": assignment.position,
+        "idempotency_key": str(uuid.uuid4()),
+        "rt_ms": 850,
+    }
     if assignment.participant.study.kind == StudyKind.TRUST:
         if trial.kind == "attention":
             data["rating"] = trial.payload["expected_rating"]
