@@ -13,7 +13,7 @@ def module_name(model: nn.Module, module: nn.Module) -> str:
 
 
 def get_module(model: nn.Module, name: str) -> nn.Module:
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))
     if name not in modules:
         raise ValueError(f"model has no layer named {name!r}")
     return modules[name]

@@ -1,0 +1,174 @@
+"""Benchmark: Grad-CAM + Guided Backprop + Guided Grad-CAM, this engine vs captum vs pytorch-grad-cam.
+
+    .venv/bin/python bench/engine.py [--reps 5] [--archs vgg16,resnet50] [--ks 1,2] [--size 224]
+                                     [--device cpu] [--batch 1] [--threads 2]
+
+Prints a table of the median seconds per image for the three maps, for each
+architecture and number K of target classes per image, by: this engine; captum
+as documented (LayerGradCam, GuidedBackprop, GuidedGradCam: three calls per
+target); captum with the product reused (LayerGradCam + GuidedBackprop);
+pytorch-grad-cam (GradCAM + GuidedBackpropReLUModel); and the floor (one forward
+plus K backward passes to the input, parameters frozen). Random weights
+(torch.manual_seed(0)); timing does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from explain_engine import Explainer  # noqa: E402
+from explain_engine.layers import family_target_layer, get_module  # noqa: E402
+
+THREE = ("gradcam", "guided_backprop", "guided_gradcam")
+
+
+def engine(model, layer_name, x, targets):
+    ex = Explainer(model, layer_name)
+    return ex.explain(x, targets, methods=THREE)
+
+
+def floor(model, layer_name, x, targets):
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        xg = x.detach().requires_grad_(True)
+        scores = model(xg)
+        k = targets.shape[1]
+        for j in range(k):
+            torch.autograd.grad(scores.gather(1, targets[:, j : j + 1]).sum(), xg, retain_graph=j < k - 1)
+    finally:
+        for p, f in zip(model.parameters(), flags):
+            p.requires_grad_(f)
+
+
+def captum_documented(model, layer_name, x, targets):
+    from captum.attr import GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam
+
+    layer = get_module(model, layer_name)
+    for j in range(targets.shape[1]):
+        t = targets[:, j]
+        cam = LayerGradCam(model, layer).attribute(x, target=t, relu_attributions=True)
+        LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
+        GuidedBackprop(model).attribute(x, target=t)
+        GuidedGradCam(model, layer).attribute(x, target=t)
+
+
+def captum_reused(model, layer_name, x, targets):
+    from captum.attr import GuidedBackprop, LayerAttribution, LayerGradCam
+
+    layer = get_module(model, layer_name)
+    for j in range(targets.shape[1]):
+        t = targets[:, j]
+        cam = LayerGradCam(model, layer).attribute(x, target=t, relu_attributions=True)
+        cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")
+        gb = GuidedBackprop(model).attribute(x, target=t)
+        gb * cam
+
+
+def pytorch_grad_cam(model, layer_name, x, targets):
+    from pytorch_grad_cam import GradCAM, GuidedBackpropReLUModel
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    layer = get_module(model, layer_name)
+    for j in range(targets.shape[1]):
+        with GradCAM(model=model, target_layers=[layer]) as cam:
+            maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in targets[:, j]])
+        gb_model = GuidedBackpropReLUModel(model=model, device=x.device)
+        for i in range(x.shape[0]):
+            gb = gb_model(x[i : i + 1], target_category=int(targets[i, j]))
+            gb * maps[i][..., None]
+    model.zero_grad(set_to_none=True)
+
+
+RUNNERS = {
+    "engine": engine,
+    "captum_documented": captum_documented,
+    "captum_reused": captum_reused,
+    "pytorch_grad_cam": pytorch_grad_cam,
+    "floor": floor,
+}
+
+
+def timeit(fn, reps, device):
+    times = []
+    for r in range(reps + 1):  # the first run warms up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if r:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--archs", default="vgg16,resnet50")
+    ap.add_argument("--ks", default="1,2")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default=",".join(RUNNERS), help="comma-separated subset of " + ",".join(RUNNERS))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    import torchvision
+
+    device = torch.device(args.device)
+    runners = [r for r in args.only.split(",") if r]
+    print(f"torch {torch.__version__}, {args.threads} threads, device {device}, {args.size}x{args.size}, "
+          f"batch {args.batch}, median of {args.reps} runs; seconds per image")
+    header = ["arch", "K"] + runners
+    if "floor" in runners and "engine" in runners:
+        header += ["engine/floor"]
+    if "engine" in runners and {"captum_documented", "captum_reused"} & set(runners):
+        header += ["captum best/engine"]
+    if "engine" in runners and "pytorch_grad_cam" in runners:
+        header += ["pgc/engine"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for arch in args.archs.split(","):
+        torch.manual_seed(0)
+        model = torchvision.models.get_model(arch, weights=None).eval().to(device)
+        layer = family_target_layer(model)
+        x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+        for k in (int(v) for v in args.ks.split(",")):
+            targets = torch.stack([torch.arange(k) * 7 + 1 + i for i in range(args.batch)]).to(device)
+            res = {}
+            for name in runners:
+                # each library gets its own copy: pytorch-grad-cam's GuidedBackpropReLUModel puts back one
+                # shared, non-in-place nn.ReLU in place of all of the model's ReLUs
+                m = copy.deepcopy(model)
+                res[name] = timeit(lambda: RUNNERS[name](m, layer, x, targets), args.reps, device) / args.batch
+                del m
+            row = [arch, str(k)] + [f"{res[n]:.3f}" for n in runners]
+            if "engine/floor" in header:
+                row.append(f"{res['engine'] / res['floor']:.2f}x")
+            if "captum best/engine" in header:
+                best = min(res[n] for n in ("captum_documented", "captum_reused") if n in res)
+                row.append(f"{best / res['engine']:.2f}x")
+            if "pgc/engine" in header:
+                row.append(f"{res['pytorch_grad_cam'] / res['engine']:.2f}x")
+            print("| " + " | ".join(row) + " |", flush=True)
+            if device.type == "cuda":
+                print(f"  engine: {1.0 / res['engine']:.1f} images/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
