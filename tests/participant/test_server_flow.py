@@ -76,6 +76,7 @@ def test_whole_class_discrimination_flow_with_prolific_ids(client):
         assert buttons == assignment.option_order
         assert html.count('data-testid="stimulus"') == 1
         assert assignment.trial.stimulus.png.url in html
+        assert assignment.trial.image.file.url not in html  # never the unmasked photograph
         res = answer(client, study, factories.good_answer(assignment))
         assert res.status_code == 200 and res.json()["ok"], res.content
     assert res.json()["next"].endswith("/questionnaire/")
