@@ -92,7 +92,9 @@ def normalize_frame(df: pd.DataFrame) -> pd.DataFrame:
         elif column in INT_COLUMNS:
             df[column] = pd.to_numeric(df[column].replace("", None), errors="coerce").astype("Int64")
         else:
-            df[column] = df[column].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+            df[column] = df[column].map(
+                lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            )
             df[column] = df[column].astype(object)
     return df.reset_index(drop=True)
 
@@ -185,7 +187,9 @@ def gee_logistic(correct: Sequence, in_first: Sequence, groups: Sequence) -> dic
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = sm.GEE(y, exog, groups=codes, family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
+            model = sm.GEE(
+                y, exog, groups=codes, family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable()
+            )
             result = model.fit()
         coef = float(result.params[1])
         low, high = (float(v) for v in result.conf_int()[1])
@@ -194,12 +198,24 @@ def gee_logistic(correct: Sequence, in_first: Sequence, groups: Sequence) -> dic
         return {"error": f"GEE failed: {exc.__class__.__name__}"}
     if not all(math.isfinite(v) for v in (coef, low, high, p)):
         return {"error": "GEE did not converge to finite estimates"}
-    return {"log_odds_ratio": coef, "odds_ratio": math.exp(coef), "or_ci_low": math.exp(low), "or_ci_high": math.exp(high),
-            "z": coef / float(result.bse[1]), "p": p}
+    return {
+        "log_odds_ratio": coef,
+        "odds_ratio": math.exp(coef),
+        "or_ci_low": math.exp(low),
+        "or_ci_high": math.exp(high),
+        "z": coef / float(result.bse[1]),
+        "p": p,
+    }
 
 
-def cluster_bootstrap_mean(values: Sequence[float], clusters: Sequence, *, n_resamples: int = DEFAULT_BOOTSTRAP,
-                           seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+def cluster_bootstrap_mean(
+    values: Sequence[float],
+    clusters: Sequence,
+    *,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values`, resampling whole clusters (participants).
 
     With one value per cluster this is the ordinary percentile bootstrap of the mean.
@@ -252,9 +268,16 @@ def mann_whitney(a: Sequence[float], b: Sequence[float]) -> dict:
 
 
 # --- power -----------------------------------------------------------------------------------
-def participants_for_two_proportions(p1: float, p2: float, *, alpha: float = 0.05, power: float = 0.8,
-                                     trials_per_participant: int = 1, icc: float = 0.0,
-                                     alternative: str = "two-sided") -> dict:
+def participants_for_two_proportions(
+    p1: float,
+    p2: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    trials_per_participant: int = 1,
+    icc: float = 0.0,
+    alternative: str = "two-sided",
+) -> dict:
     """Sample size per condition to detect p1 vs p2 (Cohen's h, normal approximation, statsmodels).
 
     `observations_per_condition` is what NormalIndPower asks for. With several trials per participant
@@ -268,9 +291,16 @@ def participants_for_two_proportions(p1: float, p2: float, *, alpha: float = 0.0
     m = max(1, int(trials_per_participant))
     deff = 1 + (m - 1) * icc
     return {
-        "p1": p1, "p2": p2, "alpha": alpha, "power": power, "cohens_h": h,
-        "observations_per_condition": math.ceil(n), "exact_n": float(n),
-        "trials_per_participant": m, "icc": icc, "design_effect": deff,
+        "p1": p1,
+        "p2": p2,
+        "alpha": alpha,
+        "power": power,
+        "cohens_h": h,
+        "observations_per_condition": math.ceil(n),
+        "exact_n": float(n),
+        "trials_per_participant": m,
+        "icc": icc,
+        "design_effect": deff,
         "participants_per_condition": math.ceil(n * deff / m),
     }
 
@@ -304,17 +334,29 @@ def participant_table(df: pd.DataFrame, rules: ExclusionRules | None) -> pd.Data
             reasons = [r for r in text.split(REASON_SEPARATOR) if r]
             if bool(group["excluded"].fillna(False).iloc[0]) and not reasons:
                 reasons = ["unspecified"]
-        rows.append({
-            "participant": participant,
-            "condition": group["condition"].iloc[0],
-            "is_pilot": bool(group["is_pilot"].fillna(False).iloc[0]),
-            "failed_attention_checks": failed,
-            "median_rt_main": statistics.median(main_rts) if main_rts else None,
-            "excluded": bool(reasons),
-            "reasons": reasons,
-        })
-    return pd.DataFrame(rows, columns=["participant", "condition", "is_pilot", "failed_attention_checks",
-                                       "median_rt_main", "excluded", "reasons"])
+        rows.append(
+            {
+                "participant": participant,
+                "condition": group["condition"].iloc[0],
+                "is_pilot": bool(group["is_pilot"].fillna(False).iloc[0]),
+                "failed_attention_checks": failed,
+                "median_rt_main": statistics.median(main_rts) if main_rts else None,
+                "excluded": bool(reasons),
+                "reasons": reasons,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "participant",
+            "condition",
+            "is_pilot",
+            "failed_attention_checks",
+            "median_rt_main",
+            "excluded",
+            "reasons",
+        ],
+    )
 
 
 def exclusion_summary(people: pd.DataFrame, rules: ExclusionRules | None) -> dict:
@@ -326,7 +368,8 @@ def exclusion_summary(people: pd.DataFrame, rules: ExclusionRules | None) -> dic
     by_condition = {}
     for condition, group in main.groupby("condition", sort=True):
         by_condition[condition] = {
-            "participants": len(group), "excluded": int(group["excluded"].sum()),
+            "participants": len(group),
+            "excluded": int(group["excluded"].sum()),
             "included": int((~group["excluded"]).sum()),
         }
     return {
@@ -357,16 +400,23 @@ def class_discrimination_methods(main: pd.DataFrame, methods: Sequence[str]) -> 
         per_person = rows.groupby("participant")["correct"].apply(lambda s: float(s.astype(bool).mean()))
         chance = _chance(rows) if n else 0.5
         out[method] = {
-            "n": n, "correct": k, "accuracy": k / n if n else None, "ci_low": low, "ci_high": high,
+            "n": n,
+            "correct": k,
+            "accuracy": k / n if n else None,
+            "ci_low": low,
+            "ci_high": high,
             "participants": int(len(per_person)),
             "participant_accuracy_mean": float(per_person.mean()) if len(per_person) else None,
             "participant_accuracy_sd": float(per_person.std(ddof=1)) if len(per_person) > 1 else None,
-            "chance": chance, "p_vs_chance": binomial_vs_chance(k, n, chance) if n else None,
+            "chance": chance,
+            "p_vs_chance": binomial_vs_chance(k, n, chance) if n else None,
         }
     return out
 
 
-def class_discrimination_comparisons(main: pd.DataFrame, methods: Sequence[str], design: str, summary: dict) -> list[dict]:
+def class_discrimination_comparisons(
+    main: pd.DataFrame, methods: Sequence[str], design: str, summary: dict
+) -> list[dict]:
     comparisons = []
     for a, b in combinations(methods, 2):
         sa, sb = summary[a], summary[b]
@@ -386,8 +436,15 @@ def class_discrimination_comparisons(main: pd.DataFrame, methods: Sequence[str],
             if "error" in fit:
                 entry.update({"p": None, "error": fit["error"]})
             else:
-                entry.update({"statistic": fit["z"], "p": fit["p"], "odds_ratio": fit["odds_ratio"],
-                              "or_ci_low": fit["or_ci_low"], "or_ci_high": fit["or_ci_high"]})
+                entry.update(
+                    {
+                        "statistic": fit["z"],
+                        "p": fit["p"],
+                        "odds_ratio": fit["odds_ratio"],
+                        "or_ci_low": fit["or_ci_low"],
+                        "or_ci_high": fit["or_ci_high"],
+                    }
+                )
         else:
             z, p = two_proportion_test(sa["correct"], sa["n"], sb["correct"], sb["n"])
             entry.update({"test": "two_proportion_z", "statistic": z, "p": p})
@@ -396,7 +453,9 @@ def class_discrimination_comparisons(main: pd.DataFrame, methods: Sequence[str],
 
 
 def _person_means(rows: pd.DataFrame) -> pd.Series:
-    return rows.groupby("participant", sort=True)["rating_toward_stronger"].apply(lambda s: float(s.astype(float).mean()))
+    return rows.groupby("participant", sort=True)["rating_toward_stronger"].apply(
+        lambda s: float(s.astype(float).mean())
+    )
 
 
 def trust_methods(main: pd.DataFrame, methods: Sequence[str], seed: int, n_resamples: int) -> dict:
@@ -405,13 +464,22 @@ def trust_methods(main: pd.DataFrame, methods: Sequence[str], seed: int, n_resam
         rows = main[(main["method"] == method) & main["rating_toward_stronger"].notna()]
         scores = rows["rating_toward_stronger"].astype(float)
         n = len(rows)
-        low, high = cluster_bootstrap_mean(scores, rows["participant"], seed=seed + i, n_resamples=n_resamples) if n else (None, None)
+        low, high = (
+            cluster_bootstrap_mean(scores, rows["participant"], seed=seed + i, n_resamples=n_resamples)
+            if n
+            else (None, None)
+        )
         person = _person_means(rows)
         stat, p = wilcoxon_vs_zero(person.to_numpy()) if len(person) else (math.nan, math.nan)
         counts = {str(v): int((rows["rating_toward_stronger"] == v).sum()) for v in TRUST_SCALE}
         out[method] = {
-            "n": n, "mean_rating": float(scores.mean()) if n else None, "ci_low": low, "ci_high": high,
-            "p_vs_zero": p, "wilcoxon_statistic": stat, "participants": int(len(person)),
+            "n": n,
+            "mean_rating": float(scores.mean()) if n else None,
+            "ci_low": low,
+            "ci_high": high,
+            "p_vs_zero": p,
+            "wilcoxon_statistic": stat,
+            "participants": int(len(person)),
             "sd": float(scores.std(ddof=1)) if n > 1 else None,
             "distribution": counts,
             "proportions": {key: (c / n if n else None) for key, c in counts.items()},
@@ -440,8 +508,13 @@ def trust_comparisons(main: pd.DataFrame, methods: Sequence[str], design: str, s
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     result = wilcoxon(d)
-                entry.update({"statistic": float(result.statistic), "p": float(result.pvalue),
-                              "rank_biserial": rank_biserial_paired(d)})
+                entry.update(
+                    {
+                        "statistic": float(result.statistic),
+                        "p": float(result.pvalue),
+                        "rank_biserial": rank_biserial_paired(d),
+                    }
+                )
         else:
             entry["test"] = "mann_whitney_u"
             result = mann_whitney(pa.to_numpy(), pb.to_numpy())
@@ -478,10 +551,20 @@ def _method_order(df: pd.DataFrame, methods: Sequence[str] | None) -> list[str]:
     return seen
 
 
-def report(df: pd.DataFrame, *, kind: str | None = None, design: str | None = None,
-           methods: Sequence[str] | None = None, rules: ExclusionRules | None = None, seed: int = 0,
-           n_resamples: int = DEFAULT_BOOTSTRAP, participants: pd.DataFrame | None = None,
-           plan: tuple[float, float] | None = None, alpha: float = 0.05, power: float = 0.8) -> dict:
+def report(
+    df: pd.DataFrame,
+    *,
+    kind: str | None = None,
+    design: str | None = None,
+    methods: Sequence[str] | None = None,
+    rules: ExclusionRules | None = None,
+    seed: int = 0,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    participants: pd.DataFrame | None = None,
+    plan: tuple[float, float] | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> dict:
     """The whole analysis of one study's responses export as a JSON-ready dict.
 
     `methods` (the study's order) and `rules` come from the study when it is known; without them the
@@ -492,9 +575,25 @@ def report(df: pd.DataFrame, *, kind: str | None = None, design: str | None = No
     kind = kind or (infer_kind(df) if len(df) else CLASS_DISCRIMINATION)
     design = design or (infer_design(df) if len(df) else "between")
     order = _method_order(df, methods) if len(df) else list(methods or [])
-    people = participant_table(df, rules) if len(df) else participant_table(
-        pd.DataFrame(columns=["participant", "trial_kind", "correct", "rt_ms", "condition", "is_pilot",
-                              "exclusion_reason", "excluded"]), rules)
+    people = (
+        participant_table(df, rules)
+        if len(df)
+        else participant_table(
+            pd.DataFrame(
+                columns=[
+                    "participant",
+                    "trial_kind",
+                    "correct",
+                    "rt_ms",
+                    "condition",
+                    "is_pilot",
+                    "exclusion_reason",
+                    "excluded",
+                ]
+            ),
+            rules,
+        )
+    )
     excluded_ids = set(people.loc[people["excluded"], "participant"]) if len(people) else set()
     pilot_ids = set(people.loc[people["is_pilot"], "participant"]) if len(people) else set()
 
@@ -529,8 +628,9 @@ def report(df: pd.DataFrame, *, kind: str | None = None, design: str | None = No
         out["simulated"] = {"participants": len(simulated), "included": len(simulated & included)}
     if plan is not None:
         tpp = int(main.groupby("participant").size().median()) if len(main) else 1
-        out["power"] = participants_for_two_proportions(plan[0], plan[1], alpha=alpha, power=power,
-                                                        trials_per_participant=tpp)
+        out["power"] = participants_for_two_proportions(
+            plan[0], plan[1], alpha=alpha, power=power, trials_per_participant=tpp
+        )
     return _clean(out)
 
 
@@ -555,8 +655,10 @@ def text_report(result: Mapping, title: str = "") -> str:
     ex = result["exclusions"]
     w("Exclusions (declared rules, applied before any statistic)\n")
     if ex["rules"] is not None:
-        w(f"  rules: more than {ex['rules']['max_failed_attention_checks']} failed attention check(s); "
-          f"median main-trial RT below {ex['rules']['min_median_rt_ms']} ms\n")
+        w(
+            f"  rules: more than {ex['rules']['max_failed_attention_checks']} failed attention check(s); "
+            f"median main-trial RT below {ex['rules']['min_median_rt_ms']} ms\n"
+        )
     else:
         w("  rules: as recorded in the export's `excluded` column\n")
     w(f"  participants (non-pilot): {ex['participants']}, excluded: {ex['excluded']}, included: {ex['included']}\n")
@@ -565,23 +667,31 @@ def text_report(result: Mapping, title: str = "") -> str:
     w(f"  pilot participants (reported separately): {ex['pilot_participants']}\n")
     w(f"  responses: {ex['responses']}, analyzed (main trials, included): {ex['responses_analyzed']}\n")
     if "simulated" in result:
-        w(f"  simulated participants: {result['simulated']['participants']} "
-          f"({result['simulated']['included']} included in the analysis)\n")
+        w(
+            f"  simulated participants: {result['simulated']['participants']} "
+            f"({result['simulated']['included']} included in the analysis)\n"
+        )
     w("\n")
     if result["kind"] == TRUST:
         w("Trust: score toward the stronger network (+2 clearly more reliable ... -2)\n")
         w(f"  {'method':<24}{'n':>6}{'mean':>8}  {'95% CI (bootstrap)':<20}{'p vs 0':>10}   -2/-1/0/+1/+2\n")
         for name, m in result["methods"].items():
             dist = "/".join(str(m["distribution"][k]) for k in ("-2", "-1", "0", "1", "2"))
-            w(f"  {name:<24}{m['n']:>6}{_fmt(m['mean_rating'], 2):>8}  "
-              f"[{_fmt(m['ci_low'], 2)}, {_fmt(m['ci_high'], 2)}]{'':<8}{_fmt(m['p_vs_zero']):>10}   {dist}\n")
+            w(
+                f"  {name:<24}{m['n']:>6}{_fmt(m['mean_rating'], 2):>8}  "
+                f"[{_fmt(m['ci_low'], 2)}, {_fmt(m['ci_high'], 2)}]{'':<8}{_fmt(m['p_vs_zero']):>10}   {dist}\n"
+            )
     else:
         w("Class discrimination: accuracy (main trials of included participants)\n")
-        w(f"  {'method':<24}{'n':>6}{'acc':>8}  {'95% CI (Wilson)':<18}{'p vs chance':>12}{'ppl':>5}  mean (SD) per person\n")
+        w(
+            f"  {'method':<24}{'n':>6}{'acc':>8}  {'95% CI (Wilson)':<18}{'p vs chance':>12}{'ppl':>5}  mean (SD) per person\n"
+        )
         for name, m in result["methods"].items():
-            w(f"  {name:<24}{m['n']:>6}{_fmt(m['accuracy']):>8}  [{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]"
-              f"{'':<2}{_fmt(m['p_vs_chance']):>12}{m['participants']:>5}  "
-              f"{_fmt(m['participant_accuracy_mean'])} ({_fmt(m['participant_accuracy_sd'])})\n")
+            w(
+                f"  {name:<24}{m['n']:>6}{_fmt(m['accuracy']):>8}  [{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}]"
+                f"{'':<2}{_fmt(m['p_vs_chance']):>12}{m['participants']:>5}  "
+                f"{_fmt(m['participant_accuracy_mean'])} ({_fmt(m['participant_accuracy_sd'])})\n"
+            )
     w("\nPairwise comparisons (Holm-corrected)\n")
     if not result["comparisons"]:
         w("  (fewer than two methods)\n")
@@ -591,17 +701,23 @@ def text_report(result: Mapping, title: str = "") -> str:
             effect = f"h={_fmt(c['cohens_h'])} OR={_fmt(c.get('odds_ratio'))}"
         elif "rank_biserial" in c:
             effect = f"r_rb={_fmt(c['rank_biserial'])}"
-        w(f"  {c['a']} vs {c['b']}: {c.get('test')} diff={_fmt(c.get('difference'))} p={_fmt(c.get('p'))} "
-          f"p_holm={_fmt(c.get('p_holm'))} {effect}{'  (' + c['error'] + ')' if c.get('error') else ''}\n")
+        w(
+            f"  {c['a']} vs {c['b']}: {c.get('test')} diff={_fmt(c.get('difference'))} p={_fmt(c.get('p'))} "
+            f"p_holm={_fmt(c.get('p_holm'))} {effect}{'  (' + c['error'] + ')' if c.get('error') else ''}\n"
+        )
     pilot = result.get("pilot") or {}
     if pilot.get("participants"):
-        w(f"\nPilot ({pilot['participants']} participants, {pilot['responses']} main responses; not in the analysis above)\n")
+        w(
+            f"\nPilot ({pilot['participants']} participants, {pilot['responses']} main responses; not in the analysis above)\n"
+        )
         for name, m in pilot["methods"].items():
             value = m.get("accuracy", m.get("mean_rating"))
             w(f"  {name:<24} n={m['n']} {'accuracy' if 'accuracy' in m else 'mean'}={_fmt(value)}\n")
     if "power" in result:
         pw = result["power"]
-        w(f"\nPower: {pw['p1']:.4f} vs {pw['p2']:.4f} (h={pw['cohens_h']:.3f}), alpha={pw['alpha']}, power={pw['power']}: "
-          f"{pw['observations_per_condition']} responses per condition, about {pw['participants_per_condition']} "
-          f"participants at {pw['trials_per_participant']} trials each (independent trials assumed)\n")
+        w(
+            f"\nPower: {pw['p1']:.4f} vs {pw['p2']:.4f} (h={pw['cohens_h']:.3f}), alpha={pw['alpha']}, power={pw['power']}: "
+            f"{pw['observations_per_condition']} responses per condition, about {pw['participants_per_condition']} "
+            f"participants at {pw['trials_per_participant']} trials each (independent trials assumed)\n"
+        )
     return out.getvalue()

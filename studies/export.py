@@ -25,24 +25,83 @@ from .models import ClassifierModel, Participant, Response, Stimulus, Study, Stu
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
 
 RESPONSE_COLUMNS = [
-    "study", "participant", "condition", "is_pilot", "excluded", "exclusion_reason", "position", "trial_kind",
-    "image", "image_sha256", "model", "stronger_model", "weaker_model", "method", "target_class", "options",
-    "choice", "correct", "rating", "rating_toward_stronger", "swapped", "rt_ms", "shown_at", "answered_at",
-    "stimulus", "engine_version", "recipe_version",
+    "study",
+    "participant",
+    "condition",
+    "is_pilot",
+    "excluded",
+    "exclusion_reason",
+    "position",
+    "trial_kind",
+    "image",
+    "image_sha256",
+    "model",
+    "stronger_model",
+    "weaker_model",
+    "method",
+    "target_class",
+    "options",
+    "choice",
+    "correct",
+    "rating",
+    "rating_toward_stronger",
+    "swapped",
+    "rt_ms",
+    "shown_at",
+    "answered_at",
+    "stimulus",
+    "engine_version",
+    "recipe_version",
 ]
 
 PARTICIPANT_COLUMNS = [
-    "study", "participant", "condition", "latin_square_row", "status", "is_pilot", "is_simulated", "excluded",
-    "exclusion_reason", "external_source", "has_external_id", "external_id", "consented_at", "last_seen_at",
-    "completed_at", "duration_s", "assigned_trials", "responses", "attention_checks_answered",
-    "attention_checks_failed", "median_rt_ms_main", "comment",
+    "study",
+    "participant",
+    "condition",
+    "latin_square_row",
+    "status",
+    "is_pilot",
+    "is_simulated",
+    "excluded",
+    "exclusion_reason",
+    "external_source",
+    "has_external_id",
+    "external_id",
+    "consented_at",
+    "last_seen_at",
+    "completed_at",
+    "duration_s",
+    "assigned_trials",
+    "responses",
+    "attention_checks_answered",
+    "attention_checks_failed",
+    "median_rt_ms_main",
+    "comment",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
 
 STIMULUS_COLUMNS = [
-    "study", "stimulus", "content_key", "image", "image_sha256", "model", "model_arch", "method", "target_class",
-    "target_index", "target_layer", "weights_sha256", "engine_version", "recipe_version", "render_style",
-    "score", "png", "raw_map", "created_at", "trials", "provenance",
+    "study",
+    "stimulus",
+    "content_key",
+    "image",
+    "image_sha256",
+    "model",
+    "model_arch",
+    "method",
+    "target_class",
+    "target_index",
+    "target_layer",
+    "weights_sha256",
+    "engine_version",
+    "recipe_version",
+    "render_style",
+    "score",
+    "png",
+    "raw_map",
+    "created_at",
+    "trials",
+    "provenance",
 ]
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -103,8 +162,13 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
     rows = (
         Response.objects.filter(assignment__participant__study=study)
         .order_by("assignment__participant_id")
-        .values_list("assignment__participant_id", "assignment__is_attention_check", "assignment__trial__kind",
-                     "correct", "rt_ms")
+        .values_list(
+            "assignment__participant_id",
+            "assignment__is_attention_check",
+            "assignment__trial__kind",
+            "correct",
+            "rt_ms",
+        )
         .iterator(chunk_size=chunk_size)
     )
     figures: dict[int, ParticipantFigures] = {}
@@ -136,20 +200,43 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
     queryset = (
         Response.objects.filter(assignment__participant__study=study)
         .select_related(
-            "assignment__participant", "assignment__trial__image", "assignment__trial__stimulus",
+            "assignment__participant",
+            "assignment__trial__image",
+            "assignment__trial__stimulus",
             "assignment__trial__stimulus_weaker",
         )
         .only(
-            "choice", "correct", "rating", "rating_toward_stronger", "rt_ms", "answered_at", "assignment",
-            "assignment__position", "assignment__is_attention_check", "assignment__swapped",
-            "assignment__option_order", "assignment__shown_at", "assignment__participant", "assignment__trial",
-            "assignment__participant__public_id", "assignment__participant__condition",
-            "assignment__participant__is_pilot", "assignment__trial__kind", "assignment__trial__method",
-            "assignment__trial__target_class", "assignment__trial__options", "assignment__trial__image",
-            "assignment__trial__stimulus", "assignment__trial__stimulus_weaker",
-            "assignment__trial__image__filename", "assignment__trial__image__sha256",
-            *(f"assignment__trial__{s}__{f}" for s in ("stimulus", "stimulus_weaker")
-              for f in ("model", "engine_version", "recipe_version")),
+            "choice",
+            "correct",
+            "rating",
+            "rating_toward_stronger",
+            "rt_ms",
+            "answered_at",
+            "assignment",
+            "assignment__position",
+            "assignment__is_attention_check",
+            "assignment__swapped",
+            "assignment__option_order",
+            "assignment__shown_at",
+            "assignment__participant",
+            "assignment__trial",
+            "assignment__participant__public_id",
+            "assignment__participant__condition",
+            "assignment__participant__is_pilot",
+            "assignment__trial__kind",
+            "assignment__trial__method",
+            "assignment__trial__target_class",
+            "assignment__trial__options",
+            "assignment__trial__image",
+            "assignment__trial__stimulus",
+            "assignment__trial__stimulus_weaker",
+            "assignment__trial__image__filename",
+            "assignment__trial__image__sha256",
+            *(
+                f"assignment__trial__{s}__{f}"
+                for s in ("stimulus", "stimulus_weaker")
+                for f in ("model", "engine_version", "recipe_version")
+            ),
         )
         .order_by("assignment__participant__consented_at", "assignment__participant_id", "assignment__position")
     )
@@ -208,8 +295,8 @@ def responses_frame(study: Study):
 # --- participants --------------------------------------------------------------------------
 def questionnaire_keys(study: Study) -> list[str]:
     keys: set[str] = set()
-    for answers in Participant.objects.filter(study=study).values_list("questionnaire", flat=True).iterator(
-        chunk_size=CHUNK_SIZE
+    for answers in (
+        Participant.objects.filter(study=study).values_list("questionnaire", flat=True).iterator(chunk_size=CHUNK_SIZE)
     ):
         if isinstance(answers, Mapping):
             keys.update(str(k) for k in answers)
@@ -226,16 +313,16 @@ def _questionnaire_value(value):
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def participant_rows(study: Study, *, include_external_ids: bool = False, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
+def participant_rows(
+    study: Study, *, include_external_ids: bool = False, chunk_size: int = CHUNK_SIZE
+) -> Iterator[dict]:
     """One dict per participant. The external id is only present in clear when explicitly asked for."""
     from django.db.models import Count
 
     figures = participant_figures(study, chunk_size)
     keys = questionnaire_keys(study)
     queryset = (
-        Participant.objects.filter(study=study)
-        .annotate(assigned=Count("assignments"))
-        .order_by("consented_at", "id")
+        Participant.objects.filter(study=study).annotate(assigned=Count("assignments")).order_by("consented_at", "id")
     )
     for p in queryset.iterator(chunk_size=chunk_size):
         f = figures.get(p.id) or ParticipantFigures()
@@ -274,8 +361,10 @@ def participant_rows(study: Study, *, include_external_ids: bool = False, chunk_
 def study_stimulus_ids(study: Study) -> tuple[list[int], dict[int, int]]:
     """The stimuli a study's trials use, and how many trials use each."""
     uses: dict[int, int] = {}
-    for s, w in Trial.objects.filter(study=study).values_list("stimulus_id", "stimulus_weaker_id").iterator(
-        chunk_size=CHUNK_SIZE
+    for s, w in (
+        Trial.objects.filter(study=study)
+        .values_list("stimulus_id", "stimulus_weaker_id")
+        .iterator(chunk_size=CHUNK_SIZE)
     ):
         for sid in (s, w):
             if sid is not None:

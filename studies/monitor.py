@@ -35,7 +35,9 @@ def monitor_data(study: Study, now=None) -> dict:
     simulated = 0
     rows = (
         Participant.objects.filter(study=study)
-        .values_list("id", "condition", "status", "is_pilot", "is_simulated", "consented_at", "completed_at", "last_seen_at")
+        .values_list(
+            "id", "condition", "status", "is_pilot", "is_simulated", "consented_at", "completed_at", "last_seen_at"
+        )
         .order_by("id")
         .iterator(chunk_size=2000)
     )
@@ -45,10 +47,19 @@ def monitor_data(study: Study, now=None) -> dict:
             pilot["completed"] += status == ParticipantStatus.COMPLETED
             continue
         simulated += bool(is_simulated)
-        c = conditions.setdefault(condition or "(none)", {
-            "condition": condition or "(none)", "started": 0, "completed": 0, "abandoned": 0, "active": 0,
-            "excluded": 0, "included_completed": 0, "simulated": 0,
-        })
+        c = conditions.setdefault(
+            condition or "(none)",
+            {
+                "condition": condition or "(none)",
+                "started": 0,
+                "completed": 0,
+                "abandoned": 0,
+                "active": 0,
+                "excluded": 0,
+                "included_completed": 0,
+                "simulated": 0,
+            },
+        )
         c["started"] += 1
         c["simulated"] += bool(is_simulated)
         if status == ParticipantStatus.COMPLETED:
@@ -72,21 +83,36 @@ def monitor_data(study: Study, now=None) -> dict:
 
     counts = dict(
         Response.objects.filter(assignment__trial__study=study, assignment__participant__is_pilot=False)
-        .values("assignment__trial_id").annotate(n=Count("id")).values_list("assignment__trial_id", "n")
+        .values("assignment__trial_id")
+        .annotate(n=Count("id"))
+        .values_list("assignment__trial_id", "n")
     )
     cells = []
     for trial_id, index, method, target, filename in (
         Trial.objects.filter(study=study, kind=TrialKind.MAIN)
-        .order_by("index").values_list("id", "index", "method", "target_class", "image__filename")
+        .order_by("index")
+        .values_list("id", "index", "method", "target_class", "image__filename")
     ):
-        cells.append({"trial": index, "method": method, "target_class": target, "image": filename,
-                      "responses": counts.get(trial_id, 0)})
+        cells.append(
+            {
+                "trial": index,
+                "method": method,
+                "target_class": target,
+                "image": filename,
+                "responses": counts.get(trial_id, 0),
+            }
+        )
     per_method = {}
     for cell in cells:
         per_method.setdefault(cell["method"], []).append(cell["responses"])
     cell_summary = {
-        method: {"cells": len(v), "min": min(v), "median": statistics.median(v), "max": max(v),
-                 "without_responses": sum(1 for x in v if x == 0)}
+        method: {
+            "cells": len(v),
+            "min": min(v),
+            "median": statistics.median(v),
+            "max": max(v),
+            "without_responses": sum(1 for x in v if x == 0),
+        }
         for method, v in per_method.items()
     }
 

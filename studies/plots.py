@@ -17,8 +17,13 @@ from matplotlib.figure import Figure  # noqa: E402
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 TRUST_COLORS = {"-2": "#b2182b", "-1": "#ef8a62", "0": "#d9d9d9", "1": "#67a9cf", "2": "#2166ac"}
-TRUST_LABELS = {"-2": "weaker clearly", "-1": "weaker slightly", "0": "equal", "1": "stronger slightly",
-                "2": "stronger clearly"}
+TRUST_LABELS = {
+    "-2": "weaker clearly",
+    "-1": "weaker slightly",
+    "0": "equal",
+    "1": "stronger slightly",
+    "2": "stronger clearly",
+}
 
 
 def plot_names(kind: str) -> list[str]:
@@ -106,7 +111,11 @@ def rt_plot(result: dict, df, fmt: str = "png") -> bytes:
     data, names = [], []
     if df is not None and len(df):
         excluded = set(result["exclusions"].get("excluded_participants") or [])
-        main = df[(df["trial_kind"] == "main") & ~df["participant"].isin(excluded) & ~df["is_pilot"].fillna(False).astype(bool)]
+        main = df[
+            (df["trial_kind"] == "main")
+            & ~df["participant"].isin(excluded)
+            & ~df["is_pilot"].fillna(False).astype(bool)
+        ]
         for method in result["methods"]:
             values = main.loc[main["method"] == method, "rt_ms"].dropna().astype(float) / 1000.0
             if len(values):

@@ -32,8 +32,13 @@ def study_analysis(study: Study):
         return cached
     df = export.responses_frame(study)
     result = analysis.report(
-        df, kind=study.kind, design=study.design, methods=study.methods, rules=export.rules_for(study),
-        seed=study.seed, plan=PLANNED_COMPARISON if study.kind != "trust" else None,
+        df,
+        kind=study.kind,
+        design=study.design,
+        methods=study.methods,
+        rules=export.rules_for(study),
+        seed=study.seed,
+        plan=PLANNED_COMPARISON if study.kind != "trust" else None,
     )
     cache.set(key, (result, df), CACHE_SECONDS)
     return result, df
@@ -61,10 +66,17 @@ def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
 @never_cache
 def study_monitor(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
-    return render(request, "results/monitor.html", _context(
-        request, study, f"Live monitor: {study.name}",
-        data_url=reverse("studies:study-monitor-data", kwargs={"study_id": study.pk}), refresh_seconds=10,
-    ))
+    return render(
+        request,
+        "results/monitor.html",
+        _context(
+            request,
+            study,
+            f"Live monitor: {study.name}",
+            data_url=reverse("studies:study-monitor-data", kwargs={"study_id": study.pk}),
+            refresh_seconds=10,
+        ),
+    )
 
 
 @staff_member_required
@@ -83,20 +95,35 @@ def study_results(request, study_id: int):
     result, _ = study_analysis(study)
     names = plots.plot_names(result["kind"])
     plot_links = [
-        {"name": n, **{fmt: reverse("studies:study-plot", kwargs={"study_id": study.pk, "name": n, "fmt": fmt})
-                       for fmt in plots.FORMATS}}
+        {
+            "name": n,
+            **{
+                fmt: reverse("studies:study-plot", kwargs={"study_id": study.pk, "name": n, "fmt": fmt})
+                for fmt in plots.FORMATS
+            },
+        }
         for n in names
     ]
     exports = {
         name: reverse(f"studies:export-{name}", kwargs={"study_id": study.pk})
         for name in ("responses", "participants", "stimuli")
     }
-    return render(request, "results/results.html", _context(
-        request, study, f"Results: {study.name}", result=result, text=analysis.text_report(result, study.name),
-        plots=plot_links, exports=exports,
-        monitor_url=reverse("studies:study-monitor", kwargs={"study_id": study.pk}),
-        methods=[{"name": k, **v} for k, v in result["methods"].items()], generated_at=timezone.now(),
-    ))
+    return render(
+        request,
+        "results/results.html",
+        _context(
+            request,
+            study,
+            f"Results: {study.name}",
+            result=result,
+            text=analysis.text_report(result, study.name),
+            plots=plot_links,
+            exports=exports,
+            monitor_url=reverse("studies:study-monitor", kwargs={"study_id": study.pk}),
+            methods=[{"name": k, **v} for k, v in result["methods"].items()],
+            generated_at=timezone.now(),
+        ),
+    )
 
 
 @staff_member_required

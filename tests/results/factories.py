@@ -50,7 +50,10 @@ def save_png(prefix: str) -> str:
 
 def make_model(name: str, arch: str = "demo_strong") -> ClassifierModel:
     return ClassifierModel.objects.create(
-        name=name, arch=arch, categories=["cat", "dog", "bird"], target_layer="features.9",
+        name=name,
+        arch=arch,
+        categories=["cat", "dog", "bird"],
+        target_layer="features.9",
         weights_sha256=f"{next(_counter):064x}",
     )
 
@@ -60,19 +63,34 @@ def make_images(count: int, labels=("cat", "dog")) -> list[ImageItem]:
     items = []
     for i in range(count):
         name = save_png("images")
-        items.append(ImageItem.objects.create(
-            image_set=image_set, filename=f"img{i:03d}.png", file=name, sha256=f"{next(_counter):064x}",
-            width=4, height=4, labels=list(labels),
-        ))
+        items.append(
+            ImageItem.objects.create(
+                image_set=image_set,
+                filename=f"img{i:03d}.png",
+                file=name,
+                sha256=f"{next(_counter):064x}",
+                width=4,
+                height=4,
+                labels=list(labels),
+            )
+        )
     return items
 
 
 def make_stimulus(image: ImageItem, model: ClassifierModel, method: str, target: str) -> Stimulus:
     return Stimulus.objects.create(
-        content_key=uuid.uuid4().hex, image=image, model=model, method=method, target_class=target,
+        content_key=uuid.uuid4().hex,
+        image=image,
+        model=model,
+        method=method,
+        target_class=target,
         target_index=model.categories.index(target) if target in model.categories else 0,
-        target_layer=model.target_layer, weights_sha256=model.weights_sha256, engine_version="engine-1.0",
-        recipe_version="recipe-2", png=save_png("stimuli"), score=1.5,
+        target_layer=model.target_layer,
+        weights_sha256=model.weights_sha256,
+        engine_version="engine-1.0",
+        recipe_version="recipe-2",
+        png=save_png("stimuli"),
+        score=1.5,
         provenance={"method": method, "seed": 7, "torch": "2.14.1"},
     )
 
@@ -87,8 +105,17 @@ class Built:
 class StudyBuilder:
     """Creates a study with a bank of trials, then participants whose answers are given explicitly."""
 
-    def __init__(self, kind: str, design: str, methods: list[str], *, images: int = 12, max_failed: int = 0,
-                 min_rt: int = 300, slug: str | None = None):
+    def __init__(
+        self,
+        kind: str,
+        design: str,
+        methods: list[str],
+        *,
+        images: int = 12,
+        max_failed: int = 0,
+        min_rt: int = 300,
+        slug: str | None = None,
+    ):
         self.kind = kind
         self.methods = methods
         n = next(_counter)
@@ -101,9 +128,17 @@ class StudyBuilder:
             model_kw = {"model": self.model}
         self.images = make_images(images)
         self.study = Study.objects.create(
-            name=f"Study {n}", slug=slug or f"study-{n}", kind=kind, design=design, methods=methods,
-            status=StudyStatus.LIVE, max_failed_attention_checks=max_failed, min_median_rt_ms=min_rt,
-            trials_per_participant=10, image_set=self.images[0].image_set, **model_kw,
+            name=f"Study {n}",
+            slug=slug or f"study-{n}",
+            kind=kind,
+            design=design,
+            methods=methods,
+            status=StudyStatus.LIVE,
+            max_failed_attention_checks=max_failed,
+            min_median_rt_ms=min_rt,
+            trials_per_participant=10,
+            image_set=self.images[0].image_set,
+            **model_kw,
         )
         self.trials: dict = {}
         index = itertools.count()
@@ -111,36 +146,72 @@ class StudyBuilder:
             target = image.labels[i % 2] if kind != StudyKind.TRUST else image.labels[0]
             for method in methods:
                 if kind == StudyKind.TRUST:
-                    s, w = make_stimulus(image, self.strong, method, target), make_stimulus(image, self.weak, method, target)
+                    s, w = (
+                        make_stimulus(image, self.strong, method, target),
+                        make_stimulus(image, self.weak, method, target),
+                    )
                     opts = []
                 else:
                     s, w = make_stimulus(image, self.model, method, target), None
                     opts = list(image.labels)
                 self.trials[("main", method, i)] = Trial.objects.create(
-                    study=self.study, index=next(index), kind=TrialKind.MAIN, image=image, method=method,
-                    target_class=target, options=opts, stimulus=s, stimulus_weaker=w,
+                    study=self.study,
+                    index=next(index),
+                    kind=TrialKind.MAIN,
+                    image=image,
+                    method=method,
+                    target_class=target,
+                    options=opts,
+                    stimulus=s,
+                    stimulus_weaker=w,
                 )
         for i, image in enumerate(self.images[:3]):
-            payload = {"expected_rating": [2, -2, 0][i], "instruction": "answer as told"} if kind == StudyKind.TRUST else {}
+            payload = (
+                {"expected_rating": [2, -2, 0][i], "instruction": "answer as told"} if kind == StudyKind.TRUST else {}
+            )
             self.trials[("attention", i)] = Trial.objects.create(
-                study=self.study, index=next(index), kind=TrialKind.ATTENTION, image=image,
-                method=methods[0] if kind == StudyKind.TRUST else "photo_crop", target_class=image.labels[0],
-                options=[] if kind == StudyKind.TRUST else list(image.labels), payload=payload,
+                study=self.study,
+                index=next(index),
+                kind=TrialKind.ATTENTION,
+                image=image,
+                method=methods[0] if kind == StudyKind.TRUST else "photo_crop",
+                target_class=image.labels[0],
+                options=[] if kind == StudyKind.TRUST else list(image.labels),
+                payload=payload,
             )
         self.built = Built(self.study)
         self._people = itertools.count()
 
-    def participant(self, label: str, condition: str, answers: list[dict], *, pilot=False, simulated=False,
-                    status=ParticipantStatus.COMPLETED, external_id="", questionnaire=None, comment="",
-                    minutes=10, start_offset_min=None) -> Participant:
+    def participant(
+        self,
+        label: str,
+        condition: str,
+        answers: list[dict],
+        *,
+        pilot=False,
+        simulated=False,
+        status=ParticipantStatus.COMPLETED,
+        external_id="",
+        questionnaire=None,
+        comment="",
+        minutes=10,
+        start_offset_min=None,
+    ) -> Participant:
         """answers: dicts with `method` and (class discrimination) `correct` or (trust) `score` and
         `swapped`; or `attention` True with `passed`. Optional `rt` (ms, default 1200)."""
         k = next(self._people)
         start = T0 + timedelta(minutes=start_offset_min if start_offset_min is not None else k * 15)
         p = Participant.objects.create(
-            study=self.study, condition=condition, is_pilot=pilot, is_simulated=simulated, status=status,
-            external_source="prolific" if external_id else "", external_id=external_id, seed=k,
-            questionnaire=questionnaire or {}, comment=comment,
+            study=self.study,
+            condition=condition,
+            is_pilot=pilot,
+            is_simulated=simulated,
+            status=status,
+            external_source="prolific" if external_id else "",
+            external_id=external_id,
+            seed=k,
+            questionnaire=questionnaire or {},
+            comment=comment,
         )
         completed = start + timedelta(minutes=minutes) if status == ParticipantStatus.COMPLETED else None
         Participant.objects.filter(pk=p.pk).update(
@@ -151,15 +222,27 @@ class StudyBuilder:
             shown = start + timedelta(seconds=10 * position)
             if answer.get("attention"):
                 trial = self.trials[("attention", answer.get("which", 0))]
-                a = Assignment.objects.create(participant=p, position=position, trial=trial, is_attention_check=True,
-                                              option_order=list(trial.options), shown_at=shown,
-                                              swapped=answer.get("swapped", False))
+                a = Assignment.objects.create(
+                    participant=p,
+                    position=position,
+                    trial=trial,
+                    is_attention_check=True,
+                    option_order=list(trial.options),
+                    shown_at=shown,
+                    swapped=answer.get("swapped", False),
+                )
                 if self.kind == StudyKind.TRUST:
                     expected = trial.payload["expected_rating"]
                     rating = expected if answer["passed"] else (expected + 1 if expected < 2 else 0)
-                    self._respond(a, rating=rating, correct=rating == expected, swapped=a.swapped, rt=answer.get("rt", 1500))
+                    self._respond(
+                        a, rating=rating, correct=rating == expected, swapped=a.swapped, rt=answer.get("rt", 1500)
+                    )
                 else:
-                    choice = trial.target_class if answer["passed"] else [o for o in trial.options if o != trial.target_class][0]
+                    choice = (
+                        trial.target_class
+                        if answer["passed"]
+                        else [o for o in trial.options if o != trial.target_class][0]
+                    )
                     self._respond(a, choice=choice, correct=answer["passed"], rt=answer.get("rt", 1500))
                 continue
             method = answer["method"]
@@ -167,9 +250,14 @@ class StudyBuilder:
             main_seen[method] = main_seen.get(method, 0) + 1
             trial = self.trials[("main", method, i % len(self.images))]
             swapped = bool(answer.get("swapped", False))
-            a = Assignment.objects.create(participant=p, position=position, trial=trial, swapped=swapped,
-                                          option_order=list(reversed(trial.options)) if position % 2 else list(trial.options),
-                                          shown_at=shown)
+            a = Assignment.objects.create(
+                participant=p,
+                position=position,
+                trial=trial,
+                swapped=swapped,
+                option_order=list(reversed(trial.options)) if position % 2 else list(trial.options),
+                shown_at=shown,
+            )
             if answer.get("unanswered"):
                 continue
             if self.kind == StudyKind.TRUST:
@@ -186,8 +274,13 @@ class StudyBuilder:
 
     def _respond(self, assignment, *, choice="", rating=None, correct=None, swapped=False, rt=1200):
         Response.objects.create(
-            assignment=assignment, idempotency_key=uuid.uuid4(), choice=choice, correct=correct, rating=rating,
-            rating_toward_stronger=rating_toward_stronger(rating, swapped) if rating is not None else None, rt_ms=rt,
+            assignment=assignment,
+            idempotency_key=uuid.uuid4(),
+            choice=choice,
+            correct=correct,
+            rating=rating,
+            rating_toward_stronger=rating_toward_stronger(rating, swapped) if rating is not None else None,
+            rt_ms=rt,
         )
 
 
@@ -203,8 +296,13 @@ def class_discrimination_between() -> Built:
     gb, ggc = "guided_backprop", "guided_gradcam"
     b = StudyBuilder(StudyKind.CLASS_DISCRIMINATION, "between", [gb, ggc], slug="cd-between")
     ok = {"attention": True, "passed": True}
-    b.participant("gb1", gb, _cd(gb, [1, 1, 1, 1, 1, 0, 0, 0, 0, 0])[:5] + [ok] + _cd(gb, [0] * 5),
-                  questionnaire={"age_band": "25-34", "strategy": "=HYPERLINK(\"http://x\")"}, external_id="PID-SECRET-1")
+    b.participant(
+        "gb1",
+        gb,
+        _cd(gb, [1, 1, 1, 1, 1, 0, 0, 0, 0, 0])[:5] + [ok] + _cd(gb, [0] * 5),
+        questionnaire={"age_band": "25-34", "strategy": '=HYPERLINK("http://x")'},
+        external_id="PID-SECRET-1",
+    )
     b.participant("gb2", gb, [ok] + _cd(gb, [1, 1, 1, 1, 1, 1, 0, 0, 0, 0]), comment="@SUM(A1:A2) nice study")
     b.participant("gb3", gb, _cd(gb, [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]) + [ok])
     b.participant("ggc1", ggc, [ok] + _cd(ggc, [1] * 8 + [0] * 2))
@@ -213,8 +311,13 @@ def class_discrimination_between() -> Built:
     b.participant("inattentive", gb, [{"attention": True, "passed": False}] + _cd(gb, [1] * 10))
     b.participant("fast", ggc, [ok] + _cd(ggc, [1] * 10, rt=150))
     b.participant("pilot", gb, [ok] + _cd(gb, [1] * 9 + [0]), pilot=True)
-    b.participant("abandoned", ggc, _cd(ggc, [1, 1, 0]) + [{"method": ggc, "unanswered": True}],
-                  status=ParticipantStatus.ABANDONED, minutes=2)
+    b.participant(
+        "abandoned",
+        ggc,
+        _cd(ggc, [1, 1, 0]) + [{"method": ggc, "unanswered": True}],
+        status=ParticipantStatus.ABANDONED,
+        minutes=2,
+    )
     b.built.expected = {
         "accuracy": {gb: (15, 30), ggc: (26, 33)},
         "excluded": {"inattentive": "failed_attention_checks", "fast": "median_rt_below_minimum"},
@@ -261,12 +364,18 @@ def trust_within() -> Built:
         answers += [{"method": ggc, "score": s, "swapped": i % 2 == 0} for i, s in enumerate(s_ggc)]
         answers.insert(3, {"attention": True, "passed": True, "which": 0})
         b.participant(label, "latin-0" if label in ("t1", "t3", "t5") else "latin-1", answers)
-    b.participant("inattentive", "latin-1", [{"method": gb, "score": 2}] * 4 + [{"method": ggc, "score": -2}] * 4
-                  + [{"attention": True, "passed": False, "which": 1}])
+    b.participant(
+        "inattentive",
+        "latin-1",
+        [{"method": gb, "score": 2}] * 4
+        + [{"method": ggc, "score": -2}] * 4
+        + [{"attention": True, "passed": False, "which": 1}],
+    )
     b.built.expected = {
         "scores": {gb: [s for v in scores.values() for s in v[0]], ggc: [s for v in scores.values() for s in v[1]]},
         "person_means": {
-            gb: [sum(v[0]) / 4 for v in scores.values()], ggc: [sum(v[1]) / 4 for v in scores.values()],
+            gb: [sum(v[0]) / 4 for v in scores.values()],
+            ggc: [sum(v[1]) / 4 for v in scores.values()],
         },
     }
     return b.built
@@ -275,20 +384,48 @@ def trust_within() -> Built:
 def large_study(n_participants: int, trials_each: int) -> Study:
     """A class discrimination study with n_participants x trials_each responses, made with bulk_create."""
     methods = ["gradcam", "guided_backprop"]
-    b = StudyBuilder(StudyKind.CLASS_DISCRIMINATION, "between", methods, images=trials_each, slug=f"large-{next(_counter)}")
+    b = StudyBuilder(
+        StudyKind.CLASS_DISCRIMINATION, "between", methods, images=trials_each, slug=f"large-{next(_counter)}"
+    )
     now = timezone.now()
-    people = Participant.objects.bulk_create([
-        Participant(study=b.study, condition=methods[k % 2], status=ParticipantStatus.COMPLETED, seed=k,
-                    comment="-looks fine " * 3, questionnaire={"q": "x" * 50})
-        for k in range(n_participants)
-    ])
-    assignments = Assignment.objects.bulk_create([
-        Assignment(participant=p, position=i, trial=b.trials[("main", p.condition, i)],
-                   option_order=["cat", "dog"], shown_at=now)
-        for p in people for i in range(trials_each)
-    ], batch_size=2000)
-    Response.objects.bulk_create([
-        Response(assignment=a, idempotency_key=uuid.uuid4(), choice="cat", correct=(a.position % 3 != 0), rt_ms=900 + a.position)
-        for a in assignments
-    ], batch_size=2000)
+    people = Participant.objects.bulk_create(
+        [
+            Participant(
+                study=b.study,
+                condition=methods[k % 2],
+                status=ParticipantStatus.COMPLETED,
+                seed=k,
+                comment="-looks fine " * 3,
+                questionnaire={"q": "x" * 50},
+            )
+            for k in range(n_participants)
+        ]
+    )
+    assignments = Assignment.objects.bulk_create(
+        [
+            Assignment(
+                participant=p,
+                position=i,
+                trial=b.trials[("main", p.condition, i)],
+                option_order=["cat", "dog"],
+                shown_at=now,
+            )
+            for p in people
+            for i in range(trials_each)
+        ],
+        batch_size=2000,
+    )
+    Response.objects.bulk_create(
+        [
+            Response(
+                assignment=a,
+                idempotency_key=uuid.uuid4(),
+                choice="cat",
+                correct=(a.position % 3 != 0),
+                rt_ms=900 + a.position,
+            )
+            for a in assignments
+        ],
+        batch_size=2000,
+    )
     return b.study

@@ -35,10 +35,12 @@ def header(chunks) -> list[str]:
 
 
 def test_the_responses_columns_are_exactly_the_issues_and_the_codebooks():
-    issue = ("study, participant, condition, is_pilot, excluded, exclusion_reason, position, trial_kind, image, "
-             "image_sha256, model, stronger_model, weaker_model, method, target_class, options, choice, correct, "
-             "rating, rating_toward_stronger, swapped, rt_ms, shown_at, answered_at, stimulus, engine_version, "
-             "recipe_version").split(", ")
+    issue = (
+        "study, participant, condition, is_pilot, excluded, exclusion_reason, position, trial_kind, image, "
+        "image_sha256, model, stronger_model, weaker_model, method, target_class, options, choice, correct, "
+        "rating, rating_toward_stronger, swapped, rt_ms, shown_at, answered_at, stimulus, engine_version, "
+        "recipe_version"
+    ).split(", ")
     assert export.RESPONSE_COLUMNS == issue
     assert codebook_columns("Responses export") == issue
 
@@ -113,7 +115,7 @@ def test_free_text_that_a_spreadsheet_would_execute_is_neutralized_in_the_files(
     people = read(export.export_participants(built.study))
     gb1 = next(p for p in people if p["participant"] == str(built.participants["gb1"].public_id))
     gb2 = next(p for p in people if p["participant"] == str(built.participants["gb2"].public_id))
-    assert gb1["q_strategy"] == "'=HYPERLINK(\"http://x\")"
+    assert gb1["q_strategy"] == '\'=HYPERLINK("http://x")'
     assert gb2["comment"] == "'@SUM(A1:A2) nice study"
     # a class name and a choice that look like formulas
     from studies.models import Response
@@ -149,7 +151,9 @@ def test_participants_export_shows_external_id_presence_only_unless_asked():
     sim = next(p for p in people if p["participant"] == str(built.participants["ggc3"].public_id))
     assert sim["is_simulated"] == "true"
     abandoned = next(p for p in people if p["participant"] == str(built.participants["abandoned"].public_id))
-    assert abandoned["status"] == "abandoned" and abandoned["completed_at"] == "" and abandoned["assigned_trials"] == "4"
+    assert (
+        abandoned["status"] == "abandoned" and abandoned["completed_at"] == "" and abandoned["assigned_trials"] == "4"
+    )
 
 
 @pytest.mark.django_db

@@ -50,7 +50,9 @@ def test_wilcoxon_signed_rank_on_a_known_vector():
 
 
 def test_cohens_h_and_odds_ratio_by_hand():
-    assert A.cohens_h(0.6123, 0.4444) == pytest.approx(2 * math.asin(math.sqrt(0.6123)) - 2 * math.asin(math.sqrt(0.4444)))
+    assert A.cohens_h(0.6123, 0.4444) == pytest.approx(
+        2 * math.asin(math.sqrt(0.6123)) - 2 * math.asin(math.sqrt(0.4444))
+    )
     assert A.odds_ratio(8, 10, 5, 10) == pytest.approx((8 / 2) / (5 / 5))
     assert A.odds_ratio(10, 10, 5, 10) == pytest.approx((10.5 * 5.5) / (0.5 * 5.5))  # Haldane
 
@@ -83,7 +85,9 @@ def test_cluster_bootstrap_is_seeded_and_matches_the_plain_bootstrap_with_one_va
     a = A.cluster_bootstrap_mean(values, range(200), seed=5)
     assert a == A.cluster_bootstrap_mean(values, range(200), seed=5)
     assert a[0] < values.mean() < a[1]
-    ref = stats.bootstrap((values,), np.mean, method="percentile", n_resamples=10000, random_state=0).confidence_interval
+    ref = stats.bootstrap(
+        (values,), np.mean, method="percentile", n_resamples=10000, random_state=0
+    ).confidence_interval
     assert a[0] == pytest.approx(ref.low, abs=0.05)
     assert a[1] == pytest.approx(ref.high, abs=0.05)
     assert A.cluster_bootstrap_mean([1.0, 1.0, 1.0], ["x", "y", "z"]) == (1.0, 1.0)
@@ -101,7 +105,9 @@ def test_gee_agrees_with_the_statsmodels_formula_interface():
         bias = rng.normal(0, 0.5)
         for method, base in (("a", 0.8), ("b", 0.0)):
             for _ in range(6):
-                rows.append({"pid": f"p{person}", "m": method, "y": int(rng.random() < 1 / (1 + math.exp(-(base + bias))))})
+                rows.append(
+                    {"pid": f"p{person}", "m": method, "y": int(rng.random() < 1 / (1 + math.exp(-(base + bias))))}
+                )
     df = pd.DataFrame(rows)
     ref = smf.gee("y ~ C(m, Treatment('b'))", groups="pid", data=df, family=Binomial(), cov_struct=Exchangeable()).fit()
     got = A.gee_logistic(df["y"], df["m"] == "a", df["pid"])

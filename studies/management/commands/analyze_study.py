@@ -17,17 +17,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug", help="the study's slug (its rules and method order are used when it exists)")
         parser.add_argument("--from-csv", metavar="PATH", help="analyze this responses export instead of the database")
-        parser.add_argument("--participants-csv", metavar="PATH", help="participants export (counts simulated participants)")
-        parser.add_argument("--json", dest="json_path", metavar="PATH", help="write the report as JSON here ('-' for standard output)")
+        parser.add_argument(
+            "--participants-csv", metavar="PATH", help="participants export (counts simulated participants)"
+        )
+        parser.add_argument(
+            "--json", dest="json_path", metavar="PATH", help="write the report as JSON here ('-' for standard output)"
+        )
         parser.add_argument("--seed", type=int, help="bootstrap seed (default: the study's seed, else 0)")
         parser.add_argument("--resamples", type=int, default=analysis.DEFAULT_BOOTSTRAP, help="bootstrap resamples")
-        parser.add_argument("--plan", nargs=2, type=float, metavar=("P1", "P2"),
-                            help="power analysis for a planned comparison of two accuracies, e.g. 0.6123 0.4444")
+        parser.add_argument(
+            "--plan",
+            nargs=2,
+            type=float,
+            metavar=("P1", "P2"),
+            help="power analysis for a planned comparison of two accuracies, e.g. 0.6123 0.4444",
+        )
         parser.add_argument("--alpha", type=float, default=0.05)
         parser.add_argument("--power", type=float, default=0.8)
 
-    def handle(self, *args, slug, from_csv, participants_csv, json_path, seed, resamples, plan, alpha, power,
-               **options):
+    def handle(
+        self, *args, slug, from_csv, participants_csv, json_path, seed, resamples, plan, alpha, power, **options
+    ):
         import pandas as pd
 
         study = Study.objects.filter(slug=slug).first()
@@ -58,8 +68,11 @@ class Command(BaseCommand):
             methods=study.methods if study else None,
             rules=export.rules_for(study) if study else None,
             seed=seed if seed is not None else (study.seed if study else 0),
-            n_resamples=resamples, participants=participants,
-            plan=tuple(plan) if plan else None, alpha=alpha, power=power,
+            n_resamples=resamples,
+            participants=participants,
+            plan=tuple(plan) if plan else None,
+            alpha=alpha,
+            power=power,
         )
         result = {"study": slug, **result}
         self.stdout.write(analysis.text_report(result, study.name if study else slug))

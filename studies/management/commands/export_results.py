@@ -26,7 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--participants", metavar="PATH", help="also write the participants export here")
         parser.add_argument("--stimuli", metavar="PATH", help="also write the stimuli (provenance) export here")
         parser.add_argument(
-            "--include-external-ids", action="store_true",
+            "--include-external-ids",
+            action="store_true",
             help="put the Prolific/MTurk ids in clear in the participants export (personal data; off by default)",
         )
 
@@ -37,8 +38,12 @@ class Command(BaseCommand):
             raise CommandError(f"no study with slug {slug!r}") from exc
         self._write("responses", out, export.RESPONSE_COLUMNS, export.response_rows(study))
         if participants:
-            self._write("participants", participants, export.participant_columns(study),
-                        export.participant_rows(study, include_external_ids=include_external_ids))
+            self._write(
+                "participants",
+                participants,
+                export.participant_columns(study),
+                export.participant_rows(study, include_external_ids=include_external_ids),
+            )
             if include_external_ids:
                 self.stderr.write("warning: the participants export holds external ids in clear (personal data)")
         if stimuli:
