@@ -238,8 +238,13 @@ class StudyForm(forms.ModelForm):
 
     class Meta:
         model = Study
-        exclude = ["status", "eligible_image_count", "surviving_image_count", "config_snapshot", "launched_at",
-                   "closed_at"]
+        fields = [
+            "name", "slug", "kind", "methods", "design", "model", "stronger_model", "weaker_model", "image_set",
+            "max_images", "render_style", "trials_per_participant", "target_participants_per_condition", "seed",
+            "min_window_width", "min_window_height", "inactivity_timeout_minutes", "consent_text",
+            "instructions_text", "debrief_text", "completion_code", "completion_url",
+            "attention_checks_per_participant", "max_failed_attention_checks", "min_median_rt_ms",
+        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -371,9 +376,9 @@ class StudyAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.model._meta.app_label, self.model._meta.model_name
         custom = [
-            path("<int:pk>/generate/", self.admin_site.admin_view(self.generate_view), name="%s_%s_generate" % info),
-            path("<int:pk>/launch/", self.admin_site.admin_view(self.launch_view), name="%s_%s_launch" % info),
-            path("<int:pk>/close/", self.admin_site.admin_view(self.close_view), name="%s_%s_close" % info),
+            path("<int:pk>/generate/", self.admin_site.admin_view(self.generate_view), name="{}_{}_generate".format(*info)),
+            path("<int:pk>/launch/", self.admin_site.admin_view(self.launch_view), name="{}_{}_launch".format(*info)),
+            path("<int:pk>/close/", self.admin_site.admin_view(self.close_view), name="{}_{}_close".format(*info)),
         ]
         return custom + super().get_urls()
 

@@ -51,7 +51,7 @@ def parse_categories(text: str) -> list[str]:
     return cats
 
 
-def _sha256_file(path) -> str:
+def sha256_file(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
