@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from . import participation as p
+from .bots import is_valid_simulation_token
 from .design import TRUST_RATING_LABELS
 from .models import ParticipantStatus, Study, StudyKind, TrialKind
 
@@ -111,6 +112,11 @@ def current_participant(request, study: Study):
     return participant
 
 
+def is_simulated(params, study) -> bool:
+    """Bots (studies/bots.py) carry a signed token, so their participants are flagged in the data."""
+    return is_valid_simulation_token(params.get("SIMULATED", ""), study.slug)
+
+
 def redirect_to_step(study, participant, *, set_cookie=False):
     response = HttpResponseRedirect(step_url(study, p.next_step(participant)))
     if set_cookie:
@@ -134,11 +140,16 @@ def start(request, study):
             return render(request, "participant/declined.html", {"study": study, "identity": decision.identity})
         if action != "accept":
             raise p.ParticipationError("Please choose whether you agree to take part.")
-        participant = p.do_consent(study, identity=decision.identity, pilot=decision.pilot)
+        participant = p.do_consent(
+            study, identity=decision.identity, pilot=decision.pilot, simulated=is_simulated(params, study)
+        )
         return redirect_to_step(study, participant, set_cookie=True)
     context = {
         "study": study,
-        "hidden": p.external_query(decision.identity),
+        "hidden": {
+            **p.external_query(decision.identity),
+            **({"SIMULATED": params["SIMULATED"]} if is_simulated(params, study) else {}),
+        },
         "pilot": decision.pilot,
         "mturk_preview": decision.identity.is_mturk_preview,
     }

@@ -36,6 +36,7 @@ from .models import (
     Trial,
     TrialKind,
 )
+from .privacy import external_id_for_storage
 
 # Query parameters recorded from recruitment platforms: the id parameter, then the extras.
 EXTERNAL_PARAMS = {
@@ -78,6 +79,11 @@ class ExternalIdentity:
     source: str = ""
     external_id: str = ""
     meta: dict = field(default_factory=dict)
+
+    @property
+    def stored_id(self) -> str:
+        """The id as the database keeps it: a keyed hash unless HASH_EXTERNAL_IDS is off."""
+        return external_id_for_storage(self.source, self.external_id)
 
     @property
     def is_mturk_preview(self) -> bool:
@@ -160,7 +166,7 @@ def find_by_external(study: Study, identity: ExternalIdentity) -> Participant | 
         return None
     return (
         Participant.objects.select_related("study")
-        .filter(study=study, external_source=identity.source, external_id=identity.external_id)
+        .filter(study=study, external_source=identity.source, external_id=identity.stored_id)
         .first()
     )
 
@@ -251,7 +257,7 @@ def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, s
     participant = Participant(
         study=study,
         external_source=identity.source if identity.external_id else "",
-        external_id=identity.external_id,
+        external_id=identity.stored_id,
         external_meta=identity.meta if identity.external_id else {},
         is_pilot=pilot,
         is_simulated=simulated,

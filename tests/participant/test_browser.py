@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from studies.models import Participant, ParticipantStatus, Response
+from studies.privacy import external_id_for_storage
 from tests.support import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -75,7 +76,9 @@ def test_play_a_whole_class_discrimination_study_with_a_prolific_link(page, site
     finish(page)
     assert page.get_by_test_id("completion-code").inner_text() == "C0MPL3TE"
     p = Participant.objects.get(study=study)
-    assert (p.external_id, p.status, p.comment) == ("abc123", ParticipantStatus.COMPLETED, "All clear.")
+    assert (p.external_id, p.status, p.comment) == (
+        external_id_for_storage("prolific", "abc123"), ParticipantStatus.COMPLETED, "All clear."
+    )
     responses = Response.objects.filter(assignment__participant=p)
     assert responses.count() == total and all(r.correct for r in responses)
     assert all(r.rt_ms is not None and r.rt_ms < 60_000 for r in responses)

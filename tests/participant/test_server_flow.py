@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from studies import participation
 from studies.models import Participant, ParticipantStatus, Response, StudyStatus
+from studies.privacy import external_id_for_storage
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,8 @@ def test_whole_class_discrimination_flow_with_prolific_ids(client):
     )
     assert response.status_code == 302 and response.url.endswith("/instructions/")
     participant = Participant.objects.get(study=study)
-    assert (participant.external_source, participant.external_id) == ("prolific", "pp1")
+    assert (participant.external_source, participant.external_id) == ("prolific", external_id_for_storage("prolific", "pp1"))
+    assert "pp1" not in participant.external_id  # stored as a keyed hash by default
     assert participant.external_meta == {"STUDY_ID": "st", "SESSION_ID": "se"}
     assert participant.condition in study.methods
     total = participant.assignments.count()
@@ -179,7 +181,8 @@ def test_mturk_parameters_are_recorded_and_preview_cannot_start(client):
     res = client.post(start_url(study), {"action": "accept", "workerId": "W1", "assignmentId": "A1", "hitId": "H1"})
     assert res.status_code == 302
     p = Participant.objects.get(study=study)
-    assert (p.external_source, p.external_id, p.external_meta) == ("mturk", "W1", {"assignmentId": "A1", "hitId": "H1"})
+    assert (p.external_source, p.external_id) == ("mturk", external_id_for_storage("mturk", "W1"))
+    assert p.external_meta == {"assignmentId": "A1", "hitId": "H1"}
 
 
 @pytest.mark.parametrize("status", [StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.CLOSED])

@@ -1,0 +1,477 @@
+"""Simulated participants: bots that play a study through the real HTTP pages.
+
+A bot is an HTTP client with its own cookie jar. It reads each page the way a browser test does,
+by the `data-testid` hooks, submits the same forms a participant submits, and never writes to the
+database. Policies decide the answers:
+
+- oracle: class discrimination, the option whose ground-truth box holds the largest share of the
+  stimulus map's mass; trust, the model whose map puts more of its mass inside the true box.
+- noisy: the oracle's answer with probability `accuracy`, otherwise a random one.
+- random: a uniformly random answer (the chance baseline).
+
+The oracle reads the ground truth (boxes) and the stimulus's raw map from the database: it plays
+the role of a participant who sees perfectly, so the human-level numbers have a ceiling to compare
+against. Run against a server (`base_url`), the bots are also the load generator: every request is
+timed by page type.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import random
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import numpy as np
+from django.core import signing
+
+from .design import TRUST_RATING_LABELS
+
+POLICIES = ("oracle", "noisy", "random")
+SIMULATION_SALT = "studies.simulated-participant"
+MAX_STEPS = 2000
+
+
+def simulation_token(study_slug: str) -> str:
+    """A signed marker that tells the server a participant is simulated (so the data flag it)."""
+    return signing.dumps({"study": study_slug}, salt=SIMULATION_SALT)
+
+
+def is_valid_simulation_token(token: str, study_slug: str) -> bool:
+    try:
+        return signing.loads(token, salt=SIMULATION_SALT).get("study") == study_slug
+    except signing.BadSignature:
+        return False
+
+
+# --- reading pages ---------------------------------------------------------------------------
+@dataclass
+class Element:
+    tag: str
+    attrs: dict
+    text: str = ""
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict = field(default_factory=dict)
+    buttons: list = field(default_factory=list)
+
+
+class PageParser(HTMLParser):
+    """Collects forms (hidden fields and submit buttons) and every element with a data-testid."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.testids: dict[str, list[Element]] = defaultdict(list)
+        self._open: list[Element] = []
+        self._form: Form | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._form = Form(attrs.get("action") or "", (attrs.get("method") or "get").lower())
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None and attrs.get("name"):
+            if attrs.get("type", "text") in ("hidden", "text"):
+                self._form.fields[attrs["name"]] = attrs.get("value", "")
+        element = Element(tag, attrs)
+        if tag == "button" and self._form is not None:
+            self._form.buttons.append(element)
+        if "data-testid" in attrs:
+            self.testids[attrs["data-testid"]].append(element)
+        if tag not in ("input", "img", "br", "meta", "link", "hr"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i].tag == tag:
+                del self._open[i:]
+                break
+
+    def handle_data(self, data):
+        for element in self._open:
+            element.text += data
+
+
+@dataclass
+class Page:
+    url: str
+    status: int
+    body: str
+    parser: PageParser
+
+    def first(self, testid: str) -> Element | None:
+        found = self.parser.testids.get(testid)
+        return found[0] if found else None
+
+    def all(self, testid: str) -> list[Element]:
+        return self.parser.testids.get(testid, [])
+
+    def form_with(self, testid: str) -> tuple[Form, Element] | None:
+        for form in self.parser.forms:
+            for button in form.buttons:
+                if button.attrs.get("data-testid") == testid:
+                    return form, button
+        return None
+
+
+# --- timing ----------------------------------------------------------------------------------
+class Timings:
+    """Latencies per page type, errors, and counts; shared by all bots of a run (thread-safe)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.error_samples: list[str] = []
+        self.started = time.monotonic()
+        self.finished: float | None = None
+
+    def record(self, kind: str, seconds: float, ok: bool, detail: str = ""):
+        with self._lock:
+            self.latencies[kind].append(seconds)
+            if not ok:
+                self.errors[kind] += 1
+                if len(self.error_samples) < 20:
+                    self.error_samples.append(f"{kind}: {detail}")
+
+    def table(self) -> list[dict]:
+        elapsed = (self.finished or time.monotonic()) - self.started
+        rows = []
+        for kind in sorted(self.latencies):
+            values = np.array(self.latencies[kind]) * 1000
+            rows.append(
+                {
+                    "page": kind,
+                    "requests": int(values.size),
+                    "rps": values.size / elapsed if elapsed else 0.0,
+                    "p50_ms": float(np.percentile(values, 50)),
+                    "p95_ms": float(np.percentile(values, 95)),
+                    "p99_ms": float(np.percentile(values, 99)),
+                    "errors": self.errors.get(kind, 0),
+                }
+            )
+        return rows
+
+    def format_table(self) -> str:
+        lines = [f"{'page':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+        for r in self.table():
+            lines.append(
+                f"{r['page']:<14}{r['requests']:>9}{r['rps']:>8.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
+                f"{r['p99_ms']:>9.1f}{r['errors']:>8}"
+            )
+        return "\n".join(lines)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class BotError(RuntimeError):
+    pass
+
+
+# --- answering -------------------------------------------------------------------------------
+class Oracle:
+    """Ground truth for the oracle policy: maps and boxes looked up by stimulus URL."""
+
+    def __init__(self, study):
+        from .models import Trial
+
+        self.by_url: dict[str, object] = {}
+        trials = Trial.objects.filter(study=study).select_related("image", "stimulus", "stimulus_weaker")
+        for trial in trials:
+            for stimulus in (trial.stimulus, trial.stimulus_weaker):
+                if stimulus is not None and stimulus.png:
+                    self.by_url[urllib.parse.urlparse(stimulus.png.url).path] = stimulus
+        self._maps: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def stimulus(self, url: str):
+        return self.by_url.get(urllib.parse.urlparse(url).path)
+
+    def mass_map(self, stimulus) -> np.ndarray:
+        with self._lock:
+            if stimulus.pk not in self._maps:
+                self._maps[stimulus.pk] = _load_mass_map(stimulus)
+            return self._maps[stimulus.pk]
+
+    def share_in_boxes(self, stimulus, label: str) -> float:
+        mass = self.mass_map(stimulus)
+        image = stimulus.image
+        total = float(mass.sum())
+        if total <= 0:
+            return 0.0
+        inside = np.zeros(mass.shape, dtype=bool)
+        sy, sx = mass.shape[0] / max(image.height, 1), mass.shape[1] / max(image.width, 1)
+        for x0, y0, x1, y1 in image.boxes_for(label):
+            inside[int(y0 * sy) : int(np.ceil(y1 * sy)), int(x0 * sx) : int(np.ceil(x1 * sx))] = True
+        return float(mass[inside].sum()) / total
+
+
+def _load_mass_map(stimulus) -> np.ndarray:
+    """Non-negative map mass (H, W): the raw map if stored, else the PNG's deviation from grey."""
+    if stimulus.raw_map:
+        with stimulus.raw_map.open("rb") as fh:
+            raw = np.load(fh)
+        raw = np.asarray(raw, dtype=np.float64)
+        if raw.ndim == 3:  # gradient maps (3, H, W)
+            raw = np.abs(raw).sum(axis=0)
+        return np.clip(raw, 0, None)
+    from PIL import Image
+
+    with stimulus.png.open("rb") as fh:
+        pixels = np.asarray(Image.open(fh).convert("L"), dtype=np.float64)
+    return np.abs(pixels - np.median(pixels))
+
+
+def trust_rating(share_model1: float, share_model2: float) -> int:
+    """+2/-2 for a clear difference in box share, +1/-1 for a slight one, 0 for about equal."""
+    diff = share_model1 - share_model2
+    if abs(diff) < 0.03:
+        return 0
+    strength = 2 if abs(diff) >= 0.15 else 1
+    return strength if diff > 0 else -strength
+
+
+# --- one participant -------------------------------------------------------------------------
+@dataclass
+class BotResult:
+    external_id: str
+    completed: bool = False
+    completion_code: str = ""
+    redirected_to: str = ""
+    answers: int = 0
+    error: str = ""
+
+
+class Bot:
+    def __init__(self, base_url: str, slug: str, external_id: str, *, policy: str, rng: random.Random,
+                 timings: Timings, oracle: Oracle | None = None, accuracy: float = 0.7,
+                 pause: tuple[float, float] = (0.0, 0.0), sim_token: str = "", fetch_images: bool = True,
+                 timeout: float = 30.0):
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        self.base = base_url.rstrip("/")
+        self.slug = slug
+        self.external_id = external_id
+        self.policy = policy
+        self.rng = rng
+        self.timings = timings
+        self.oracle = oracle
+        self.accuracy = accuracy
+        self.pause = pause
+        self.sim_token = sim_token
+        self.fetch_images = fetch_images
+        self.timeout = timeout
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
+        self.result = BotResult(external_id)
+
+    # HTTP ------------------------------------------------------------------------------------
+    def request(self, kind: str, url: str, data: dict | None = None, expect_redirect: bool = False):
+        url = urllib.parse.urljoin(self.base + "/", url)
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        req = urllib.request.Request(url, data=body, headers={"User-Agent": "visexp-bot"})
+        started = time.perf_counter()
+        try:
+            with self.opener.open(req, timeout=self.timeout) as resp:
+                status, content, location = resp.status, resp.read(), resp.headers.get("Location")
+        except urllib.error.HTTPError as err:
+            status, content, location = err.code, err.read(), err.headers.get("Location")
+        except (urllib.error.URLError, OSError) as err:
+            self.timings.record(kind, time.perf_counter() - started, False, f"{url}: {err}")
+            raise BotError(f"{kind} {url}: {err}") from err
+        ok = status < 400
+        self.timings.record(kind, time.perf_counter() - started, ok, f"{url}: HTTP {status}")
+        if not ok:
+            raise BotError(f"{kind} {url}: HTTP {status}: {content[:200]!r}")
+        return status, content, location, url
+
+    def get_page(self, kind: str, url: str) -> Page:
+        for _ in range(10):
+            status, content, location, full = self.request(kind, url)
+            if status in (301, 302, 303, 307, 308) and location:
+                if not self._same_site(location):
+                    raise _Finished(location)
+                url, kind = location, self._kind_of(location)
+                continue
+            parser = PageParser()
+            text = content.decode("utf-8", "replace")
+            parser.feed(text)
+            return Page(full, status, text, parser)
+        raise BotError(f"too many redirects from {url}")
+
+    def submit(self, kind: str, page: Page, form: Form, extra: dict) -> Page:
+        data = {**form.fields, **extra}
+        status, content, location, full = self.request(kind, urllib.parse.urljoin(page.url, form.action), data)
+        if status in (301, 302, 303) and location:
+            if not self._same_site(location):
+                raise _Finished(location)
+            return self.get_page(self._kind_of(location), urllib.parse.urljoin(full, location))
+        parser = PageParser()
+        text = content.decode("utf-8", "replace")
+        parser.feed(text)
+        return Page(full, status, text, parser)
+
+    def _same_site(self, location: str) -> bool:
+        target = urllib.parse.urlparse(urllib.parse.urljoin(self.base + "/", location))
+        return target.netloc == urllib.parse.urlparse(self.base).netloc
+
+    @staticmethod
+    def _kind_of(url: str) -> str:
+        path = urllib.parse.urlparse(url).path.rstrip("/")
+        last = path.rsplit("/", 1)[-1]
+        return {"instructions": "instructions", "trial": "trial", "questionnaire": "questionnaire",
+                "done": "done"}.get(last, "start")
+
+    # playing -------------------------------------------------------------------------------
+    def play(self) -> BotResult:
+        try:
+            self._play()
+        except _Finished as finished:
+            self.result.completed = True
+            self.result.redirected_to = finished.location
+        except BotError as err:
+            self.result.error = str(err)
+        return self.result
+
+    def _play(self):
+        query = urllib.parse.urlencode(
+            {"PROLIFIC_PID": self.external_id, "STUDY_ID": f"sim-{self.slug}", "SESSION_ID": uuid.uuid4().hex,
+             **({"SIMULATED": self.sim_token} if self.sim_token else {})}
+        )
+        page = self.get_page("start", f"/s/{self.slug}/?{query}")
+        for _ in range(MAX_STEPS):
+            if page.first("completion-code") is not None or self._kind_of(page.url) == "done":
+                code = page.first("completion-code")
+                self.result.completed = True
+                self.result.completion_code = code.text.strip() if code else ""
+                return
+            if (accept := page.form_with("consent-accept")) is not None:
+                form, button = accept
+                page = self.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
+            elif (cont := page.first("continue")) is not None and cont.tag == "a":
+                page = self.get_page(self._kind_of(cont.attrs["href"]), urllib.parse.urljoin(page.url, cont.attrs["href"]))
+            elif page.all("choice") or page.all("rating"):
+                page = self.answer(page)
+            elif (finish := page.form_with("submit")) is not None:
+                form, _ = finish
+                page = self.submit("questionnaire", page, form, {"comment": ""})
+            else:
+                raise BotError(f"no known control on {page.url} (HTTP {page.status})")
+        raise BotError("the study did not end")
+
+    def answer(self, page: Page) -> Page:
+        images = [el.attrs.get("src", "") for el in page.all("stimulus")]
+        if self.fetch_images:
+            for src in images:
+                self.request("stimulus", src)
+        started = time.perf_counter()
+        if page.all("choice"):
+            buttons = page.all("choice")
+            chosen = self.choose_class(images, buttons)
+        else:
+            buttons = page.all("rating")
+            instruction = page.first("instruction")
+            chosen = self.choose_rating(images, buttons, instruction.text if instruction else "")
+        if self.pause[1] > 0:
+            time.sleep(self.rng.uniform(*self.pause))
+        rt_ms = int((time.perf_counter() - started) * 1000) if self.pause[1] > 0 else self.rng.randint(700, 2500)
+        form = next(f for f in page.parser.forms if any(b is chosen for b in f.buttons))
+        self.result.answers += 1
+        return self.submit("answer", page, form, {chosen.attrs["name"]: chosen.attrs["value"], "rt_ms": rt_ms})
+
+    def _random_or_oracle(self) -> bool:
+        if self.policy == "random" or self.oracle is None:
+            return False
+        return self.policy == "oracle" or self.rng.random() < self.accuracy
+
+    def choose_class(self, images: list[str], buttons: list[Element]) -> Element:
+        if self._random_or_oracle() and images:
+            stimulus = self.oracle.stimulus(images[0])
+            if stimulus is not None:
+                shares = [self.oracle.share_in_boxes(stimulus, b.attrs["data-value"]) for b in buttons]
+                return buttons[int(np.argmax(shares))]
+        return self.rng.choice(buttons)
+
+    def choose_rating(self, images: list[str], buttons: list[Element], instruction: str) -> Element:
+        by_value = {int(b.attrs["data-value"]): b for b in buttons}
+        if instruction and self.policy != "random":
+            # An instructed-response item: the answer's label is quoted in the instruction.
+            for value, label in TRUST_RATING_LABELS.items():
+                if label.lower() in instruction.lower() and value in by_value:
+                    return by_value[value]
+        if self._random_or_oracle() and len(images) == 2:
+            stimuli = [self.oracle.stimulus(src) for src in images]
+            if all(s is not None for s in stimuli):
+                target = stimuli[0].target_class
+                shares = [self.oracle.share_in_boxes(s, target) for s in stimuli]
+                return by_value[trust_rating(shares[0], shares[1])]
+        return self.rng.choice(buttons)
+
+
+class _Finished(Exception):
+    """The study sent the participant away (the completion redirect)."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
+# --- a run -----------------------------------------------------------------------------------
+@dataclass
+class RunReport:
+    results: list[BotResult]
+    timings: Timings
+
+    @property
+    def completed(self) -> int:
+        return sum(r.completed for r in self.results)
+
+    @property
+    def failed(self) -> list[BotResult]:
+        return [r for r in self.results if not r.completed]
+
+
+def do_simulate(study, *, base_url: str, n: int, policy: str = "oracle", concurrency: int = 8, seed: int = 0,
+                accuracy: float = 0.7, pause: tuple[float, float] = (0.0, 0.0), fetch_images: bool = True,
+                id_prefix: str = "", progress=None) -> RunReport:
+    """Play `n` participants through the pages at `base_url`, `concurrency` at a time."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    oracle = Oracle(study) if policy in ("oracle", "noisy") else None
+    token = simulation_token(study.slug)
+    timings = Timings()
+    prefix = id_prefix or f"bot-{policy}-{seed}-{uuid.uuid4().hex[:6]}"
+    bots = [
+        Bot(base_url, study.slug, f"{prefix}-{i:05d}", policy=policy, rng=random.Random(f"{seed}:{i}"),
+            timings=timings, oracle=oracle, accuracy=accuracy, pause=pause, sim_token=token,
+            fetch_images=fetch_images)
+        for i in range(n)
+    ]
+    results: list[BotResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(bot.play) for bot in bots]
+        for future in as_completed(futures):
+            results.append(future.result())
+            if progress:
+                progress(len(results), n)
+    timings.finished = time.monotonic()
+    return RunReport(results, timings)

@@ -1,0 +1,89 @@
+"""Bots play studies through the real HTTP pages, and their participants are flagged as simulated."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from studies.bots import PageParser, trust_rating
+from studies.models import Participant, ParticipantStatus, Response, TrialKind
+from tests.support import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_bots(study, n, policy, concurrency=3, seed=0):
+    call_command("simulate_participants", study.slug, "--n", str(n), "--policy", policy,
+                 "--concurrency", str(concurrency), "--seed", str(seed))
+
+
+def test_oracle_bots_finish_a_class_discrimination_study_with_the_completion_code(capsys):
+    study = factories.make_class_discrimination_study(trials_per_participant=4, attention_checks=1)
+    run_bots(study, 6, "oracle")
+    out = capsys.readouterr().out
+    assert "Completed: 6/6" in out
+    assert "Completion codes seen: C0MPL3TE" in out
+    for page in ("start", "consent", "trial", "answer", "questionnaire", "stimulus"):
+        assert page in out  # the latency table has a row per page type
+    participants = Participant.objects.filter(study=study)
+    assert participants.count() == 6
+    assert all(p.is_simulated and p.status == ParticipantStatus.COMPLETED for p in participants)
+    # exactly one response per assigned trial
+    for p in participants:
+        assert Response.objects.filter(assignment__participant=p).count() == p.assignments.count() == 5
+    # the oracle reads the maps: it gets (nearly) every main trial right, and every attention check
+    main = Response.objects.filter(assignment__participant__study=study, assignment__trial__kind=TrialKind.MAIN)
+    assert main.filter(correct=True).count() / main.count() >= 0.9
+    checks = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=True)
+    assert checks.count() == 6 and all(r.correct for r in checks)
+
+
+def test_oracle_bots_rate_the_stronger_networks_focused_maps_as_more_reliable(capsys):
+    study = factories.make_trust_study(trials_per_participant=4, attention_checks=1)
+    run_bots(study, 4, "oracle")
+    assert "Completed: 4/4" in capsys.readouterr().out
+    main = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=False)
+    assert main.count() == 16
+    assert all(r.rating_toward_stronger > 0 for r in main)  # the weaker maps are spread outside the box
+    checks = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=True)
+    assert all(r.correct for r in checks)  # instructed-response items followed
+
+
+def test_random_bots_give_a_chance_baseline(capsys):
+    study = factories.make_class_discrimination_study(trials_per_participant=6, attention_checks=0, n_images=12)
+    run_bots(study, 8, "random", seed=3)
+    assert "Completed: 8/8" in capsys.readouterr().out
+    main = Response.objects.filter(assignment__participant__study=study)
+    share = main.filter(correct=True).count() / main.count()
+    assert 0.2 < share < 0.8
+
+
+def test_a_forged_simulation_marker_does_not_flag_a_participant(client):
+    study = factories.make_class_discrimination_study()
+    client.post(f"/s/{study.slug}/", {"action": "accept", "PROLIFIC_PID": "real-person", "SIMULATED": "forged"})
+    assert Participant.objects.get(study=study).is_simulated is False
+
+
+def test_it_refuses_an_unknown_study():
+    with pytest.raises(CommandError, match="no study"):
+        call_command("simulate_participants", "no-such-study", "--n", "1")
+
+
+def test_the_page_reader_finds_forms_buttons_and_testids():
+    parser = PageParser()
+    parser.feed(
+        '<form method="post" action="/a/"><input type="hidden" name="k" value="v">'
+        '<button name="choice" value="cat" data-testid="choice" data-value="cat"><kbd>1</kbd> cat</button></form>'
+        '<p data-testid="completion-code"> XYZ </p>'
+    )
+    form = parser.forms[0]
+    assert (form.action, form.method, form.fields) == ("/a/", "post", {"k": "v"})
+    assert parser.testids["choice"][0].attrs["data-value"] == "cat"
+    assert parser.testids["completion-code"][0].text.strip() == "XYZ"
+
+
+@pytest.mark.parametrize(
+    ("share1", "share2", "rating"),
+    [(0.9, 0.3, 2), (0.5, 0.42, 1), (0.5, 0.49, 0), (0.42, 0.5, -1), (0.1, 0.8, -2)],
+)
+def test_trust_ratings_follow_the_difference_in_box_share(share1, share2, rating):
+    assert trust_rating(share1, share2) == rating
