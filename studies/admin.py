@@ -42,7 +42,7 @@ def _reverse_or_none(name: str, **kwargs) -> str | None:
 class ImageSetImportForm(forms.ModelForm):
     archive = forms.FileField(
         help_text="A zip of images (JPEG, PNG, WebP, BMP) with a labels.csv (filename,labels,boxes; labels "
-                  "separated by ';', boxes as label:x0,y0,x1,y1;...) or PASCAL VOC XML annotations.",
+        "separated by ';', boxes as label:x0,y0,x1,y1;...) or PASCAL VOC XML annotations.",
     )
 
     class Meta:
@@ -125,14 +125,18 @@ class ImageItemAdmin(admin.ModelAdmin):
 # --- models -----------------------------------------------------------------------------------
 class RegisterModelForm(forms.ModelForm):
     checkpoint_file = forms.FileField(
-        required=False, label="Checkpoint",
+        required=False,
+        label="Checkpoint",
         help_text="A state dict (torch.save(model.state_dict())). Read with weights_only=True: pickled code is refused.",
     )
     categories_file = forms.FileField(
-        required=False, help_text="Class names in the order of the outputs: one per line, or a JSON list.",
+        required=False,
+        help_text="Class names in the order of the outputs: one per line, or a JSON list.",
     )
     categories_text = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Categories",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Categories",
         help_text="Or type them here, one per line. Empty for torchvision weights: their categories are used.",
     )
 
@@ -157,9 +161,13 @@ class RegisterModelForm(forms.ModelForm):
             elif cleaned.get("categories_text"):
                 cats = parse_categories(cleaned["categories_text"])
             self.registered = register_model(
-                cleaned["name"], cleaned["arch"], weights_name=cleaned.get("weights_name", ""),
-                checkpoint=cleaned.get("checkpoint_file"), categories=cats or None,
-                target_layer=cleaned.get("target_layer", ""), notes=cleaned.get("notes", ""),
+                cleaned["name"],
+                cleaned["arch"],
+                weights_name=cleaned.get("weights_name", ""),
+                checkpoint=cleaned.get("checkpoint_file"),
+                categories=cats or None,
+                target_layer=cleaned.get("target_layer", ""),
+                notes=cleaned.get("notes", ""),
             )
         except RegistrationRefused as exc:
             self.add_error(None, str(exc))
@@ -174,8 +182,16 @@ class RegisterModelForm(forms.ModelForm):
 class ClassifierModelAdmin(admin.ModelAdmin):
     list_display = ["name", "arch", "weights_name", "num_classes", "target_layer", "short_sha"]
     search_fields = ["name", "arch"]
-    change_readonly = ["arch", "weights_name", "checkpoint", "target_layer", "weights_sha256", "input_size",
-                       "category_list", "created_at"]
+    change_readonly = [
+        "arch",
+        "weights_name",
+        "checkpoint",
+        "target_layer",
+        "weights_sha256",
+        "input_size",
+        "category_list",
+        "created_at",
+    ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -184,8 +200,16 @@ class ClassifierModelAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "arch", "weights_name", "checkpoint_file", "categories_file", "categories_text",
-                    "target_layer", "notes"]
+            return [
+                "name",
+                "arch",
+                "weights_name",
+                "checkpoint_file",
+                "categories_file",
+                "categories_text",
+                "target_layer",
+                "notes",
+            ]
         return ["name", "notes", *self.change_readonly]
 
     def get_readonly_fields(self, request, obj=None):
@@ -195,8 +219,11 @@ class ClassifierModelAdmin(admin.ModelAdmin):
         if change:
             obj.save()
         else:
-            messages.success(request, f"Registered {obj.name}: target layer {obj.target_layer}, "
-                                      f"{len(obj.categories)} categories, sha256 {obj.weights_sha256[:12]}.")
+            messages.success(
+                request,
+                f"Registered {obj.name}: target layer {obj.target_layer}, "
+                f"{len(obj.categories)} categories, sha256 {obj.weights_sha256[:12]}.",
+            )
 
     @admin.display(description="sha256")
     def short_sha(self, obj):
@@ -227,23 +254,45 @@ def _method_choices():
 
 class StudyForm(forms.ModelForm):
     methods = forms.MultipleChoiceField(
-        choices=_method_choices, widget=forms.CheckboxSelectMultiple,
+        choices=_method_choices,
+        widget=forms.CheckboxSelectMultiple,
         help_text="The explanation methods compared (between subjects: one per participant; within: all, "
-                  "rotated by a Latin square).",
+        "rotated by a Latin square).",
     )
     render_style = forms.ChoiceField(
-        choices=[(s, s) for s in generation.RENDER_STYLES], initial="auto",
+        choices=[(s, s) for s in generation.RENDER_STYLES],
+        initial="auto",
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
 
     class Meta:
         model = Study
         fields = [
-            "name", "slug", "kind", "methods", "design", "model", "stronger_model", "weaker_model", "image_set",
-            "max_images", "render_style", "trials_per_participant", "target_participants_per_condition", "seed",
-            "min_window_width", "min_window_height", "inactivity_timeout_minutes", "consent_text",
-            "instructions_text", "debrief_text", "completion_code", "completion_url",
-            "attention_checks_per_participant", "max_failed_attention_checks", "min_median_rt_ms",
+            "name",
+            "slug",
+            "kind",
+            "methods",
+            "design",
+            "model",
+            "stronger_model",
+            "weaker_model",
+            "image_set",
+            "max_images",
+            "render_style",
+            "trials_per_participant",
+            "target_participants_per_condition",
+            "seed",
+            "min_window_width",
+            "min_window_height",
+            "inactivity_timeout_minutes",
+            "consent_text",
+            "instructions_text",
+            "debrief_text",
+            "completion_code",
+            "completion_url",
+            "attention_checks_per_participant",
+            "max_failed_attention_checks",
+            "min_median_rt_ms",
         ]
 
     def clean(self):
@@ -261,8 +310,10 @@ class StudyForm(forms.ModelForm):
             raise ValidationError([ValidationError(e) for e in errors])
         self.eligible = generation.eligible_image_count(probe)
         if probe.kind == StudyKind.CLASS_DISCRIMINATION and self.eligible == 0:
-            raise ValidationError("no image of this set has exactly two labels that the model knows "
-                                  "(the paper's rule for class discrimination)")
+            raise ValidationError(
+                "no image of this set has exactly two labels that the model knows "
+                "(the paper's rule for class discrimination)"
+            )
         if probe.kind == StudyKind.TRUST and self.eligible == 0:
             raise ValidationError("no image of this set has a label that both models know")
         return cleaned
@@ -271,8 +322,17 @@ class StudyForm(forms.ModelForm):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyForm
-    list_display = ["name", "slug", "kind", "status", "design", "method_list", "eligible_image_count",
-                    "surviving_image_count", "launched_at"]
+    list_display = [
+        "name",
+        "slug",
+        "kind",
+        "status",
+        "design",
+        "method_list",
+        "eligible_image_count",
+        "surviving_image_count",
+        "launched_at",
+    ]
     list_filter = ["kind", "status", "design"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -280,19 +340,55 @@ class StudyAdmin(admin.ModelAdmin):
     change_form_template = "admin/studies/study/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
-        ("Models and images", {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images",
-                                          "render_style"]}),
-        ("Participants", {"fields": ["trials_per_participant", "target_participants_per_condition", "seed",
-                                     "min_window_width", "min_window_height", "inactivity_timeout_minutes"]}),
-        ("Texts", {"fields": ["consent_text", "instructions_text", "debrief_text", "completion_code",
-                              "completion_url"]}),
-        ("Attention checks and exclusions", {"fields": ["attention_checks_per_participant",
-                                                        "max_failed_attention_checks", "min_median_rt_ms"]}),
-        ("State", {"fields": ["status", "eligibility", "eligible_image_count", "surviving_image_count",
-                              "launched_at", "closed_at", "snapshot"]}),
+        (
+            "Models and images",
+            {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images", "render_style"]},
+        ),
+        (
+            "Participants",
+            {
+                "fields": [
+                    "trials_per_participant",
+                    "target_participants_per_condition",
+                    "seed",
+                    "min_window_width",
+                    "min_window_height",
+                    "inactivity_timeout_minutes",
+                ]
+            },
+        ),
+        (
+            "Texts",
+            {"fields": ["consent_text", "instructions_text", "debrief_text", "completion_code", "completion_url"]},
+        ),
+        (
+            "Attention checks and exclusions",
+            {"fields": ["attention_checks_per_participant", "max_failed_attention_checks", "min_median_rt_ms"]},
+        ),
+        (
+            "State",
+            {
+                "fields": [
+                    "status",
+                    "eligibility",
+                    "eligible_image_count",
+                    "surviving_image_count",
+                    "launched_at",
+                    "closed_at",
+                    "snapshot",
+                ]
+            },
+        ),
     ]
-    state_fields = ["status", "eligibility", "eligible_image_count", "surviving_image_count", "launched_at",
-                    "closed_at", "snapshot"]
+    state_fields = [
+        "status",
+        "eligibility",
+        "eligible_image_count",
+        "surviving_image_count",
+        "launched_at",
+        "closed_at",
+        "snapshot",
+    ]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -319,10 +415,15 @@ class StudyAdmin(admin.ModelAdmin):
             return "-"
         if obj.kind == StudyKind.CLASS_DISCRIMINATION:
             return f"{n} images have exactly two labels that the model knows (the paper's rule)."
-        survived = "" if obj.surviving_image_count is None else (
-            f" At the last generation, {obj.surviving_image_count} survived (both networks predict their class).")
-        return (f"{n} images have a class both models know; those whose class both networks predict are kept "
-                f"when stimuli are generated.{survived}")
+        survived = (
+            ""
+            if obj.surviving_image_count is None
+            else (f" At the last generation, {obj.surviving_image_count} survived (both networks predict their class).")
+        )
+        return (
+            f"{n} images have a class both models know; those whose class both networks predict are kept "
+            f"when stimuli are generated.{survived}"
+        )
 
     @admin.display(description="configuration frozen at launch")
     def snapshot(self, obj):
@@ -330,8 +431,10 @@ class StudyAdmin(admin.ModelAdmin):
             return "-"
         import json
 
-        return format_html("<pre style='max-height:20em;overflow:auto'>{}</pre>",
-                           json.dumps(obj.config_snapshot, indent=2, sort_keys=True))
+        return format_html(
+            "<pre style='max-height:20em;overflow:auto'>{}</pre>",
+            json.dumps(obj.config_snapshot, indent=2, sort_keys=True),
+        )
 
     def save_model(self, request, obj, form, change):
         if change and not Study.objects.get(pk=obj.pk).is_editable:
@@ -342,8 +445,11 @@ class StudyAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         eligible = getattr(form, "eligible", None)
         if eligible is not None:
-            what = "qualify for class discrimination" if obj.kind == StudyKind.CLASS_DISCRIMINATION \
+            what = (
+                "qualify for class discrimination"
+                if obj.kind == StudyKind.CLASS_DISCRIMINATION
                 else "have a class both models know"
+            )
             messages.info(request, f"{eligible} images {what}.")
 
     def has_delete_permission(self, request, obj=None):
@@ -376,7 +482,11 @@ class StudyAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.model._meta.app_label, self.model._meta.model_name
         custom = [
-            path("<int:pk>/generate/", self.admin_site.admin_view(self.generate_view), name="{}_{}_generate".format(*info)),
+            path(
+                "<int:pk>/generate/",
+                self.admin_site.admin_view(self.generate_view),
+                name="{}_{}_generate".format(*info),
+            ),
             path("<int:pk>/launch/", self.admin_site.admin_view(self.launch_view), name="{}_{}_launch".format(*info)),
             path("<int:pk>/close/", self.admin_site.admin_view(self.close_view), name="{}_{}_close".format(*info)),
         ]
@@ -395,8 +505,9 @@ class StudyAdmin(admin.ModelAdmin):
 
     def generate_view(self, request, pk):
         force = request.POST.get("force") == "1"
-        return self._button_view(request, pk, lambda s: generation.do_start_generation(s, force=force),
-                                 "stimulus generation started")
+        return self._button_view(
+            request, pk, lambda s: generation.do_start_generation(s, force=force), "stimulus generation started"
+        )
 
     def launch_view(self, request, pk):
         return self._button_view(request, pk, generation.do_launch, "launched")
@@ -411,35 +522,50 @@ class StudyAdmin(admin.ModelAdmin):
             links = [
                 (label, _reverse_or_none(name, study_id=study.pk))
                 for label, name in (
-                    ("Live monitor", "studies:study-monitor"), ("Results", "studies:study-results"),
+                    ("Live monitor", "studies:study-monitor"),
+                    ("Results", "studies:study-results"),
                     ("Export responses (CSV)", "studies:export-responses"),
                     ("Export participants (CSV)", "studies:export-participants"),
                     ("Export stimuli (CSV)", "studies:export-stimuli"),
                 )
             ]
             job = generation.latest_job(study)
-            extra_context.update({
-                "study": study,
-                "study_links": [(label, url) for label, url in links if url],
-                "preview_url": f"/s/{study.slug}/?pilot=1",
-                "progress_url": reverse("studies:generation-progress", kwargs={"study_id": study.pk}),
-                "progress": generation.generation_progress(study),
-                "job": job,
-                "generate_url": reverse("admin:studies_study_generate", args=[study.pk]),
-                "launch_url": reverse("admin:studies_study_launch", args=[study.pk]),
-                "close_url": reverse("admin:studies_study_close", args=[study.pk]),
-                "sample_stimuli": Stimulus.objects.filter(
-                    pk__in=study.trials.exclude(stimulus=None).values("stimulus")
-                ).select_related("image", "model").order_by("pk")[:12],
-            })
+            extra_context.update(
+                {
+                    "study": study,
+                    "study_links": [(label, url) for label, url in links if url],
+                    "preview_url": f"/s/{study.slug}/?pilot=1",
+                    "progress_url": reverse("studies:generation-progress", kwargs={"study_id": study.pk}),
+                    "progress": generation.generation_progress(study),
+                    "job": job,
+                    "generate_url": reverse("admin:studies_study_generate", args=[study.pk]),
+                    "launch_url": reverse("admin:studies_study_launch", args=[study.pk]),
+                    "close_url": reverse("admin:studies_study_close", args=[study.pk]),
+                    "sample_stimuli": Stimulus.objects.filter(
+                        pk__in=study.trials.exclude(stimulus=None).values("stimulus")
+                    )
+                    .select_related("image", "model")
+                    .order_by("pk")[:12],
+                }
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
 
 # --- stimuli and jobs -------------------------------------------------------------------------
 @admin.register(Stimulus)
 class StimulusAdmin(admin.ModelAdmin):
-    list_display = ["pk", "thumbnail", "method", "target_class", "model", "image", "render_style", "engine_version",
-                    "recipe_version", "provenance_link"]
+    list_display = [
+        "pk",
+        "thumbnail",
+        "method",
+        "target_class",
+        "model",
+        "image",
+        "render_style",
+        "engine_version",
+        "recipe_version",
+        "provenance_link",
+    ]
     list_filter = ["method", "model", "render_style", "engine_version", "recipe_version"]
     search_fields = ["content_key", "image__filename", "target_class"]
     readonly_fields = [f.name for f in Stimulus._meta.fields] + ["thumbnail", "provenance_link"]

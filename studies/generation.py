@@ -56,8 +56,16 @@ BATCH_IMAGES = 8  # images per forward pass
 UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 # Fields whose change makes the generated trial bank stale.
 GENERATION_FIELDS = (
-    "kind", "methods", "model", "stronger_model", "weaker_model", "image_set", "seed", "max_images",
-    "render_style", "attention_checks_per_participant",
+    "kind",
+    "methods",
+    "model",
+    "stronger_model",
+    "weaker_model",
+    "image_set",
+    "seed",
+    "max_images",
+    "render_style",
+    "attention_checks_per_participant",
 )
 
 
@@ -123,7 +131,8 @@ def class_discrimination_images(image_set, model) -> list[ImageItem]:
         return []
     cats = set(model.categories)
     return [
-        im for im in image_set.images.only("id", "labels").order_by("id")
+        im
+        for im in image_set.images.only("id", "labels").order_by("id")
         if design.qualifies_for_class_discrimination(im.labels, cats)
     ]
 
@@ -164,7 +173,11 @@ def build_bank(study: Study, trust_pairs=None) -> list[design.BankEntry]:
     if study.kind == StudyKind.CLASS_DISCRIMINATION:
         images = [design.ImageInfo(im.id, tuple(im.labels)) for im in study.image_set.images.only("id", "labels")]
         return design.build_class_discrimination_bank(
-            images, study.model.categories, study.methods, study.seed, study.max_images,
+            images,
+            study.model.categories,
+            study.methods,
+            study.seed,
+            study.max_images,
             study.attention_checks_per_participant,
         )
     if trust_pairs is None:
@@ -180,8 +193,12 @@ def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
     changed = 0
     for entry in bank:
         values = {
-            "kind": entry.kind, "image_id": entry.image_id, "method": entry.method,
-            "target_class": entry.target_class, "options": list(entry.options), "payload": dict(entry.payload),
+            "kind": entry.kind,
+            "image_id": entry.image_id,
+            "method": entry.method,
+            "target_class": entry.target_class,
+            "options": list(entry.options),
+            "payload": dict(entry.payload),
         }
         trial = existing.pop(entry.index, None)
         if trial is None:
@@ -197,8 +214,10 @@ def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
     stale = [t.pk for t in existing.values()]
     if stale:
         if Trial.objects.filter(pk__in=stale, assignments__isnull=False).exists():
-            raise StudyError("the trial bank changed but participants (pilots) hold trials of the old bank; "
-                             "delete those participants first")
+            raise StudyError(
+                "the trial bank changed but participants (pilots) hold trials of the old bank; "
+                "delete those participants first"
+            )
         Trial.objects.filter(pk__in=stale).delete()
         changed += len(stale)
     return changed
@@ -227,14 +246,21 @@ class Unit:
     recipe_version: str
 
 
-def content_key(*, image_sha256, model, method, target_index, target_class, style, engine_version,
-                recipe_version, boxes=None) -> str:
+def content_key(
+    *, image_sha256, model, method, target_index, target_class, style, engine_version, recipe_version, boxes=None
+) -> str:
     """sha256 of every input and version that determines a stimulus's pixels."""
     parts = {
-        "image": image_sha256, "arch": model.arch, "weights": model.weights_sha256,
-        "weights_name": model.weights_name, "layer": model.target_layer, "method": method,
-        "target": [int(target_index), target_class], "style": style,
-        "engine": engine_version, "recipe": recipe_version,
+        "image": image_sha256,
+        "arch": model.arch,
+        "weights": model.weights_sha256,
+        "weights_name": model.weights_name,
+        "layer": model.target_layer,
+        "method": method,
+        "target": [int(target_index), target_class],
+        "style": style,
+        "engine": engine_version,
+        "recipe": recipe_version,
     }
     if boxes is not None:
         parts["boxes"] = boxes
@@ -246,13 +272,29 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
     target_index = model.categories.index(target) if target in model.categories else -1
     if method == design.ATTENTION_CROP:
         boxes = image.boxes_for(target)
-        key = content_key(image_sha256=image.sha256, model=model, method=method, target_index=target_index,
-                          target_class=target, style="photo", engine_version="-", recipe_version=PHOTO_CROP_RECIPE,
-                          boxes=boxes)
+        key = content_key(
+            image_sha256=image.sha256,
+            model=model,
+            method=method,
+            target_index=target_index,
+            target_class=target,
+            style="photo",
+            engine_version="-",
+            recipe_version=PHOTO_CROP_RECIPE,
+            boxes=boxes,
+        )
         return Unit(key, image.id, model.id, method, target, target_index, "photo", "-", PHOTO_CROP_RECIPE)
     style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
-    key = content_key(image_sha256=image.sha256, model=model, method=method, target_index=target_index,
-                      target_class=target, style=style, engine_version=engine_version, recipe_version=recipe_version)
+    key = content_key(
+        image_sha256=image.sha256,
+        model=model,
+        method=method,
+        target_index=target_index,
+        target_class=target,
+        style=style,
+        engine_version=engine_version,
+        recipe_version=recipe_version,
+    )
     return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version)
 
 
@@ -268,8 +310,13 @@ def trial_units(study: Study, trials=None) -> list[tuple[Trial, str, Unit]]:
         else:
             slots = (("stimulus", study.model),)
         for field_name, model in slots:
-            out.append((trial, field_name, unit_for(study, trial.image, model, trial.method, trial.target_class,
-                                                    kinds, versions)))
+            out.append(
+                (
+                    trial,
+                    field_name,
+                    unit_for(study, trial.image, model, trial.method, trial.target_class, kinds, versions),
+                )
+            )
     return out
 
 
@@ -302,12 +349,14 @@ def make_chunks(job: GenerationJob, missing: list[Unit], chunk_images: int = CHU
         images = sorted(by_model[model_id])
         for start in range(0, len(images), chunk_images):
             items = []
-            for image_id in images[start:start + chunk_images]:
+            for image_id in images[start : start + chunk_images]:
                 units = by_model[model_id][image_id]
-                items.append({
-                    "image_id": image_id,
-                    "units": [[u.method, u.target_class] for u in units],
-                })
+                items.append(
+                    {
+                        "image_id": image_id,
+                        "units": [[u.method, u.target_class] for u in units],
+                    }
+                )
             chunks.append({"job_id": job.pk, "study_id": job.study_id, "model_id": model_id, "items": items})
     return chunks
 
@@ -363,7 +412,9 @@ def compute_predictions(images, model, bundle, batch: int = BATCH_IMAGES) -> dic
         for (im, _, _), idx, val in zip(group, top.indices.tolist(), top.values.tolist(), strict=True):
             labels = [model.categories[i] for i in idx]
             Prediction.objects.get_or_create(
-                model=model, image=im, weights_sha256=model.weights_sha256,
+                model=model,
+                image=im,
+                weights_sha256=model.weights_sha256,
                 defaults={"top_labels": labels, "top_scores": [round(v, 6) for v in val]},
             )
             have[im.id] = labels
@@ -479,11 +530,21 @@ def _save_stimulus(unit: Unit, model, image: ImageItem, png: bytes, raw, score, 
     try:
         with transaction.atomic():
             Stimulus.objects.create(
-                content_key=unit.key, image=image, model=model, method=unit.method, target_class=unit.target_class,
-                target_index=max(unit.target_index, 0), target_layer=model.target_layer,
-                weights_sha256=model.weights_sha256, engine_version=unit.engine_version,
-                recipe_version=unit.recipe_version, render_style=unit.style, png=png_name, raw_map=raw_name,
-                score=score, provenance=provenance,
+                content_key=unit.key,
+                image=image,
+                model=model,
+                method=unit.method,
+                target_class=unit.target_class,
+                target_index=max(unit.target_index, 0),
+                target_layer=model.target_layer,
+                weights_sha256=model.weights_sha256,
+                engine_version=unit.engine_version,
+                recipe_version=unit.recipe_version,
+                render_style=unit.style,
+                png=png_name,
+                raw_map=raw_name,
+                score=score,
+                provenance=provenance,
             )
     except IntegrityError:
         return False  # another worker made it first: same inputs, same bytes
@@ -501,14 +562,30 @@ def _provenance(unit: Unit, model, image: ImageItem, study: Study, job_id: int, 
 
     prov = {
         "content_key": unit.key,
-        "image": {"set": image.image_set.name, "filename": image.filename, "sha256": image.sha256,
-                  "size": [image.width, image.height], "labels": image.labels},
-        "model": {"name": model.name, "arch": model.arch, "weights_name": model.weights_name,
-                  "weights_sha256": model.weights_sha256, "target_layer": model.target_layer},
-        "method": unit.method, "target_class": unit.target_class, "target_index": unit.target_index,
-        "render_style": unit.style, "engine_version": unit.engine_version, "recipe_version": unit.recipe_version,
-        "torch": torch.__version__, "device": device,
-        "generated_by": {"study": study.slug, "job": job_id}, "generated_at": timezone.now().isoformat(),
+        "image": {
+            "set": image.image_set.name,
+            "filename": image.filename,
+            "sha256": image.sha256,
+            "size": [image.width, image.height],
+            "labels": image.labels,
+        },
+        "model": {
+            "name": model.name,
+            "arch": model.arch,
+            "weights_name": model.weights_name,
+            "weights_sha256": model.weights_sha256,
+            "target_layer": model.target_layer,
+        },
+        "method": unit.method,
+        "target_class": unit.target_class,
+        "target_index": unit.target_index,
+        "render_style": unit.style,
+        "engine_version": unit.engine_version,
+        "recipe_version": unit.recipe_version,
+        "torch": torch.__version__,
+        "device": device,
+        "generated_by": {"study": study.slug, "job": job_id},
+        "generated_at": timezone.now().isoformat(),
     }
     if extra:
         prov.update(extra)
@@ -528,8 +605,10 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
     model = ClassifierModel.objects.get(pk=chunk["model_id"])
     kinds = known_methods()
     versions = engine_versions()
-    images = {im.id: im for im in ImageItem.objects.select_related("image_set").filter(
-        pk__in=[it["image_id"] for it in chunk["items"]])}
+    images = {
+        im.id: im
+        for im in ImageItem.objects.select_related("image_set").filter(pk__in=[it["image_id"] for it in chunk["items"]])
+    }
     counts = {"created": 0, "existing": 0, "failed": 0}
 
     # Work out the units still missing; photo crops need no network.
@@ -539,8 +618,9 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
         if image is None:
             continue
         units = [unit_for(study, image, model, method, target, kinds, versions) for method, target in item["units"]]
-        existing = set(Stimulus.objects.filter(content_key__in=[u.key for u in units]).values_list("content_key",
-                                                                                                    flat=True))
+        existing = set(
+            Stimulus.objects.filter(content_key__in=[u.key for u in units]).values_list("content_key", flat=True)
+        )
         counts["existing"] += len(existing)
         todo = [u for u in units if u.key not in existing]
         crops += [(image, u) for u in todo if u.method == design.ATTENTION_CROP]
@@ -576,16 +656,18 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
             units_of = {image.id: units for image, units in net_items}
             for group in _shape_batches([image for image, _ in net_items], bundle, batch):
                 try:
-                    _explain_group(group, units_of, bundle, explainer, model, study, job_id, device, counts,
-                                   render_stimulus, torch)
+                    _explain_group(
+                        group, units_of, bundle, explainer, model, study, job_id, device, counts, render_stimulus, torch
+                    )
                 except Exception as exc:  # noqa: BLE001
                     log.exception("batch failed in job %s", job_id)
                     for im, _, _ in group:
                         for unit in units_of[im.id]:
                             if not Stimulus.objects.filter(content_key=unit.key).exists():
                                 counts["failed"] += 1
-                                _record_failure(job_id, im, model, unit.method,
-                                                f"{unit.target_class}: {type(exc).__name__}: {exc}")
+                                _record_failure(
+                                    job_id, im, model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}"
+                                )
     link_trials(study)
     refresh_job(job_id)
     return counts
@@ -612,8 +694,9 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
             style = unit.style
             png = render_stimulus(unit.method, display, raw, style=("auto" if style == "gradient" else style))
             score = float(scores[i, unit.target_index])
-            prov = _provenance(unit, model, im, study, job_id, str(dev),
-                               {"score": score, "input_size": list(x.shape[-2:])})
+            prov = _provenance(
+                unit, model, im, study, job_id, str(dev), {"score": score, "input_size": list(x.shape[-2:])}
+            )
             counts["created" if _save_stimulus(unit, model, im, png, raw, score, prov) else "existing"] += 1
 
 
@@ -647,7 +730,10 @@ def refresh_job(job_id: int) -> GenerationJob:
                 job.finished_at = timezone.now()
                 fields += ["status", "finished_at"]
                 GenerationFailure.objects.get_or_create(
-                    job=job, image=None, model=None, method="",
+                    job=job,
+                    image=None,
+                    model=None,
+                    method="",
                     reason="no image qualifies for this study (check labels, categories and predictions)",
                 )
                 Study.objects.filter(pk=job.study_id, status=StudyStatus.GENERATING).update(status=StudyStatus.DRAFT)
@@ -674,9 +760,14 @@ def generation_progress(study: Study, failures_limit: int = 50) -> dict:
     """Counts, rate and time left of the latest job, with its failures (for the JSON endpoint and commands)."""
     job = latest_job(study)
     data = {
-        "study": study.slug, "study_status": study.status,
-        "eligible_image_count": study.eligible_image_count, "surviving_image_count": study.surviving_image_count,
-        "trials": study.trials.count(), "stimuli_complete": stimuli_complete(study), "job": None, "failures": [],
+        "study": study.slug,
+        "study_status": study.status,
+        "eligible_image_count": study.eligible_image_count,
+        "surviving_image_count": study.surviving_image_count,
+        "trials": study.trials.count(),
+        "stimuli_complete": stimuli_complete(study),
+        "job": None,
+        "failures": [],
     }
     if job is None:
         return data
@@ -689,16 +780,28 @@ def generation_progress(study: Study, failures_limit: int = 50) -> dict:
     remaining = max(job.total - job.done - job.failed, 0)
     eta = (remaining / rate) if rate > 0 and job.status in UNFINISHED else (0.0 if remaining == 0 else None)
     data["job"] = {
-        "id": job.pk, "status": job.status, "total": job.total, "done": job.done, "failed": job.failed,
-        "remaining": remaining, "percent": round(100.0 * job.done / job.total, 1) if job.total else 0.0,
-        "rate_per_s": round(rate, 3), "eta_s": None if eta is None else round(eta, 1),
-        "elapsed_s": round(elapsed, 1), "created_at": job.created_at.isoformat(),
+        "id": job.pk,
+        "status": job.status,
+        "total": job.total,
+        "done": job.done,
+        "failed": job.failed,
+        "remaining": remaining,
+        "percent": round(100.0 * job.done / job.total, 1) if job.total else 0.0,
+        "rate_per_s": round(rate, 3),
+        "eta_s": None if eta is None else round(eta, 1),
+        "elapsed_s": round(elapsed, 1),
+        "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
     data["failures"] = [
-        {"image": f.image.filename if f.image else None, "model": f.model.name if f.model else None,
-         "method": f.method, "reason": f.reason, "at": f.created_at.isoformat()}
+        {
+            "image": f.image.filename if f.image else None,
+            "model": f.model.name if f.model else None,
+            "method": f.method,
+            "reason": f.reason,
+            "at": f.created_at.isoformat(),
+        }
         for f in job.failures.select_related("image", "model").order_by("created_at")[:failures_limit]
     ]
     return data
@@ -708,9 +811,16 @@ def generation_progress(study: Study, failures_limit: int = 50) -> dict:
 def _model_dict(model) -> dict | None:
     if model is None:
         return None
-    return {"id": model.pk, "name": model.name, "arch": model.arch, "weights_name": model.weights_name,
-            "weights_sha256": model.weights_sha256, "target_layer": model.target_layer,
-            "categories": list(model.categories), "input_size": model.input_size}
+    return {
+        "id": model.pk,
+        "name": model.name,
+        "arch": model.arch,
+        "weights_name": model.weights_name,
+        "weights_sha256": model.weights_sha256,
+        "target_layer": model.target_layer,
+        "categories": list(model.categories),
+        "input_size": model.input_size,
+    }
 
 
 def study_config_dict(study: Study) -> dict:
@@ -718,25 +828,44 @@ def study_config_dict(study: Study) -> dict:
     trials = Trial.objects.filter(study=study)
     stimuli = _linked_stimuli(study.pk)
     return {
-        "name": study.name, "slug": study.slug, "kind": study.kind, "design": study.design,
+        "name": study.name,
+        "slug": study.slug,
+        "kind": study.kind,
+        "design": study.design,
         "methods": list(study.methods or []),
-        "models": {"model": _model_dict(study.model), "stronger_model": _model_dict(study.stronger_model),
-                   "weaker_model": _model_dict(study.weaker_model)},
-        "image_set": ({"id": study.image_set.pk, "name": study.image_set.name,
-                       "images": study.image_set.images.count()} if study.image_set else None),
+        "models": {
+            "model": _model_dict(study.model),
+            "stronger_model": _model_dict(study.stronger_model),
+            "weaker_model": _model_dict(study.weaker_model),
+        },
+        "image_set": (
+            {"id": study.image_set.pk, "name": study.image_set.name, "images": study.image_set.images.count()}
+            if study.image_set
+            else None
+        ),
         "trials_per_participant": study.trials_per_participant,
         "target_participants_per_condition": study.target_participants_per_condition,
-        "seed": study.seed, "max_images": study.max_images, "render_style": study.render_style,
-        "consent_text": study.consent_text, "instructions_text": study.instructions_text,
-        "debrief_text": study.debrief_text, "completion_code": study.completion_code,
+        "seed": study.seed,
+        "max_images": study.max_images,
+        "render_style": study.render_style,
+        "consent_text": study.consent_text,
+        "instructions_text": study.instructions_text,
+        "debrief_text": study.debrief_text,
+        "completion_code": study.completion_code,
         "completion_url": study.completion_url,
         "attention_checks_per_participant": study.attention_checks_per_participant,
         "max_failed_attention_checks": study.max_failed_attention_checks,
-        "min_median_rt_ms": study.min_median_rt_ms, "inactivity_timeout_minutes": study.inactivity_timeout_minutes,
-        "min_window_width": study.min_window_width, "min_window_height": study.min_window_height,
-        "eligible_image_count": study.eligible_image_count, "surviving_image_count": study.surviving_image_count,
-        "trials": {"total": trials.count(), "main": trials.filter(kind="main").count(),
-                   "attention": trials.filter(kind="attention").count()},
+        "min_median_rt_ms": study.min_median_rt_ms,
+        "inactivity_timeout_minutes": study.inactivity_timeout_minutes,
+        "min_window_width": study.min_window_width,
+        "min_window_height": study.min_window_height,
+        "eligible_image_count": study.eligible_image_count,
+        "surviving_image_count": study.surviving_image_count,
+        "trials": {
+            "total": trials.count(),
+            "main": trials.filter(kind="main").count(),
+            "attention": trials.filter(kind="attention").count(),
+        },
         "stimuli": {
             "count": stimuli.count(),
             "engine_versions": sorted(set(stimuli.values_list("engine_version", flat=True))),
@@ -790,8 +919,9 @@ def mark_stale_if_changed(study: Study, changed_fields) -> bool:
     return False
 
 
-def format_progress(done: int, total: int, width: int = 30, rate: float | None = None, eta: float | None = None,
-                    label: str = "") -> str:
+def format_progress(
+    done: int, total: int, width: int = 30, rate: float | None = None, eta: float | None = None, label: str = ""
+) -> str:
     """A text progress bar for the management commands: `label [#####.....] 12/40  30%  2.1/s  ~11 s left`."""
     frac = (done / total) if total else 1.0
     filled = int(round(width * min(max(frac, 0.0), 1.0)))

@@ -214,8 +214,10 @@ def _read_labels_csv(csv_name: str, text: str) -> tuple[list[tuple[int, str, lis
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) > 3:
-                errors.append(f"{csv_name} line {line}: {len(row)} columns, expected filename,labels,boxes "
-                              "(quote the boxes field: it contains commas)")
+                errors.append(
+                    f"{csv_name} line {line}: {len(row)} columns, expected filename,labels,boxes "
+                    "(quote the boxes field: it contains commas)"
+                )
                 continue
             filename = row[0].strip()
             labels = [x.strip() for x in (row[1] if len(row) > 1 else "").split(";") if x.strip()]
@@ -408,8 +410,9 @@ def inspect_archive(source, progress=None) -> ImportPlan:
                         else:
                             box_dicts.append({"label": label, "box": [_clean_number(v) for v in box]})
                     images.append(
-                        PlannedImage(filename, data, hashlib.sha256(data).hexdigest(), width, height, ext,
-                                     labels, box_dicts)
+                        PlannedImage(
+                            filename, data, hashlib.sha256(data).hexdigest(), width, height, ext, labels, box_dicts
+                        )
                     )
                 if progress:
                     progress(done, len(annotated))
@@ -421,9 +424,7 @@ def inspect_archive(source, progress=None) -> ImportPlan:
         if errors:
             raise ImportRefused(errors)
         used = {a[0] for a in annotated}
-        ignored = sorted(
-            n for n in files if n not in used and posixpath.splitext(n)[1].lower() in IMAGE_EXTENSIONS
-        )
+        ignored = sorted(n for n in files if n not in used and posixpath.splitext(n)[1].lower() in IMAGE_EXTENSIONS)
         return ImportPlan(fmt, images, ignored)
 
 
@@ -442,16 +443,24 @@ def write_plan(plan: ImportPlan, name: str, description: str = "", progress=None
     created_files: list[str] = []
     try:
         with transaction.atomic():
-            image_set = ImageSet.objects.create(name=name, description=description,
-                                                annotation_format=plan.annotation_format)
+            image_set = ImageSet.objects.create(
+                name=name, description=description, annotation_format=plan.annotation_format
+            )
             items = []
             for done, im in enumerate(plan.images, start=1):
                 stored = storage_name(im.sha256, im.extension)
                 if not default_storage.exists(stored):
                     stored = default_storage.save(stored, ContentFile(im.data))
                     created_files.append(stored)
-                item = ImageItem(image_set=image_set, filename=im.filename, sha256=im.sha256,
-                                 width=im.width, height=im.height, labels=im.labels, boxes=im.boxes)
+                item = ImageItem(
+                    image_set=image_set,
+                    filename=im.filename,
+                    sha256=im.sha256,
+                    width=im.width,
+                    height=im.height,
+                    labels=im.labels,
+                    boxes=im.boxes,
+                )
                 item.file.name = stored
                 items.append(item)
                 if progress:

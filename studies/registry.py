@@ -79,8 +79,13 @@ def local_copy(field_file):
         os.unlink(tmp)
 
 
-def inspect_model(arch: str, weights_name: str = "", checkpoint_path: str | None = None,
-                  categories: list[str] | None = None, target_layer: str = ""):
+def inspect_model(
+    arch: str,
+    weights_name: str = "",
+    checkpoint_path: str | None = None,
+    categories: list[str] | None = None,
+    target_layer: str = "",
+):
     """Load the model once on the CPU and return its explain_engine bundle. Raises RegistrationRefused."""
     arch = (arch or "").strip()
     weights_name = (weights_name or "").strip()
@@ -92,7 +97,10 @@ def inspect_model(arch: str, weights_name: str = "", checkpoint_path: str | None
 
     try:
         bundle = load_model(
-            arch, weights=weights_name or None, checkpoint=checkpoint_path, categories=categories or None,
+            arch,
+            weights=weights_name or None,
+            checkpoint=checkpoint_path,
+            categories=categories or None,
             device="cpu",
         )
     except (ValueError, FileNotFoundError, RuntimeError, KeyError, TypeError) as exc:
@@ -106,8 +114,15 @@ def inspect_model(arch: str, weights_name: str = "", checkpoint_path: str | None
     return bundle
 
 
-def register_model(name: str, arch: str, weights_name: str = "", checkpoint=None, categories=None,
-                   target_layer: str = "", notes: str = "") -> ClassifierModel:
+def register_model(
+    name: str,
+    arch: str,
+    weights_name: str = "",
+    checkpoint=None,
+    categories=None,
+    target_layer: str = "",
+    notes: str = "",
+) -> ClassifierModel:
     """Register a model. `checkpoint`: a path, or an uploaded/opened file. Writes nothing on refusal."""
     name = (name or "").strip()
     if not name:
@@ -117,9 +132,14 @@ def register_model(name: str, arch: str, weights_name: str = "", checkpoint=None
     with _checkpoint_on_disk(checkpoint) as ckpt_path:
         bundle = inspect_model(arch, weights_name, ckpt_path, categories, target_layer)
         model = ClassifierModel(
-            name=name, arch=arch.strip(), weights_name=(weights_name or "").strip(), categories=list(bundle.categories),
-            target_layer=bundle.target_layer, weights_sha256=bundle.weights_sha256,
-            input_size=int(bundle.input_size[0]), notes=notes,
+            name=name,
+            arch=arch.strip(),
+            weights_name=(weights_name or "").strip(),
+            categories=list(bundle.categories),
+            target_layer=bundle.target_layer,
+            weights_sha256=bundle.weights_sha256,
+            input_size=int(bundle.input_size[0]),
+            notes=notes,
         )
         stored = None
         try:

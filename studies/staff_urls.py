@@ -8,7 +8,10 @@ from django.urls import path
 from . import staff_views
 
 urlpatterns = [
-    path("staff/studies/<int:study_id>/generation/progress.json", staff_views.generation_progress,
-         name="generation-progress"),
+    path(
+        "staff/studies/<int:study_id>/generation/progress.json",
+        staff_views.generation_progress,
+        name="generation-progress",
+    ),
     path("staff/stimuli/<int:pk>/", staff_views.stimulus_detail, name="stimulus-detail"),
 ]

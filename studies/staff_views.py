@@ -31,10 +31,17 @@ def generation_progress(request, study_id: int):
 def stimulus_detail(request, pk: int):
     stimulus = get_object_or_404(Stimulus.objects.select_related("image", "image__image_set", "model"), pk=pk)
     trials = (
-        Trial.objects.filter(stimulus=stimulus) | Trial.objects.filter(stimulus_weaker=stimulus)
-    ).select_related("study").order_by("study_id", "index")[:100]
-    return render(request, "admin/studies/stimulus_detail.html", {
-        "stimulus": stimulus, "trials": trials,
-        "provenance_json": json.dumps(stimulus.provenance, indent=2, sort_keys=True),
-        "title": f"Stimulus {stimulus.pk}",
-    })
+        (Trial.objects.filter(stimulus=stimulus) | Trial.objects.filter(stimulus_weaker=stimulus))
+        .select_related("study")
+        .order_by("study_id", "index")[:100]
+    )
+    return render(
+        request,
+        "admin/studies/stimulus_detail.html",
+        {
+            "stimulus": stimulus,
+            "trials": trials,
+            "provenance_json": json.dumps(stimulus.provenance, indent=2, sort_keys=True),
+            "title": f"Stimulus {stimulus.pk}",
+        },
+    )

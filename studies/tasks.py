@@ -68,8 +68,12 @@ def model_cache_keys() -> list:
 
 
 # Lost database connections (Postgres restarted) are retried; everything else is recorded as a failure.
-_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60,
-          "max_retries": 20}
+_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 20,
+}
 
 
 @shared_task(name="studies.tasks.gpu_plan_generation", **_RETRY)

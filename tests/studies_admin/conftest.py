@@ -32,7 +32,7 @@ def build_zip(entries: dict[str, bytes], symlinks: dict[str, str] | None = None)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
             info.create_system = 3
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, target)
     return buf.getvalue()
 
@@ -71,8 +71,9 @@ def files_under(root: Path, folder: str) -> list[Path]:
     return sorted(p for p in base.rglob("*") if p.is_file()) if base.exists() else []
 
 
-def save_random_net(path: Path, arch: str = "shapes_strong", seed: int = 0, favour: str | None = None,
-                    categories=CLASSES) -> Path:
+def save_random_net(
+    path: Path, arch: str = "shapes_strong", seed: int = 0, favour: str | None = None, categories=CLASSES
+) -> Path:
     """A seeded random ShapesNet state dict; `favour` makes one class win every image (for trust tests)."""
     import torch
 
@@ -124,8 +125,15 @@ def cd_study(db, scenes, strong_model):
     from studies.models import Study
 
     return Study.objects.create(
-        name="Class discrimination", slug="cd", kind="class_discrimination", methods=["gradcam", "guided_backprop"],
-        design="between", model=strong_model, image_set=scenes, trials_per_participant=4, seed=11,
+        name="Class discrimination",
+        slug="cd",
+        kind="class_discrimination",
+        methods=["gradcam", "guided_backprop"],
+        design="between",
+        model=strong_model,
+        image_set=scenes,
+        trials_per_participant=4,
+        seed=11,
         attention_checks_per_participant=1,
     )
 
@@ -143,7 +151,15 @@ def trust_study(db, media_root, strong_model, weak_model):
 
     images = import_image_set("trust-scenes", io.BytesIO(scenes_archive(5, seed=9, labels_override=relabel)))
     return Study.objects.create(
-        name="Trust", slug="trust", kind="trust", methods=["gradcam", "guided_gradcam"], design="within",
-        stronger_model=strong_model, weaker_model=weak_model, image_set=images, trials_per_participant=3,
-        seed=5, attention_checks_per_participant=1,
+        name="Trust",
+        slug="trust",
+        kind="trust",
+        methods=["gradcam", "guided_gradcam"],
+        design="within",
+        stronger_model=strong_model,
+        weaker_model=weak_model,
+        image_set=images,
+        trials_per_participant=3,
+        seed=5,
+        attention_checks_per_participant=1,
     )

@@ -8,9 +8,15 @@ from studies.models import Study
 from studies.tasks import cached_bundle
 
 ADMIN_PAGES = [
-    "/admin/studies/study/", "/admin/studies/study/add/", "/admin/studies/imageset/", "/admin/studies/imageset/add/",
-    "/admin/studies/classifiermodel/", "/admin/studies/classifiermodel/add/", "/admin/studies/stimulus/",
-    "/admin/studies/generationjob/", "/admin/studies/imageitem/",
+    "/admin/studies/study/",
+    "/admin/studies/study/add/",
+    "/admin/studies/imageset/",
+    "/admin/studies/imageset/add/",
+    "/admin/studies/classifiermodel/",
+    "/admin/studies/classifiermodel/add/",
+    "/admin/studies/stimulus/",
+    "/admin/studies/generationjob/",
+    "/admin/studies/imageitem/",
 ]
 
 
@@ -33,15 +39,22 @@ def test_the_researcher_sees_every_admin_page_and_the_study_page_links_its_tools
     assert "4 images have exactly two labels" in page
     stimulus = cd_study.trials.first().stimulus
     assert stimulus.png.url in page
-    for name in ("studies:study-monitor", "studies:study-results", "studies:export-responses",
-                 "studies:export-participants", "studies:export-stimuli"):
+    for name in (
+        "studies:study-monitor",
+        "studies:study-results",
+        "studies:export-responses",
+        "studies:export-participants",
+        "studies:export-stimuli",
+    ):
         try:
             url = reverse(name, kwargs={"study_id": cd_study.pk})
         except Exception:  # NoReverseMatch: that helper's URL is not there yet
             continue
         assert url in page, name
     provenance = researcher_client.get(reverse("studies:stimulus-detail", args=[stimulus.pk])).content.decode()
-    assert stimulus.content_key in provenance and stimulus.png.url in provenance and stimulus.weights_sha256 in provenance
+    assert (
+        stimulus.content_key in provenance and stimulus.png.url in provenance and stimulus.weights_sha256 in provenance
+    )
     data = researcher_client.get(reverse("studies:generation-progress", kwargs={"study_id": cd_study.pk})).json()
     assert data["job"]["status"] == "done" and data["job"]["done"] == data["job"]["total"] == 20
     assert data["stimuli_complete"] is True
@@ -49,9 +62,12 @@ def test_the_researcher_sees_every_admin_page_and_the_study_page_links_its_tools
 
 @pytest.mark.django_db
 def test_a_non_staff_user_is_refused_every_admin_and_staff_page(outsider_client, cd_study):
-    urls = [*ADMIN_PAGES, f"/admin/studies/study/{cd_study.pk}/change/",
-            reverse("studies:generation-progress", kwargs={"study_id": cd_study.pk}),
-            reverse("studies:stimulus-detail", args=[1])]
+    urls = [
+        *ADMIN_PAGES,
+        f"/admin/studies/study/{cd_study.pk}/change/",
+        reverse("studies:generation-progress", kwargs={"study_id": cd_study.pk}),
+        reverse("studies:stimulus-detail", args=[1]),
+    ]
     for url in urls:
         response = outsider_client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
@@ -69,11 +85,23 @@ def test_anonymous_visitors_are_refused_the_progress_endpoint(client, cd_study):
 @pytest.mark.django_db
 def test_the_study_form_validates_and_says_how_many_images_qualify(researcher_client, scenes, strong_model):
     base = {
-        "name": "CD", "slug": "cd-form", "kind": "class_discrimination", "methods": ["gradcam", "deconvnet"],
-        "design": "within", "model": strong_model.pk, "image_set": scenes.pk, "render_style": "overlay",
-        "trials_per_participant": 4, "target_participants_per_condition": 5, "seed": 1,
-        "attention_checks_per_participant": 1, "max_failed_attention_checks": 0, "min_median_rt_ms": 0,
-        "inactivity_timeout_minutes": 30, "min_window_width": 0, "min_window_height": 0,
+        "name": "CD",
+        "slug": "cd-form",
+        "kind": "class_discrimination",
+        "methods": ["gradcam", "deconvnet"],
+        "design": "within",
+        "model": strong_model.pk,
+        "image_set": scenes.pk,
+        "render_style": "overlay",
+        "trials_per_participant": 4,
+        "target_participants_per_condition": 5,
+        "seed": 1,
+        "attention_checks_per_participant": 1,
+        "max_failed_attention_checks": 0,
+        "min_median_rt_ms": 0,
+        "inactivity_timeout_minutes": 30,
+        "min_window_width": 0,
+        "min_window_height": 0,
     }
     response = researcher_client.post("/admin/studies/study/add/", base)
     assert response.status_code == 200

@@ -108,11 +108,15 @@ BAD_ARCHIVES = {
         "labels.csv line 2: a.png: box circle:1,2,300,4 leaves the 128x128 image",
     ),
     "missing_file_row": (
-        lambda: build_zip({"a.png": scene_png(0)[0],
-                           "labels.csv": labels_csv([("a.png", "circle;square", ""), ("b.png", "x;y", "")])}),
+        lambda: build_zip(
+            {"a.png": scene_png(0)[0], "labels.csv": labels_csv([("a.png", "circle;square", ""), ("b.png", "x;y", "")])}
+        ),
         "labels.csv line 3: b.png is not in the archive",
     ),
-    "row_without_labels": (lambda: one_image_zip("a.png", scene_png(0)[0], labels=""), "labels.csv line 2: a.png has no labels"),
+    "row_without_labels": (
+        lambda: one_image_zip("a.png", scene_png(0)[0], labels=""),
+        "labels.csv line 2: a.png has no labels",
+    ),
     "bad_header": (
         lambda: build_zip({"a.png": scene_png(0)[0], "labels.csv": b"file,classes\na.png,x\n"}),
         "labels.csv line 1: the header must be filename,labels,boxes",

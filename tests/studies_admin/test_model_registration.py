@@ -29,11 +29,18 @@ def test_the_researcher_registers_a_checkpoint_in_the_admin_and_sees_layer_sha_a
     researcher_client, tmp_path, media_root
 ):
     ckpt = save_random_net(tmp_path / "net.pt", "shapes_strong", seed=3)
-    response = researcher_client.post("/admin/studies/classifiermodel/add/", {
-        "name": "shapes", "arch": "shapes_strong", "weights_name": "", "target_layer": "", "notes": "",
-        "checkpoint_file": SimpleUploadedFile("net.pt", ckpt.read_bytes()),
-        "categories_text": "\n".join(CLASSES),
-    })
+    response = researcher_client.post(
+        "/admin/studies/classifiermodel/add/",
+        {
+            "name": "shapes",
+            "arch": "shapes_strong",
+            "weights_name": "",
+            "target_layer": "",
+            "notes": "",
+            "checkpoint_file": SimpleUploadedFile("net.pt", ckpt.read_bytes()),
+            "categories_text": "\n".join(CLASSES),
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     model = ClassifierModel.objects.get(name="shapes")
     assert model.target_layer == "features.13"
@@ -56,10 +63,15 @@ def test_it_refuses_a_checkpoint_carrying_a_pickle_payload_and_the_payload_never
     # The file really carries the payload: plain pickle would run it (checked on a copy of the stream only).
     assert b"open" in evil.read_bytes() or b"builtins" in evil.read_bytes()
 
-    response = researcher_client.post("/admin/studies/classifiermodel/add/", {
-        "name": "evil", "arch": "shapes_strong", "checkpoint_file": SimpleUploadedFile("evil.pt", evil.read_bytes()),
-        "categories_text": "\n".join(CLASSES),
-    })
+    response = researcher_client.post(
+        "/admin/studies/classifiermodel/add/",
+        {
+            "name": "evil",
+            "arch": "shapes_strong",
+            "checkpoint_file": SimpleUploadedFile("evil.pt", evil.read_bytes()),
+            "categories_text": "\n".join(CLASSES),
+        },
+    )
     assert response.status_code == 200
     assert "weights_only" in response.content.decode()
     assert not marker.exists()
@@ -85,8 +97,17 @@ def test_the_register_model_command_registers_a_checkpoint(tmp_path, media_root)
     cats = tmp_path / "classes.txt"
     cats.write_text("\n".join(CLASSES))
     out = io.StringIO()
-    call_command("register_model", "weak-cmd", "--arch", "shapes_weak", "--checkpoint", str(ckpt),
-                 "--categories", str(cats), stdout=out)
+    call_command(
+        "register_model",
+        "weak-cmd",
+        "--arch",
+        "shapes_weak",
+        "--checkpoint",
+        str(ckpt),
+        "--categories",
+        str(cats),
+        stdout=out,
+    )
     assert "target layer features.13" in out.getvalue()
     assert ClassifierModel.objects.get(name="weak-cmd").categories == list(CLASSES)
 

@@ -30,8 +30,14 @@ def bigger_study(db, media_root, strong_model):
 
     images = import_image_set("many", io.BytesIO(scenes_archive(12, seed=3)))
     return Study.objects.create(
-        name="Many", slug="many", kind="class_discrimination", methods=["gradcam", "guided_backprop", "deconvnet"],
-        model=strong_model, image_set=images, seed=2, attention_checks_per_participant=1,
+        name="Many",
+        slug="many",
+        kind="class_discrimination",
+        methods=["gradcam", "guided_backprop", "deconvnet"],
+        model=strong_model,
+        image_set=images,
+        seed=2,
+        attention_checks_per_participant=1,
     )
 
 

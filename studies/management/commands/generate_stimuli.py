@@ -9,13 +9,18 @@ from studies.models import GenerationJob, JobStatus, Study
 
 
 class Command(BaseCommand):
-    help = ("Generate a study's stimuli on the Celery gpu workers (or in this process with --inline) and show "
-            "the progress. Idempotent: stimuli that exist are reused, a second run creates nothing.")
+    help = (
+        "Generate a study's stimuli on the Celery gpu workers (or in this process with --inline) and show "
+        "the progress. Idempotent: stimuli that exist are reused, a second run creates nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
-        parser.add_argument("--inline", action="store_true",
-                            help="run the work in this process instead of on the workers (no broker needed)")
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="run the work in this process instead of on the workers (no broker needed)",
+        )
         parser.add_argument("--no-wait", action="store_true", help="start the job and return")
         parser.add_argument("--force", action="store_true", help="restart even if a job looks unfinished")
         parser.add_argument("--timeout", type=float, default=0, help="give up waiting after this many seconds")
@@ -63,16 +68,22 @@ class Command(BaseCommand):
             if timeout and time.monotonic() - started > timeout:
                 bar.finish()
                 raise CommandError(f"still running after {timeout:.0f} s (job {job.pk}); it continues on the workers")
-            if j and j["status"] == JobStatus.PENDING and time.monotonic() - started > 30 and \
-                    int(time.monotonic() - started) % 30 == 0:
+            if (
+                j
+                and j["status"] == JobStatus.PENDING
+                and time.monotonic() - started > 30
+                and int(time.monotonic() - started) % 30 == 0
+            ):
                 self.stdout.write("waiting for a gpu worker to take the job ...")
             time.sleep(interval)
         bar.finish()
         study.refresh_from_db()
         for failure in data["failures"]:
             self.stderr.write(f"failed: {failure['image'] or ''} {failure['method']}: {failure['reason']}")
-        summary = (f"Job {j['id']} {j['status']}: {j['done']} of {j['total']} stimuli, {j['failed']} failed; "
-                   f"study is {study.get_status_display().lower()}")
+        summary = (
+            f"Job {j['id']} {j['status']}: {j['done']} of {j['total']} stimuli, {j['failed']} failed; "
+            f"study is {study.get_status_display().lower()}"
+        )
         if study.surviving_image_count is not None:
             summary += f"; {study.surviving_image_count} of {study.eligible_image_count} images survived"
         if j["status"] == JobStatus.DONE:

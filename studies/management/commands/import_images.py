@@ -7,8 +7,10 @@ from studies.imports import ImportRefused, inspect_archive, write_plan
 
 
 class Command(BaseCommand):
-    help = ("Import an image set from a zip of images plus labels.csv (filename,labels,boxes) or PASCAL VOC XML "
-            "annotations. Every image is checked; a bad archive is refused as a whole and nothing is written.")
+    help = (
+        "Import an image set from a zip of images plus labels.csv (filename,labels,boxes) or PASCAL VOC XML "
+        "annotations. Every image is checked; a bad archive is refused as a whole and nothing is written."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="name of the new image set")
@@ -32,9 +34,11 @@ class Command(BaseCommand):
                 self.stderr.write(error)
             raise CommandError(f"refused: {len(exc.errors)} problems, nothing imported") from None
         labels = plan.labels
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {len(plan.images)} images into {image_set.name!r} ({plan.annotation_format}); "
-            f"{len(labels)} labels: {', '.join(labels)}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {len(plan.images)} images into {image_set.name!r} ({plan.annotation_format}); "
+                f"{len(labels)} labels: {', '.join(labels)}"
+            )
+        )
         if plan.ignored:
             self.stdout.write(f"{len(plan.ignored)} images in the archive have no annotation and were skipped")

@@ -8,14 +8,19 @@ from studies.registry import RegistrationRefused, parse_categories, register_mod
 
 
 class Command(BaseCommand):
-    help = ("Register a classifier: a torchvision architecture with a weights name, or an architecture with a "
-            "state-dict checkpoint (read with weights_only=True). Loads it once to find the target layer and "
-            "the weights' sha256.")
+    help = (
+        "Register a classifier: a torchvision architecture with a weights name, or an architecture with a "
+        "state-dict checkpoint (read with weights_only=True). Loads it once to find the target layer and "
+        "the weights' sha256."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--arch", required=True, help="torchvision name (vgg16, alexnet, resnet50, ...) or "
-                            "a demo architecture (shapes_strong, shapes_weak)")
+        parser.add_argument(
+            "--arch",
+            required=True,
+            help="torchvision name (vgg16, alexnet, resnet50, ...) or a demo architecture (shapes_strong, shapes_weak)",
+        )
         parser.add_argument("--weights", default="", help="torchvision weights name, e.g. DEFAULT or IMAGENET1K_V1")
         parser.add_argument("--checkpoint", default=None, help="a state dict saved with torch.save")
         parser.add_argument("--categories", default=None, help="file with class names, one per line (or JSON list)")
@@ -28,14 +33,23 @@ class Command(BaseCommand):
             if o["categories"]:
                 cats = parse_categories(Path(o["categories"]).read_text(encoding="utf-8"))
             self.stdout.write(f"Loading {o['arch']} ...")
-            model = register_model(o["name"], o["arch"], weights_name=o["weights"], checkpoint=o["checkpoint"],
-                                   categories=cats, target_layer=o["target_layer"], notes=o["notes"])
+            model = register_model(
+                o["name"],
+                o["arch"],
+                weights_name=o["weights"],
+                checkpoint=o["checkpoint"],
+                categories=cats,
+                target_layer=o["target_layer"],
+                notes=o["notes"],
+            )
         except (RegistrationRefused, OSError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from None
         cats = model.categories
         shown = ", ".join(cats[:20]) + (f", ... ({len(cats)} in all)" if len(cats) > 20 else "")
-        self.stdout.write(self.style.SUCCESS(
-            f"Registered {model.name}: {model.arch}, target layer {model.target_layer}, "
-            f"weights sha256 {model.weights_sha256}, input {model.input_size}px"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Registered {model.name}: {model.arch}, target layer {model.target_layer}, "
+                f"weights sha256 {model.weights_sha256}, input {model.input_size}px"
+            )
+        )
         self.stdout.write(f"Categories: {shown}")
