@@ -154,6 +154,13 @@ CELERY_TASK_ROUTES = {
     "studies.tasks.gpu_*": {"queue": "gpu"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands a dead worker's unacknowledged task to another worker after the visibility timeout
+# (kombu's default is an hour). Chunks take seconds; keep this above the longest chunk, or a chunk
+# runs twice (harmlessly: generation is idempotent).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 

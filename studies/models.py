@@ -365,3 +365,21 @@ class Response(models.Model):
                 condition=Q(rating__isnull=True) | Q(rating__gte=-2, rating__lte=2), name="rating_in_scale"
             )
         ]
+
+
+class FaithfulnessReport(models.Model):
+    """The paper's automatic evaluations of a study's methods, computed on a GPU worker."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="faithfulness_reports")
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
+    parameters = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"faithfulness of {self.study_id} ({self.status})"

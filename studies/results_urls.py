@@ -11,6 +11,7 @@ urlpatterns = [
     path("staff/studies/<int:study_id>/monitor/", views.study_monitor, name="study-monitor"),
     path("staff/studies/<int:study_id>/monitor/data/", views.study_monitor_data, name="study-monitor-data"),
     path("staff/studies/<int:study_id>/results/", views.study_results, name="study-results"),
+    path("staff/studies/<int:study_id>/faithfulness/", views.study_faithfulness_run, name="study-faithfulness-run"),
     path("staff/studies/<int:study_id>/plots/<slug:name>.<str:fmt>", views.study_plot, name="study-plot"),
     path("staff/studies/<int:study_id>/export/responses.csv", views.export_responses, name="export-responses"),
     path("staff/studies/<int:study_id>/export/participants.csv", views.export_participants, name="export-participants"),

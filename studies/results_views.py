@@ -11,10 +11,11 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
 from django.db.models import Count, Max
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from . import analysis, export, plots
 from .models import Response, Study
@@ -88,6 +89,35 @@ def study_monitor_data(request, study_id: int):
     return JsonResponse(monitor_data(study))
 
 
+def faithfulness_context(study: Study, result: dict) -> dict:
+    from .faithfulness import latest_report
+
+    report = latest_report(study)
+    key = "mean_rating" if result["kind"] == "trust" else "accuracy"
+    human = {name: values.get(key) for name, values in result["methods"].items()}
+    rows = []
+    if report is not None:
+        for role, methods in report.results.get("summary", {}).items():
+            for method, values in methods.items():
+                rows.append({"role": role, "method": method, "human": human.get(method), **values})
+    return {
+        "faithfulness": report,
+        "faithfulness_rows": rows,
+        "faithfulness_pending": study.faithfulness_reports.filter(status__in=["pending", "running"]).exists(),
+        "faithfulness_url": reverse("studies:study-faithfulness-run", kwargs={"study_id": study.pk}),
+    }
+
+
+@staff_member_required
+@require_POST
+def study_faithfulness_run(request, study_id: int):
+    from .faithfulness import do_request_report
+
+    study = get_object_or_404(Study, pk=study_id)
+    do_request_report(study)
+    return redirect("studies:study-results", study_id=study.pk)
+
+
 @staff_member_required
 @never_cache
 def study_results(request, study_id: int):
@@ -121,6 +151,7 @@ def study_results(request, study_id: int):
             exports=exports,
             monitor_url=reverse("studies:study-monitor", kwargs={"study_id": study.pk}),
             methods=[{"name": k, **v} for k, v in result["methods"].items()],
+            **faithfulness_context(study, result),
             generated_at=timezone.now(),
         ),
     )

@@ -13,19 +13,6 @@ from collections import OrderedDict
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from config.celery import app
-
-# Redis redelivers an unacknowledged message (its worker died) after the visibility timeout. Kombu's
-# default is an hour; chunks take seconds, so a much shorter timeout makes a killed worker's chunk
-# come back quickly. Must stay longer than the longest chunk, or chunks run twice (harmlessly: they
-# are idempotent). Settings may define broker_transport_options themselves; then they win.
-if "visibility_timeout" not in (app.conf.broker_transport_options or {}):
-    app.conf.broker_transport_options = {
-        **(app.conf.broker_transport_options or {}),
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
-        "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
-    }
-
 MODEL_CACHE_SIZE = 3
 _MODEL_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
 
@@ -98,3 +85,12 @@ def gpu_generate_chunk(chunk: dict) -> dict:
         torch.set_num_threads(int(os.environ["TORCH_NUM_THREADS"]))
     counts = generation.do_process_chunk(chunk, cached_bundle, device=device)
     return {"job": chunk["job_id"], "model": chunk["model_id"], **counts}
+
+
+@shared_task(name="studies.tasks.gpu_faithfulness_report")
+def gpu_faithfulness_report(report_id: int) -> dict:
+    """The paper's automatic evaluations of a study's methods (occlusion needs the network)."""
+    from studies.faithfulness import do_run_report
+
+    report = do_run_report(report_id, cached_bundle)
+    return {"report": report.pk, "status": report.status}

@@ -1,0 +1,35 @@
+"""Compute a study's automatic evaluations (pointing game, localization, occlusion, deletion/insertion)."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from studies.faithfulness import DEFAULT_MAX_IMAGES, do_request_report, format_report, human_scores
+from studies.models import JobStatus, Study
+
+
+class Command(BaseCommand):
+    help = "Run the faithfulness report of a study on a GPU worker (in-process without a broker) and print it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--max-images", type=int, default=DEFAULT_MAX_IMAGES,
+                            help="(image, class) pairs evaluated, chosen by the study seed; 0 for all")
+        parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the worker")
+        parser.add_argument("--json", default="", help="also write the results as JSON here")
+
+    def handle(self, *args, slug, max_images, timeout, **options):
+        json_path = options["json"]
+        try:
+            study = Study.objects.get(slug=slug)
+        except Study.DoesNotExist as exc:
+            raise CommandError(f"no study with slug {slug!r}") from exc
+        self.stdout.write(f"Faithfulness report for {slug}: up to {max_images or 'all'} (image, class) pairs per model")
+        report = do_request_report(study, max_images=max_images or None, wait_timeout=timeout)
+        if report.status != JobStatus.DONE:
+            raise CommandError(f"the report did not finish: {report.status} {report.error}")
+        self.stdout.write(format_report(report.results, human_scores(study)))
+        if json_path:
+            with open(json_path, "w") as fh:
+                json.dump(report.results, fh, indent=2)
+            self.stdout.write(f"Wrote {json_path}")
