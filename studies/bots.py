@@ -37,6 +37,7 @@ from .design import TRUST_RATING_LABELS
 POLICIES = ("oracle", "noisy", "random")
 SIMULATION_SALT = "studies.simulated-participant"
 MAX_STEPS = 2000
+MAX_RETRIES = 8
 
 
 def simulation_token(study_slug: str) -> str:
@@ -182,7 +183,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class BotError(RuntimeError):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 # --- answering -------------------------------------------------------------------------------
@@ -256,6 +259,7 @@ class BotResult:
     completion_code: str = ""
     redirected_to: str = ""
     answers: int = 0
+    retries: int = 0
     error: str = ""
 
 
@@ -281,9 +285,23 @@ class Bot:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
         self.result = BotResult(external_id)
+        self.retries = 0
 
     # HTTP ------------------------------------------------------------------------------------
-    def request(self, kind: str, url: str, data: dict | None = None, expect_redirect: bool = False):
+    def request(self, kind: str, url: str, data: dict | None = None):
+        """One request; like the page's script, a network or server error is retried with the same
+        data (for an answer: the same idempotency key), so nothing is lost and nothing doubled."""
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                return self._request_once(kind, url, data)
+            except BotError as err:
+                if (err.status is not None and err.status < 500) or attempt == MAX_RETRIES:
+                    raise
+                self.retries += 1
+                time.sleep(min(0.25 * 2**attempt, 4.0))
+        raise AssertionError("unreachable")
+
+    def _request_once(self, kind: str, url: str, data: dict | None = None):
         url = urllib.parse.urljoin(self.base + "/", url)
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         req = urllib.request.Request(url, data=body, headers={"User-Agent": "visexp-bot"})
@@ -299,7 +317,7 @@ class Bot:
         ok = status < 400
         self.timings.record(kind, time.perf_counter() - started, ok, f"{url}: HTTP {status}")
         if not ok:
-            raise BotError(f"{kind} {url}: HTTP {status}: {content[:200]!r}")
+            raise BotError(f"{kind} {url}: HTTP {status}: {content[:200]!r}", status)
         return status, content, location, url
 
     def get_page(self, kind: str, url: str) -> Page:
@@ -318,7 +336,10 @@ class Bot:
 
     def submit(self, kind: str, page: Page, form: Form, extra: dict) -> Page:
         data = {**form.fields, **extra}
-        status, content, location, full = self.request(kind, urllib.parse.urljoin(page.url, form.action), data)
+        url = urllib.parse.urljoin(page.url, form.action)
+        status, content, location, full = self.request(kind, url, data)
+        if kind == "answer":
+            self.result.answers += 1  # acknowledged by the server
         if status in (301, 302, 303) and location:
             if not self._same_site(location):
                 raise _Finished(location)
@@ -348,6 +369,7 @@ class Bot:
             self.result.redirected_to = finished.location
         except BotError as err:
             self.result.error = str(err)
+        self.result.retries = self.retries
         return self.result
 
     def _play(self):
@@ -393,7 +415,6 @@ class Bot:
             time.sleep(self.rng.uniform(*self.pause))
         rt_ms = int((time.perf_counter() - started) * 1000) if self.pause[1] > 0 else self.rng.randint(700, 2500)
         form = next(f for f in page.parser.forms if any(b is chosen for b in f.buttons))
-        self.result.answers += 1
         return self.submit("answer", page, form, {chosen.attrs["name"]: chosen.attrs["value"], "rt_ms": rt_ms})
 
     def _random_or_oracle(self) -> bool:
