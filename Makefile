@@ -48,6 +48,9 @@ test: $(VENV)/.dev chromium services
 bench: $(VENV)/.dev
 	$(PY) bench/engine.py
 
+loadtest: $(VENV)/.dev services
+	$(PY) bench/loadtest.py
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

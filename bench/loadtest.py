@@ -1,0 +1,185 @@
+"""`make loadtest`: the site as in production under a crowd of simulated participants.
+
+Starts gunicorn with the settings of docker-compose (DEBUG off, Postgres, Redis, whitenoise serving
+static files and stimuli) on 127.0.0.1, builds the demo studies in a fresh database, then plays:
+
+1. burst: N participants at once answering with no pause;
+2. paced: N participants at once with a 1-3 s pause before each answer;
+3. fault: participants paced while PostgreSQL is restarted in the middle of the run.
+
+After each phase it checks that the database holds exactly one response per acknowledged answer
+(none lost, none doubled) and prints the requests per second, p50/p95/p99 latency and errors per
+page type. Everything runs on this machine's loopback; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "var" / "loadtest"
+DB_NAME = "visexp_load"
+
+
+def production_env(port: int) -> dict:
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain http on loopback: the Secure cookie flag would keep the bots' cookies from coming back.
+        "SECURE_COOKIES": "0",
+        "MEDIA_ROOT": str(OUT / "media"),
+        "STATIC_ROOT": str(OUT / "static"),
+        "DEMO_MODELS_DIR": str(ROOT / "var" / "demo_models"),
+        "LOG_LEVEL": "WARNING",
+        "TORCH_DEVICE": "cpu",
+    }
+
+
+def run(cmd, env, **kwargs):
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, **kwargs)
+
+
+def recreate_database():
+    for sql in (f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True)
+
+
+def wait_healthy(url: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the site at {url} did not become healthy in {timeout:.0f} s")
+
+
+def restart_postgres(after_s: float, log: list):
+    time.sleep(after_s)
+    cluster = sorted(os.listdir("/etc/postgresql"))[0]
+    started = time.monotonic()
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"], check=True)
+    log.append(time.monotonic() - started)
+
+
+def phase(name: str, study, base_url: str, n: int, pause, fault_after: float | None = None) -> dict:
+    from studies.bots import do_simulate
+    from studies.models import Response
+
+    print(f"\n== {name}: {n} participants at once on {study.slug}, pause {pause[0]}-{pause[1]} s", flush=True)
+    before = Response.objects.filter(assignment__participant__study=study).count()
+    fault_log: list = []
+    fault = None
+    if fault_after is not None:
+        fault = threading.Thread(target=restart_postgres, args=(fault_after, fault_log))
+        fault.start()
+    started = time.monotonic()
+    report = do_simulate(study, base_url=base_url, n=n, policy="random", concurrency=n, seed=zlib.crc32(name.encode()) % 1000,
+                         pause=pause, id_prefix=f"load-{name}-{secrets.token_hex(3)}")
+    elapsed = time.monotonic() - started
+    if fault:
+        fault.join()
+    from django.db import connection
+
+    connection.close()  # the fault phase restarted the server under this connection
+    after = Response.objects.filter(assignment__participant__study=study).count()
+    acknowledged = sum(r.answers for r in report.results)
+    result = {
+        "phase": name,
+        "participants": n,
+        "completed": report.completed,
+        "seconds": round(elapsed, 1),
+        "answers_acknowledged": acknowledged,
+        "responses_written": after - before,
+        "lost": max(0, acknowledged - (after - before)),
+        "doubled": max(0, (after - before) - acknowledged),
+        "retries": sum(r.retries for r in report.results),
+        "errors": sum(row["errors"] for row in report.timings.table()),
+        "pages": report.timings.table(),
+        "postgres_restart_s": round(fault_log[0], 1) if fault_log else None,
+        "failures": [r.error for r in report.failed][:5],
+    }
+    print(report.timings.format_table())
+    print(
+        f"completed {result['completed']}/{n} in {result['seconds']} s; answers acknowledged {acknowledged}, "
+        f"responses written {after - before} (lost {result['lost']}, doubled {result['doubled']}); "
+        f"errors {result['errors']}, retried {result['retries']}"
+        + (f"; Postgres restart took {result['postgres_restart_s']} s" if fault_log else ""),
+        flush=True,
+    )
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=200)
+    parser.add_argument("--fault-participants", type=int, default=50)
+    parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3)))
+    parser.add_argument("--skip-fault", action="store_true")
+    args = parser.parse_args(argv)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(OUT / "media", ignore_errors=True)
+    env = {**os.environ, **production_env(args.port)}
+    recreate_database()
+    manage = [sys.executable, "manage.py"]
+    run(manage + ["migrate", "--noinput", "-v0"], env)
+    run(manage + ["collectstatic", "--noinput", "-v0"], env)
+    # The studies are built with in-process generation (no worker needed for a load test).
+    run(manage + ["demo", "--no-serve"], {k: v for k, v in env.items() if k != "CELERY_BROKER_URL"},
+        stdout=subprocess.DEVNULL)
+
+    base_url = f"http://127.0.0.1:{args.port}"
+    # The web command of docker-compose.yml.
+    gunicorn = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application", "--bind",
+         f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--timeout", "60"],
+        cwd=ROOT, env=env, stdout=open(OUT / "gunicorn.log", "wb"), stderr=subprocess.STDOUT,
+    )
+    os.environ.update(production_env(args.port) | {"SECRET_KEY": env["SECRET_KEY"]})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from studies.demo import CD_SLUG, TRUST_SLUG
+    from studies.models import Study
+
+    results = []
+    try:
+        wait_healthy(base_url)
+        cd, trust = Study.objects.get(slug=CD_SLUG), Study.objects.get(slug=TRUST_SLUG)
+        results.append(phase("burst", cd, base_url, args.participants, (0.0, 0.0)))
+        results.append(phase("paced", trust, base_url, args.participants, (1.0, 3.0)))
+        if not args.skip_fault:
+            results.append(phase("fault", cd, base_url, args.fault_participants, (1.0, 3.0), fault_after=8.0))
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(20)
+    (OUT / "report.json").write_text(json.dumps(results, indent=2))
+    print(f"\nWrote {OUT / 'report.json'}")
+    bad = [r for r in results if r["lost"] or r["doubled"] or r["completed"] != r["participants"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
