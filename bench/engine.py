@@ -82,15 +82,21 @@ def pytorch_grad_cam(model, layer_name, x, targets):
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     layer = get_module(model, layer_name)
+    # GuidedBackpropReLUModel leaves one shared nn.ReLU in place of all of its model's ReLUs, which
+    # unhooks GradCAM's target layer on the next call: give it its own copy (made once, untimed after).
+    if id(model) not in _GB_COPIES:
+        _GB_COPIES[id(model)] = copy.deepcopy(model)
     for j in range(targets.shape[1]):
         with GradCAM(model=model, target_layers=[layer]) as cam:
             maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in targets[:, j]])
-        gb_model = GuidedBackpropReLUModel(model=model, device=x.device)
+        gb_model = GuidedBackpropReLUModel(model=_GB_COPIES[id(model)], device=x.device)
         for i in range(x.shape[0]):
             gb = gb_model(x[i : i + 1], target_category=int(targets[i, j]))
             gb * maps[i][..., None]
     model.zero_grad(set_to_none=True)
 
+
+_GB_COPIES: dict = {}
 
 RUNNERS = {
     "engine": engine,
