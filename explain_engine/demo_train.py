@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from . import synthetic
-from .demo_nets import DEMO_TARGET_LAYER, STRONG_WIDTHS, WEAK_WIDTHS, ShapesNet
+from .demo_nets import DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYER, STRONG_WIDTHS, WEAK_WIDTHS, ShapesNet
 from .synthetic import CLASSES, DEFAULT_BIAS, Bias
 
 __all__ = [
@@ -51,8 +51,8 @@ __all__ = [
 MANIFEST_NAME = "demo_models.json"
 MANIFEST_FORMAT = 1
 #: Input normalisation of both networks (ImageNet statistics, the platform's default).
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+MEAN = DEMO_MEAN
+STD = DEMO_STD
 #: Thread count during training: weights are bit-identical only for a fixed count.
 TRAIN_THREADS = 2
 #: Test scenes start at this index, far away from the training indices.
