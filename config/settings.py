@@ -83,7 +83,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Waiting for the write lock beats "database is locked" when the demo has concurrent writers.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # and IMMEDIATE transactions take it at the start, so concurrent writers queue instead of deadlocking.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -125,6 +126,9 @@ STORAGES = {
 # Uploaded zips of images can be large; Django streams them to disk past this size.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Where `manage.py demo` keeps the networks it trains (reused by later runs).
+DEMO_MODELS_DIR = env.path("DEMO_MODELS_DIR", default=str(VAR_DIR / "demo_models"))
 
 # "auto": cuda when available, else cpu; resolved by the worker when it first loads a model,
 # so that web processes never import torch just to read their settings.

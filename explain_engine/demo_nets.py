@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from torch import nn
 
+# Input normalization of the demo networks (ImageNet's statistics): training and explaining must agree.
+DEMO_MEAN = (0.485, 0.456, 0.406)
+DEMO_STD = (0.229, 0.224, 0.225)
+
 STRONG_WIDTHS = (16, 32, 64, 128)
 WEAK_WIDTHS = (8, 16, 32, 32)
 

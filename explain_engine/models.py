@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .demo_nets import DEMO_ARCHITECTURES, DEMO_TARGET_LAYER
+from .demo_nets import DEMO_ARCHITECTURES, DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYER
 from .layers import family_target_layer
 
 DEMO_INPUT_SIZE = (128, 128)
@@ -101,8 +101,12 @@ def _head_size(state_dict) -> int | None:
 
 
 def _demo_preprocess(img) -> torch.Tensor:
+    """RGB in [0, 1], normalized as in training (demo_train.preprocess), no resizing."""
     arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    mean = torch.tensor(DEMO_MEAN).view(3, 1, 1)
+    std = torch.tensor(DEMO_STD).view(3, 1, 1)
+    return (x - mean) / std
 
 
 def _demo_display(img) -> np.ndarray:

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import authenticate
 
-from studies.management.commands.demo import DEMO_USERNAME, do_reset_demo_staff
+from studies.demo import DEMO_USERNAME, do_reset_demo_staff
 
 
 @pytest.mark.django_db

@@ -1,34 +1,36 @@
-"""Build the demo: a staff account with a one-time password (more is added by the demo world)."""
+"""Build the offline demo (images, two trained networks, two live studies) and print its links."""
 
-import secrets
+import time
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-DEMO_USERNAME = "researcher"
-
-
-def do_reset_demo_staff(username: str = DEMO_USERNAME) -> str:
-    """Create (or reset) the demo staff account and return its new one-time password."""
-    password = secrets.token_urlsafe(12)
-    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": ""})
-    user.is_staff = True
-    user.is_superuser = True
-    user.set_password(password)
-    user.save()
-    return password
+from studies import generation
+from studies.demo import DEMO_USERNAME, do_build_demo, do_reset_demo_staff
 
 
 class Command(BaseCommand):
-    help = "Build the offline demo and print the admin login."
+    help = "Build the offline demo through the real code paths and print the participant links and admin login."
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-serve", action="store_true", help="accepted for symmetry with `make demo`; this command never serves")
+        parser.add_argument("--no-serve", action="store_true",
+                            help="build only (this command never serves; `make demo` serves after it)")
         parser.add_argument("--host", default="http://127.0.0.1:8000")
 
     def handle(self, *args, **options):
+        started = time.monotonic()
+        say = self.stdout.write
+        try:
+            studies = do_build_demo(say)
+        except generation.StudyError as exc:
+            raise CommandError(str(exc)) from exc
         password = do_reset_demo_staff()
         host = options["host"].rstrip("/")
-        self.stdout.write(self.style.SUCCESS("Demo ready."))
-        self.stdout.write(f"  Admin:        {host}/admin/")
-        self.stdout.write(f"  Login:        {DEMO_USERNAME} / {password}   (one-time password, reset on every run)")
+        say(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f} s."))
+        say(f"  Admin:        {host}/admin/")
+        say(f"  Login:        {DEMO_USERNAME} / {password}   (one-time password, reset on every run)")
+        for study in (studies.class_discrimination, studies.trust):
+            say(f"  {study.name}")
+            say(f"    participant link:  {host}/s/{study.slug}/")
+            say(f"    Prolific-style:    {host}/s/{study.slug}/?PROLIFIC_PID=demo-pid&STUDY_ID=demo&SESSION_ID=1")
+            say(f"    results:           {host}/staff/studies/{study.pk}/results/")
+            say(f"    simulate 20 bots:  python manage.py simulate_participants {study.slug} --n 20 --policy oracle")

@@ -1,0 +1,198 @@
+"""The offline demo world, built through the same code paths a researcher uses.
+
+Synthetic two-object scenes (explain_engine.synthetic) are imported as an image set; two networks
+trained on them (explain_engine.demo_train: a stronger one, and a weaker one trained on a biased
+copy whose maps attend to a background cue) are registered; a class-discrimination study and a
+trust study are configured, their stimuli generated through the Celery task path (in-process when
+no broker is set) and launched. Every step reuses what a previous run built.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from . import generation
+from .imports import import_image_set
+from .models import ClassifierModel, Design, ImageSet, JobStatus, Study, StudyKind, StudyStatus
+from .registry import register_model
+
+DEMO_USERNAME = "researcher"
+DEMO_SEED = 2017
+DEMO_IMAGES = 80
+# Scenes for the studies come after the training and test scenes, so the networks never saw them.
+DEMO_IMAGE_START = 1_000_000
+IMAGE_SET_NAME = "Demo shapes"
+STRONG_NAME = "Demo strong network"
+WEAK_NAME = "Demo weak network (biased training)"
+CD_SLUG = "demo-class-discrimination"
+TRUST_SLUG = "demo-trust"
+CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
+TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
+COMPLETION_CODE = "DEMO2017"
+
+
+def do_reset_demo_staff(username: str = DEMO_USERNAME) -> str:
+    """Create (or reset) the demo staff account and return its new one-time password."""
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": ""})
+    user.is_staff = True
+    user.is_superuser = True
+    user.set_password(password)
+    user.save()
+    return password
+
+
+def models_dir() -> Path:
+    return Path(settings.DEMO_MODELS_DIR)
+
+
+def demo_image_zip(n: int = DEMO_IMAGES, seed: int = DEMO_SEED) -> bytes:
+    """The demo scenes with their labels.csv, zipped as a researcher would upload them."""
+    from explain_engine.synthetic import write_image_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # With the background cue the weaker network learned to take for a star: its maps reveal the bias.
+        write_image_folder(tmp, n, seed, bias="star", start=DEMO_IMAGE_START)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(Path(tmp).iterdir()):
+                zf.write(path, path.name)
+        return buf.getvalue()
+
+
+def ensure_image_set(say) -> ImageSet:
+    existing = ImageSet.objects.filter(name=IMAGE_SET_NAME).first()
+    if existing:
+        say(f"Image set: reusing {IMAGE_SET_NAME!r} ({existing.images.count()} images)")
+        return existing
+    say(f"Image set: drawing {DEMO_IMAGES} two-object scenes and importing them ...")
+    image_set = import_image_set(
+        IMAGE_SET_NAME, io.BytesIO(demo_image_zip()), description="Synthetic two-object scenes (offline demo)"
+    )
+    say(f"  imported {image_set.images.count()} images")
+    return image_set
+
+
+def ensure_models(say) -> tuple[ClassifierModel, ClassifierModel, dict]:
+    from explain_engine.demo_train import train_demo_models
+    from explain_engine.synthetic import CLASSES
+
+    manifest = train_demo_models(models_dir(), seed=0, progress=say)
+    registered = []
+    for name, arch, notes in (
+        (STRONG_NAME, "shapes_strong", "16-32-64-128 channels, trained on unbiased scenes"),
+        (WEAK_NAME, "shapes_weak", "8-16-32-32 channels, trained on scenes where a background cue goes with one class"),
+    ):
+        model = ClassifierModel.objects.filter(name=name).first()
+        if model is None:
+            model = register_model(name, arch, checkpoint=manifest["paths"][arch], categories=list(CLASSES),
+                                   notes=notes)
+            say(f"Model: registered {name!r} (target layer {model.target_layer}, sha256 {model.weights_sha256[:12]})")
+        else:
+            say(f"Model: reusing {name!r}")
+        registered.append(model)
+    return registered[0], registered[1], manifest
+
+
+@dataclass(frozen=True)
+class DemoStudies:
+    class_discrimination: Study
+    trust: Study
+
+
+def _study_defaults(image_set: ImageSet) -> dict:
+    return {
+        "image_set": image_set,
+        "design": Design.BETWEEN,
+        "seed": DEMO_SEED,
+        "trials_per_participant": 12,
+        "target_participants_per_condition": 10,
+        "attention_checks_per_participant": 1,
+        "max_failed_attention_checks": 0,
+        "min_median_rt_ms": 300,
+        "completion_code": COMPLETION_CODE,
+        "debrief_text": "Thank you! This demo study compared ways of explaining an image classifier's decisions.",
+    }
+
+
+def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: ClassifierModel, say) -> DemoStudies:
+    cd, created = Study.objects.get_or_create(
+        slug=CD_SLUG,
+        defaults={
+            "name": "Demo: which object does the explanation show?",
+            "kind": StudyKind.CLASS_DISCRIMINATION,
+            "methods": CD_METHODS,
+            "model": strong,
+            **_study_defaults(image_set),
+        },
+    )
+    say(f"Study: {'created' if created else 'reusing'} {cd.slug} ({cd.get_status_display().lower()})")
+    trust, created = Study.objects.get_or_create(
+        slug=TRUST_SLUG,
+        defaults={
+            "name": "Demo: which network is more reliable?",
+            "kind": StudyKind.TRUST,
+            "methods": TRUST_METHODS,
+            "stronger_model": strong,
+            "weaker_model": weak,
+            **_study_defaults(image_set),
+        },
+    )
+    say(f"Study: {'created' if created else 'reusing'} {trust.slug} ({trust.get_status_display().lower()})")
+    return DemoStudies(cd, trust)
+
+
+def ensure_live(study: Study, say) -> Study:
+    """Generate (through the Celery task path) and launch, unless already done."""
+    study.refresh_from_db()
+    if study.status in (StudyStatus.LIVE, StudyStatus.CLOSED):
+        return study
+    if study.status != StudyStatus.READY or not generation.stimuli_complete(study):
+        say(f"Generating the stimuli of {study.slug} ...")
+        job = generation.do_start_generation(study, force=True)
+        job = _wait(job, say)
+        if job.status != JobStatus.DONE:
+            reasons = "; ".join(job.failures.values_list("reason", flat=True)[:3])
+            raise generation.StudyError(f"generation of {study.slug} ended {job.status}: {reasons}")
+        study.refresh_from_db()
+        survived = (
+            f", {study.surviving_image_count} of {study.eligible_image_count} images survived"
+            if study.kind == StudyKind.TRUST else ""
+        )
+        say(f"  {job.done} stimuli{survived}")
+    study = generation.do_launch(study)
+    say(f"Launched {study.slug}")
+    return study
+
+
+def _wait(job, say, timeout: float = 1800):
+    """In-process (eager) generation is finished on return; with a broker, follow the workers."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        job.refresh_from_db()
+        if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+            return job
+        if (job.done, job.total) != last:
+            say(f"  {job.done}/{job.total} stimuli")
+            last = (job.done, job.total)
+        if time.monotonic() > deadline:
+            raise generation.StudyError(f"generation still running after {timeout:.0f} s; is a gpu worker up?")
+        time.sleep(1)
+
+
+def do_build_demo(say=print) -> DemoStudies:
+    image_set = ensure_image_set(say)
+    strong, weak, manifest = ensure_models(say)
+    studies = ensure_studies(image_set, strong, weak, say)
+    return DemoStudies(ensure_live(studies.class_discrimination, say), ensure_live(studies.trust, say))
