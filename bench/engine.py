@@ -107,18 +107,21 @@ RUNNERS = {
 }
 
 
-def timeit(fn, reps, device):
-    times = []
-    for r in range(reps + 1):  # the first run warms up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if r:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timeit_interleaved(calls, reps, device):
+    """Median seconds of each call; the runners alternate within every repetition so that
+    a change in the machine's load affects them alike. The first round warms up."""
+    times = {name: [] for name in calls}
+    for r in range(reps + 1):
+        for name, fn in calls.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main(argv=None):
@@ -156,13 +159,12 @@ def main(argv=None):
         x = torch.randn(args.batch, 3, args.size, args.size, device=device)
         for k in (int(v) for v in args.ks.split(",")):
             targets = torch.stack([torch.arange(k) * 7 + 1 + i for i in range(args.batch)]).to(device)
-            res = {}
-            for name in runners:
-                # each library gets its own copy: pytorch-grad-cam's GuidedBackpropReLUModel puts back one
-                # shared, non-in-place nn.ReLU in place of all of the model's ReLUs
-                m = copy.deepcopy(model)
-                res[name] = timeit(lambda: RUNNERS[name](m, layer, x, targets), args.reps, device) / args.batch
-                del m
+            # each library gets its own copy: pytorch-grad-cam's GuidedBackpropReLUModel puts back one
+            # shared, non-in-place nn.ReLU in place of all of the model's ReLUs.
+            copies = {name: copy.deepcopy(model) for name in runners}
+            calls = {name: (lambda f=RUNNERS[name], m=copies[name]: f(m, layer, x, targets)) for name in runners}
+            res = {n: t / args.batch for n, t in timeit_interleaved(calls, args.reps, device).items()}
+            del copies, calls
             row = [arch, str(k)] + [f"{res[n]:.3f}" for n in runners]
             if "engine/floor" in header:
                 row.append(f"{res['engine'] / res['floor']:.2f}x")
