@@ -23,7 +23,6 @@ import time
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -141,8 +140,10 @@ def main(argv=None):
 
     device = torch.device(args.device)
     runners = [r for r in args.only.split(",") if r]
-    print(f"torch {torch.__version__}, {args.threads} threads, device {device}, {args.size}x{args.size}, "
-          f"batch {args.batch}, median of {args.reps} runs; seconds per image")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, device {device}, {args.size}x{args.size}, "
+        f"batch {args.batch}, median of {args.reps} runs; seconds per image"
+    )
     header = ["arch", "K"] + runners
     if "floor" in runners and "engine" in runners:
         header += ["engine/floor"]
@@ -162,7 +163,10 @@ def main(argv=None):
             # each library gets its own copy: pytorch-grad-cam's GuidedBackpropReLUModel puts back one
             # shared, non-in-place nn.ReLU in place of all of the model's ReLUs.
             copies = {name: copy.deepcopy(model) for name in runners}
-            calls = {name: (lambda f=RUNNERS[name], m=copies[name]: f(m, layer, x, targets)) for name in runners}
+            calls = {
+                name: (lambda f=RUNNERS[name], m=copies[name], la=layer, xx=x, t=targets: f(m, la, xx, t))
+                for name in runners
+            }
             res = {n: t / args.batch for n, t in timeit_interleaved(calls, args.reps, device).items()}
             del copies, calls
             row = [arch, str(k)] + [f"{res[n]:.3f}" for n in runners]

@@ -92,8 +92,16 @@ def phase(name: str, study, base_url: str, n: int, pause, fault_after: float | N
         fault = threading.Thread(target=restart_postgres, args=(fault_after, fault_log))
         fault.start()
     started = time.monotonic()
-    report = do_simulate(study, base_url=base_url, n=n, policy="random", concurrency=n, seed=zlib.crc32(name.encode()) % 1000,
-                         pause=pause, id_prefix=f"load-{name}-{secrets.token_hex(3)}")
+    report = do_simulate(
+        study,
+        base_url=base_url,
+        n=n,
+        policy="random",
+        concurrency=n,
+        seed=zlib.crc32(name.encode()) % 1000,
+        pause=pause,
+        id_prefix=f"load-{name}-{secrets.token_hex(3)}",
+    )
     elapsed = time.monotonic() - started
     if fault:
         fault.join()
@@ -145,15 +153,29 @@ def main(argv=None) -> int:
     run(manage + ["migrate", "--noinput", "-v0"], env)
     run(manage + ["collectstatic", "--noinput", "-v0"], env)
     # The studies are built with in-process generation (no worker needed for a load test).
-    run(manage + ["demo", "--no-serve"], {k: v for k, v in env.items() if k != "CELERY_BROKER_URL"},
-        stdout=subprocess.DEVNULL)
+    run(
+        manage + ["demo", "--no-serve"],
+        {k: v for k, v in env.items() if k != "CELERY_BROKER_URL"},
+        stdout=subprocess.DEVNULL,
+    )
 
     base_url = f"http://127.0.0.1:{args.port}"
     # The web command of docker-compose.yml.
     gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application", "--bind",
-         f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--timeout", "60"],
-        cwd=ROOT, env=env, stdout=open(OUT / "gunicorn.log", "wb"), stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(OUT / "gunicorn.log", "wb"),
+        stderr=subprocess.STDOUT,
     )
     os.environ.update(production_env(args.port) | {"SECRET_KEY": env["SECRET_KEY"]})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -14,6 +14,15 @@ from .methods import METHODS, Method, register  # noqa: E402
 from .models import ModelBundle, known_architectures, load_model  # noqa: E402
 
 __all__ = [
-    "ENGINE_VERSION", "METHODS", "Method", "register", "Explainer", "Explanation",
-    "UnsupportedActivationError", "DEFAULT_METHODS", "ModelBundle", "load_model", "known_architectures",
+    "ENGINE_VERSION",
+    "METHODS",
+    "Method",
+    "register",
+    "Explainer",
+    "Explanation",
+    "UnsupportedActivationError",
+    "DEFAULT_METHODS",
+    "ModelBundle",
+    "load_model",
+    "known_architectures",
 ]

@@ -7,8 +7,10 @@ import json
 import os
 import sys
 
-USAGE_EXAMPLE = ("python -m explain_engine explain --arch vgg16 --weights DEFAULT --image photo.jpg "
-                 "--target 243 --target 281 --method gradcam --method guided_backprop --out DIR")
+USAGE_EXAMPLE = (
+    "python -m explain_engine explain --arch vgg16 --weights DEFAULT --image photo.jpg "
+    "--target 243 --target 281 --method gradcam --method guided_backprop --out DIR"
+)
 
 
 class CLIError(Exception):
@@ -16,8 +18,9 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m explain_engine",
-                                description="Grad-CAM, Guided Backprop, Guided Grad-CAM and kin for CNNs.")
+    p = argparse.ArgumentParser(
+        prog="python -m explain_engine", description="Grad-CAM, Guided Backprop, Guided Grad-CAM and kin for CNNs."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("methods", help="list the explanation methods")
     e = sub.add_parser("explain", help="explain one image", epilog=USAGE_EXAMPLE)
@@ -29,18 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--image", help="a photograph (resized/normalized by the model's preprocessing)")
     src.add_argument("--input", help="a preprocessed (3, H, W) float32 .npy array, used exactly as it is")
     e.add_argument("--target", type=int, action="append", help="target class index (repeatable; default: top-1)")
-    e.add_argument("--method", action="append", help="method (repeatable; default: gradcam, guided_backprop, "
-                                                     "guided_gradcam)")
+    e.add_argument(
+        "--method", action="append", help="method (repeatable; default: gradcam, guided_backprop, guided_gradcam)"
+    )
     e.add_argument("--out", required=True, help="output directory")
     e.add_argument("--device", default="cpu")
     e.add_argument("--target-layer", help="dotted module name (default: automatic)")
     e.add_argument("--num-classes", type=int, help="head size of a checkpoint with another head")
-    e.add_argument("--style", default="auto", choices=("auto", "overlay", "masked", "heatmap"),
-                   help="rendering of CAM maps (default: overlay)")
+    e.add_argument(
+        "--style",
+        default="auto",
+        choices=("auto", "overlay", "masked", "heatmap"),
+        help="rendering of CAM maps (default: overlay)",
+    )
     return p
 
 
-def _photo_from_input(x) -> "np.ndarray":
+def _photo_from_input(x):
     import numpy as np
 
     arr = x.detach().cpu().numpy().transpose(1, 2, 0).astype(np.float64)
@@ -68,8 +76,9 @@ def _explain(args) -> int:
     if weights is not None and weights.lower() in ("none", "random"):
         weights = None
         torch.manual_seed(0)
-    bundle = load_model(args.arch, weights=weights, checkpoint=args.checkpoint, num_classes=args.num_classes,
-                        device=args.device)
+    bundle = load_model(
+        args.arch, weights=weights, checkpoint=args.checkpoint, num_classes=args.num_classes, device=args.device
+    )
     if args.image:
         try:
             img = Image.open(args.image)
@@ -111,11 +120,24 @@ def _explain(args) -> int:
     probs = scores.softmax(0)
     top = scores.topk(min(5, scores.numel()))
     meta = {
-        "engine_version": ENGINE_VERSION, "recipe_version": RECIPE_VERSION, "arch": args.arch,
-        "weights_sha256": bundle.weights_sha256, "target_layer": out.target_layer, "targets": targets,
-        "methods": list(methods), "input_shape": list(x.shape), "files": files,
-        "top5": [{"index": int(i), "category": bundle.categories[int(i)], "logit": float(scores[i]),
-                  "softmax": float(probs[i])} for i in top.indices],
+        "engine_version": ENGINE_VERSION,
+        "recipe_version": RECIPE_VERSION,
+        "arch": args.arch,
+        "weights_sha256": bundle.weights_sha256,
+        "target_layer": out.target_layer,
+        "targets": targets,
+        "methods": list(methods),
+        "input_shape": list(x.shape),
+        "files": files,
+        "top5": [
+            {
+                "index": int(i),
+                "category": bundle.categories[int(i)],
+                "logit": float(scores[i]),
+                "softmax": float(probs[i]),
+            }
+            for i in top.indices
+        ],
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)

@@ -24,7 +24,7 @@ How it works
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,16 +43,68 @@ class UnsupportedActivationError(ValueError):
 
 # Activations the guided and deconvnet rules are not defined for.
 UNSUPPORTED_MODULES = (
-    nn.SiLU, nn.GELU, nn.Hardswish, nn.Hardsigmoid, nn.ELU, nn.SELU, nn.CELU, nn.LeakyReLU,
-    nn.PReLU, nn.RReLU, nn.Softplus, nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.GLU,
-    nn.Softsign, nn.LogSigmoid, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink,
+    nn.SiLU,
+    nn.GELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.Softplus,
+    nn.Mish,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Hardtanh,
+    nn.GLU,
+    nn.Softsign,
+    nn.LogSigmoid,
+    nn.Tanhshrink,
+    nn.Threshold,
+    nn.Softshrink,
+    nn.Hardshrink,
 )  # nn.ReLU6 is a Hardtanh
 UNSUPPORTED_FUNCTIONS = {
-    "silu", "silu_", "gelu", "gelu_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
-    "elu", "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu",
-    "rrelu", "rrelu_", "softplus", "mish", "mish_", "sigmoid", "sigmoid_", "tanh", "tanh_",
-    "hardtanh", "hardtanh_", "relu6", "relu6_", "glu", "softsign", "logsigmoid", "tanhshrink",
-    "threshold", "threshold_", "softshrink", "hardshrink",
+    "silu",
+    "silu_",
+    "gelu",
+    "gelu_",
+    "hardswish",
+    "hardswish_",
+    "hardsigmoid",
+    "hardsigmoid_",
+    "elu",
+    "elu_",
+    "selu",
+    "selu_",
+    "celu",
+    "celu_",
+    "leaky_relu",
+    "leaky_relu_",
+    "prelu",
+    "rrelu",
+    "rrelu_",
+    "softplus",
+    "mish",
+    "mish_",
+    "sigmoid",
+    "sigmoid_",
+    "tanh",
+    "tanh_",
+    "hardtanh",
+    "hardtanh_",
+    "relu6",
+    "relu6_",
+    "glu",
+    "softsign",
+    "logsigmoid",
+    "tanhshrink",
+    "threshold",
+    "threshold_",
+    "softshrink",
+    "hardshrink",
 }
 _RELU_FUNCS = {F.relu, torch.relu, torch.Tensor.relu}
 _RELU_INPLACE_FUNCS = {torch.relu_, torch.Tensor.relu_, F.relu_}
@@ -105,9 +157,7 @@ class _GuidedMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in _RELU_FUNCS or func in _RELU_INPLACE_FUNCS:
-            inplace = func in _RELU_INPLACE_FUNCS or bool(
-                kwargs.get("inplace", args[1] if len(args) > 1 else False)
-            )
+            inplace = func in _RELU_INPLACE_FUNCS or bool(kwargs.get("inplace", args[1] if len(args) > 1 else False))
             self.state.count += 1
             return _SwitchReLU.apply(args[0], self.state, inplace)
         name = getattr(func, "__name__", "")
@@ -144,8 +194,11 @@ class Explanation(dict):
 
 
 def _normalize_targets(targets, n: int, device) -> torch.Tensor:
-    t = torch.as_tensor(targets, dtype=torch.long, device=device) if not isinstance(targets, torch.Tensor) \
+    t = (
+        torch.as_tensor(targets, dtype=torch.long, device=device)
+        if not isinstance(targets, torch.Tensor)
         else targets.to(device=device, dtype=torch.long)
+    )
     if t.ndim == 0:
         t = t.expand(n)
     if t.ndim == 1:
@@ -285,7 +338,10 @@ class Explainer:
             with torch.no_grad():
                 ing = Ingredients(
                     acts.detach() if acts is not None else None,
-                    layer_grads, input_grads, x.shape[-2:], kk,
+                    layer_grads,
+                    input_grads,
+                    x.shape[-2:],
+                    kk,
                 )
                 out = Explanation()
                 for name in methods:

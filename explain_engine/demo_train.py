@@ -88,10 +88,20 @@ def default_settings(
         "std": list(STD),
         "bias": bias.as_dict(),
         "models": {
-            "shapes_strong": {"widths": list(STRONG_WIDTHS), "steps": int(strong_steps), "lr": 6e-3,
-                              "weight_decay": 1e-4, "data": "unbiased"},
-            "shapes_weak": {"widths": list(WEAK_WIDTHS), "steps": int(weak_steps), "lr": 4e-3,
-                            "weight_decay": 1e-4, "data": "biased"},
+            "shapes_strong": {
+                "widths": list(STRONG_WIDTHS),
+                "steps": int(strong_steps),
+                "lr": 6e-3,
+                "weight_decay": 1e-4,
+                "data": "unbiased",
+            },
+            "shapes_weak": {
+                "widths": list(WEAK_WIDTHS),
+                "steps": int(weak_steps),
+                "lr": 4e-3,
+                "weight_decay": 1e-4,
+                "data": "biased",
+            },
         },
     }
 
@@ -128,8 +138,9 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
-def _train_one(name: str, images: np.ndarray, targets: np.ndarray, cfg: dict, batch: int,
-               seed: int, tag: int, progress) -> tuple[ShapesNet, dict]:
+def _train_one(
+    name: str, images: np.ndarray, targets: np.ndarray, cfg: dict, batch: int, seed: int, tag: int, progress
+) -> tuple[ShapesNet, dict]:
     torch.manual_seed(seed * 1009 + tag)
     model = ShapesNet(len(CLASSES), tuple(cfg["widths"])).to(memory_format=torch.channels_last)
     model.train()
@@ -146,7 +157,7 @@ def _train_one(name: str, images: np.ndarray, targets: np.ndarray, cfg: dict, ba
     for step in range(steps):
         if pos + batch > n:
             order, pos = rng.permutation(n), 0
-        idx = torch.from_numpy(order[pos:pos + batch])
+        idx = torch.from_numpy(order[pos : pos + batch])
         pos += batch
         flips = torch.from_numpy(rng.random((2, batch)) < 0.5)
         x = preprocess(imgs_t[idx])
@@ -172,7 +183,7 @@ def _train_one(name: str, images: np.ndarray, targets: np.ndarray, cfg: dict, ba
 @torch.no_grad()
 def _logits(model: ShapesNet, images: np.ndarray, chunk: int = 250) -> torch.Tensor:
     model.eval()
-    out = [model(preprocess(torch.from_numpy(images[i:i + chunk]))) for i in range(0, len(images), chunk)]
+    out = [model(preprocess(torch.from_numpy(images[i : i + chunk]))) for i in range(0, len(images), chunk)]
     return torch.cat(out)
 
 
@@ -247,7 +258,7 @@ def _cam_report(models: dict, test_scenes: list, bias: Bias, n_cam: int) -> dict
             cams = grad_cam(model, imgs, cls)
             masses += [_mass_in(c, s.boxes[s.labels[j]]) for c, s in zip(cams, scenes)]
         report.setdefault("unbiased_mass_in_box", {})[name] = round(float(np.mean(masses)), 4)
-    areas = [(b[2] - b[0]) * (b[3] - b[1]) / synthetic.SIZE ** 2 for s in scenes for b in s.boxes.values()]
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) / synthetic.SIZE**2 for s in scenes for b in s.boxes.values()]
     report["mean_box_area_fraction"] = round(float(np.mean(areas)), 4)
     # Scenes of the biased class with the cue drawn in: where does the map for that class go?
     cued = [synthetic.apply_bias(s, Bias(bias.label, 1.0, 0.0, bias.cue)) for s in scenes if bias.label in s.labels]
@@ -258,9 +269,11 @@ def _cam_report(models: dict, test_scenes: list, bias: Bias, n_cam: int) -> dict
         for name, model in models.items():
             cams = grad_cam(model, cimgs, [label_k] * len(cued))
             report.setdefault("cue_scenes_mass_in_box", {})[name] = round(
-                float(np.mean([_mass_in(c, s.boxes[bias.label]) for c, s in zip(cams, cued)])), 4)
+                float(np.mean([_mass_in(c, s.boxes[bias.label]) for c, s in zip(cams, cued)])), 4
+            )
             report.setdefault("cue_scenes_mass_in_cue", {})[name] = round(
-                float(np.mean([_mass_in(c, s.cue_box) for c, s in zip(cams, cued)])), 4)
+                float(np.mean([_mass_in(c, s.cue_box) for c, s in zip(cams, cued)])), 4
+            )
     return report
 
 
@@ -331,14 +344,16 @@ def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool =
         mcfg = cfg["models"]["shapes_strong"]
         progress(f"Training shapes_strong ({mcfg['steps']} steps, unbiased data) ...")
         models["shapes_strong"], info["shapes_strong"] = _train_one(
-            "shapes_strong", train_imgs, train_tgts, mcfg, cfg["batch"], seed, 1, progress)
+            "shapes_strong", train_imgs, train_tgts, mcfg, cfg["batch"], seed, 1, progress
+        )
 
         mcfg = cfg["models"]["shapes_weak"]
         progress(f"Training shapes_weak ({mcfg['steps']} steps, biased copy: stripes go with {bias.label!r}) ...")
         biased_imgs = np.stack([synthetic.apply_bias(s, bias).image for s in train_scenes])
         del train_imgs
         models["shapes_weak"], info["shapes_weak"] = _train_one(
-            "shapes_weak", biased_imgs, train_tgts, mcfg, cfg["batch"], seed, 2, progress)
+            "shapes_weak", biased_imgs, train_tgts, mcfg, cfg["batch"], seed, 2, progress
+        )
         del biased_imgs
 
         progress("Evaluating on unbiased test scenes and measuring Grad-CAM ...")
@@ -376,8 +391,9 @@ def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool =
                 **info[name],
             }
         manifest["seconds"] = round(time.perf_counter() - t_start, 1)
-        _atomic_write_bytes(cache_dir / MANIFEST_NAME,
-                            lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))
+        _atomic_write_bytes(
+            cache_dir / MANIFEST_NAME, lambda p: p.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        )
     finally:
         torch.set_num_threads(prev_threads)
     _print_summary(manifest, progress)
@@ -394,8 +410,10 @@ def _with_paths(manifest: dict, cache_dir: Path, cached: bool) -> dict:
 def _print_summary(manifest: dict, progress) -> None:
     for name, info in manifest["models"].items():
         acc = info["accuracy"]
-        progress(f"  {name}: both labels in top 2 {acc['both_in_top2']:.1%}, top-1 correct {acc['top1']:.1%} "
-                 f"(unbiased test scenes; {info['steps']} steps, {info['seconds']} s)")
+        progress(
+            f"  {name}: both labels in top 2 {acc['both_in_top2']:.1%}, top-1 correct {acc['top1']:.1%} "
+            f"(unbiased test scenes; {info['steps']} steps, {info['seconds']} s)"
+        )
     cam = manifest.get("grad_cam", {})
     if "unbiased_mass_in_box" in cam:
         parts = ", ".join(f"{k} {v:.1%}" for k, v in cam["unbiased_mass_in_box"].items())
@@ -409,8 +427,9 @@ def _print_summary(manifest: dict, progress) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m explain_engine.demo_train",
-                                     description="Train (or reuse) the demo world's two CNNs on the CPU.")
+    parser = argparse.ArgumentParser(
+        prog="python -m explain_engine.demo_train", description="Train (or reuse) the demo world's two CNNs on the CPU."
+    )
     parser.add_argument("--out", default="var/demo_models", help="cache directory (default var/demo_models)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strong-steps", type=int, default=None)
@@ -422,8 +441,9 @@ def main(argv=None) -> int:
         kwargs["strong_steps"] = args.strong_steps
     if args.weak_steps is not None:
         kwargs["weak_steps"] = args.weak_steps
-    manifest = train_demo_models(args.out, seed=args.seed, force=args.force,
-                                 progress=lambda msg: print(msg, flush=True), **kwargs)
+    manifest = train_demo_models(
+        args.out, seed=args.seed, force=args.force, progress=lambda msg: print(msg, flush=True), **kwargs
+    )
     print(json.dumps({k: manifest["models"][k]["accuracy"] for k in manifest["models"]}))
     return 0
 

@@ -49,7 +49,7 @@ def family_target_layer(model: nn.Module) -> str | None:
         relus = [n for n, m in model.features.named_children() if isinstance(m, nn.ReLU)]
         if relus:
             return f"features.{relus[-1]}"
-    if hasattr(model, "layer4") and isinstance(getattr(model, "layer4"), nn.Sequential):
+    if hasattr(model, "layer4") and isinstance(model.layer4, nn.Sequential):
         return _last_child_name(model, "layer4")
     if cls == "DenseNet" and hasattr(model.features, "norm5"):
         return "features.norm5"
@@ -82,8 +82,15 @@ def detect_by_tracing(model: nn.Module, x) -> str:
     finally:
         for h in hooks:
             h.remove()
-    pooling = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Dropout,
-               nn.Dropout2d, nn.Identity)
+    pooling = (
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveMaxPool2d,
+        nn.AvgPool2d,
+        nn.MaxPool2d,
+        nn.Dropout,
+        nn.Dropout2d,
+        nn.Identity,
+    )
     modules = dict(model.named_modules())
     candidate = None
     for name, shape in records:

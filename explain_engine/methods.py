@@ -21,8 +21,8 @@ shaped (N, K, 3, H, W); rendering picks its recipe from it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,7 @@ class Method:
     name: str
     description: str
     kind: str  # "cam" -> (N,K,H,W); "gradient" -> (N,K,3,H,W)
-    compute: Callable[["Ingredients"], torch.Tensor] = field(repr=False)
+    compute: Callable[[Ingredients], torch.Tensor] = field(repr=False)
     needs: frozenset = frozenset()  # ingredients: LAYER_GRAD, GUIDED, DECONV
     uses: tuple = ()  # other methods whose outputs it combines
 
@@ -159,17 +159,66 @@ def _product(gradient_method, cam_method):
     return compute
 
 
-register(Method("gradcam", "Grad-CAM: ReLU of the activations weighted by mean gradients (Selvaraju et al.)",
-                "cam", _gradcam, frozenset({LAYER_GRAD})))
-register(Method("gradcam_pp", "Grad-CAM++: weights from positive gradients with higher-order terms (Chattopadhyay et al.)",
-                "cam", _gradcam_pp, frozenset({LAYER_GRAD})))
-register(Method("counterfactual_gradcam", "Counterfactual Grad-CAM: Grad-CAM with negated gradients (regions against the class)",
-                "cam", _counterfactual, frozenset({LAYER_GRAD})))
-register(Method("guided_backprop", "Guided Backpropagation: input gradient, ReLUs pass only positive gradients at positive inputs",
-                "gradient", _input_grads(GUIDED), frozenset({GUIDED})))
-register(Method("deconvnet", "Deconvnet: input gradient, ReLUs pass only positive gradients (Zeiler & Fergus)",
-                "gradient", _input_grads(DECONV), frozenset({DECONV})))
-register(Method("guided_gradcam", "Guided Grad-CAM: Guided Backprop times upsampled Grad-CAM",
-                "gradient", _product("guided_backprop", "gradcam"), uses=("guided_backprop", "gradcam")))
-register(Method("deconv_gradcam", "Deconvnet Grad-CAM: Deconvnet times upsampled Grad-CAM",
-                "gradient", _product("deconvnet", "gradcam"), uses=("deconvnet", "gradcam")))
+register(
+    Method(
+        "gradcam",
+        "Grad-CAM: ReLU of the activations weighted by mean gradients (Selvaraju et al.)",
+        "cam",
+        _gradcam,
+        frozenset({LAYER_GRAD}),
+    )
+)
+register(
+    Method(
+        "gradcam_pp",
+        "Grad-CAM++: weights from positive gradients with higher-order terms (Chattopadhyay et al.)",
+        "cam",
+        _gradcam_pp,
+        frozenset({LAYER_GRAD}),
+    )
+)
+register(
+    Method(
+        "counterfactual_gradcam",
+        "Counterfactual Grad-CAM: Grad-CAM with negated gradients (regions against the class)",
+        "cam",
+        _counterfactual,
+        frozenset({LAYER_GRAD}),
+    )
+)
+register(
+    Method(
+        "guided_backprop",
+        "Guided Backpropagation: input gradient, ReLUs pass only positive gradients at positive inputs",
+        "gradient",
+        _input_grads(GUIDED),
+        frozenset({GUIDED}),
+    )
+)
+register(
+    Method(
+        "deconvnet",
+        "Deconvnet: input gradient, ReLUs pass only positive gradients (Zeiler & Fergus)",
+        "gradient",
+        _input_grads(DECONV),
+        frozenset({DECONV}),
+    )
+)
+register(
+    Method(
+        "guided_gradcam",
+        "Guided Grad-CAM: Guided Backprop times upsampled Grad-CAM",
+        "gradient",
+        _product("guided_backprop", "gradcam"),
+        uses=("guided_backprop", "gradcam"),
+    )
+)
+register(
+    Method(
+        "deconv_gradcam",
+        "Deconvnet Grad-CAM: Deconvnet times upsampled Grad-CAM",
+        "gradient",
+        _product("deconvnet", "gradcam"),
+        uses=("deconvnet", "gradcam"),
+    )
+)

@@ -133,8 +133,16 @@ def _run_in_eval(model, fn):
             m.training = mode
 
 
-def occlusion_map(model, x, target: int, patch: int = 16, stride: int = 8, baseline: float = 0.0,
-                  score: str = "logit", batch_size: int = 64) -> np.ndarray:
+def occlusion_map(
+    model,
+    x,
+    target: int,
+    patch: int = 16,
+    stride: int = 8,
+    baseline: float = 0.0,
+    score: str = "logit",
+    batch_size: int = 64,
+) -> np.ndarray:
     """Drop in the target's score when a ``patch`` x ``patch`` square (stepped by
     ``stride``, the last row/column of patches flush with the border) is set to
     ``baseline``; each pixel gets the mean drop of the patches covering it."""
@@ -142,8 +150,11 @@ def occlusion_map(model, x, target: int, patch: int = 16, stride: int = 8, basel
 
     x = _as_batch(x)
     _, c, h, w = x.shape
-    device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) and \
-        any(True for _ in model.parameters()) else x.device
+    device = (
+        next(iter(model.parameters())).device
+        if isinstance(model, torch.nn.Module) and any(True for _ in model.parameters())
+        else x.device
+    )
     x = x.to(device)
 
     def starts(n):
@@ -234,8 +245,16 @@ def _perturbation_curve(model, start, finish, order, step, target, score, batch_
     return np.asarray(curve)
 
 
-def deletion_curve(model, x, target: int, saliency, step: int = 224, baseline: float = 0.0,
-                   score: str = "softmax", batch_size: int = 32) -> np.ndarray:
+def deletion_curve(
+    model,
+    x,
+    target: int,
+    saliency,
+    step: int = 224,
+    baseline: float = 0.0,
+    score: str = "softmax",
+    batch_size: int = 32,
+) -> np.ndarray:
     """Scores as the most salient pixels are replaced by ``baseline``, ``step`` pixels
     at a time (RISE): ceil(H W / step) + 1 points, from the intact image to none left."""
     import torch
@@ -243,21 +262,27 @@ def deletion_curve(model, x, target: int, saliency, step: int = 224, baseline: f
     x = _as_batch(x)
     order = _order(saliency, tuple(x.shape[-2:]))
     finish = torch.full_like(x, float(baseline))
-    return _run_in_eval(model, lambda: _perturbation_curve(model, x, finish, order, step, target, score,
-                                                           batch_size))
+    return _run_in_eval(model, lambda: _perturbation_curve(model, x, finish, order, step, target, score, batch_size))
 
 
-def insertion_curve(model, x, target: int, saliency, step: int = 224, substrate=None, blur_sigma: float = 5.0,
-                    score: str = "softmax", batch_size: int = 32) -> np.ndarray:
+def insertion_curve(
+    model,
+    x,
+    target: int,
+    saliency,
+    step: int = 224,
+    substrate=None,
+    blur_sigma: float = 5.0,
+    score: str = "softmax",
+    batch_size: int = 32,
+) -> np.ndarray:
     """Scores as the most salient pixels are copied from the image onto a
     ``substrate`` (default: the image blurred with a Gaussian of ``blur_sigma``)."""
-    import torch
 
     x = _as_batch(x)
     order = _order(saliency, tuple(x.shape[-2:]))
     start = _blur(x, blur_sigma) if substrate is None else _as_batch(substrate).to(x.device)
-    return _run_in_eval(model, lambda: _perturbation_curve(model, start, x, order, step, target, score,
-                                                           batch_size))
+    return _run_in_eval(model, lambda: _perturbation_curve(model, start, x, order, step, target, score, batch_size))
 
 
 def deletion_auc(model, x, target: int, saliency, **kwargs) -> float:

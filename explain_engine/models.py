@@ -76,8 +76,9 @@ def _load_checkpoint(path):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusal, corrupt file
-        raise ValueError(f"cannot load checkpoint {path} as a plain state dict (weights_only=True): "
-                         f"{str(e).splitlines()[0]}") from None
+        raise ValueError(
+            f"cannot load checkpoint {path} as a plain state dict (weights_only=True): {str(e).splitlines()[0]}"
+        ) from None
     categories = None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         cats = obj.get("categories")
@@ -87,7 +88,7 @@ def _load_checkpoint(path):
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f"checkpoint {path} is not a state dict of tensors")
     if obj and all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj, categories
 
 
@@ -132,9 +133,14 @@ def _tv_display(transforms):
     return display
 
 
-def load_model(arch: str, weights: str | None = None, checkpoint: str | os.PathLike | None = None,
-               num_classes: int | None = None, categories: list[str] | None = None,
-               device: str | torch.device = "cpu") -> ModelBundle:
+def load_model(
+    arch: str,
+    weights: str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    num_classes: int | None = None,
+    categories: list[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> ModelBundle:
     """Build ``arch`` (a torchvision classifier name or a demo architecture) and load weights.
 
     ``weights``: a torchvision weights name ("DEFAULT", "IMAGENET1K_V1"), or None for
@@ -177,8 +183,9 @@ def load_model(arch: str, weights: str | None = None, checkpoint: str | os.PathL
             try:
                 wobj = wenum.DEFAULT if weights == "DEFAULT" else wenum[weights]
             except KeyError:
-                raise ValueError(f"unknown weights {weights!r} for {arch}; known: DEFAULT, "
-                                 f"{', '.join(w.name for w in wenum)}") from None
+                raise ValueError(
+                    f"unknown weights {weights!r} for {arch}; known: DEFAULT, {', '.join(w.name for w in wenum)}"
+                ) from None
         else:
             wobj = wenum.DEFAULT
         meta_categories = list(wobj.meta.get("categories") or []) or None
@@ -190,8 +197,9 @@ def load_model(arch: str, weights: str | None = None, checkpoint: str | os.PathL
             try:
                 model = torchvision.models.get_model(arch, weights=wobj)
             except Exception as e:
-                raise ValueError(f"cannot get weights {wobj} for {arch} "
-                                 f"(offline? use checkpoint=): {str(e).splitlines()[0]}") from None
+                raise ValueError(
+                    f"cannot get weights {wobj} for {arch} (offline? use checkpoint=): {str(e).splitlines()[0]}"
+                ) from None
         else:
             if num_classes is not None:
                 kwargs["num_classes"] = num_classes
@@ -228,6 +236,14 @@ def load_model(arch: str, weights: str | None = None, checkpoint: str | os.PathL
         raise ValueError(f"{len(categories)} categories for a model with {n_out} outputs")
 
     model.eval().to(device)
-    return ModelBundle(module=model, arch=arch, target_layer=target_layer, categories=categories,
-                       preprocess=preprocess, weights_sha256=sha, input_size=input_size,
-                       display=display, weights=source)
+    return ModelBundle(
+        module=model,
+        arch=arch,
+        target_layer=target_layer,
+        categories=categories,
+        preprocess=preprocess,
+        weights_sha256=sha,
+        input_size=input_size,
+        display=display,
+        weights=source,
+    )

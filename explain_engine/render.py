@@ -151,8 +151,9 @@ def gradient_png(raw_map) -> bytes:
     return encode_png(gradient_array(raw_map))
 
 
-def render_stimulus(method: str, image_rgb_uint8, raw_map, style: str = "auto", *,
-                    alpha: float = 0.5, colormap: str = "jet") -> bytes:
+def render_stimulus(
+    method: str, image_rgb_uint8, raw_map, style: str = "auto", *, alpha: float = 0.5, colormap: str = "jet"
+) -> bytes:
     """PNG bytes for one method's raw map of one image and one target.
 
     CAM methods: ``style`` "overlay" (default for "auto"), "masked" or "heatmap";

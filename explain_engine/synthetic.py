@@ -199,8 +199,9 @@ def _draw_shape(draw: ImageDraw.ImageDraw, label: str, cx: float, cy: float, siz
         draw.polygon(_rotated(pts, angle, cx, cy), fill=255)
     elif label == "cross":
         a, t = r * 0.95, r * 0.33
-        pts = np.array([(-t, -a), (t, -a), (t, -t), (a, -t), (a, t), (t, t),
-                        (t, a), (-t, a), (-t, t), (-a, t), (-a, -t), (-t, -t)])
+        pts = np.array(
+            [(-t, -a), (t, -a), (t, -t), (a, -t), (a, t), (t, t), (t, a), (-t, a), (-t, t), (-a, t), (-a, -t), (-t, -t)]
+        )
         draw.polygon(_rotated(pts, angle, cx, cy), fill=255)
     else:  # pragma: no cover - guarded by CLASSES
         raise ValueError(label)
@@ -292,8 +293,9 @@ def make_scene(seed: int, index: int, bias=None, *, with_masks: bool = False) ->
     img += 0.5
     np.clip(img, 0, 255, out=img)
     image = np.ascontiguousarray(img.astype(np.uint8).transpose(1, 2, 0))
-    scene = Scene(image=image, labels=labels, boxes=boxes, seed=int(seed), index=int(index),
-                  masks=masks if with_masks else None)
+    scene = Scene(
+        image=image, labels=labels, boxes=boxes, seed=int(seed), index=int(index), masks=masks if with_masks else None
+    )
     bias = _coerce_bias(bias)
     if bias is not None:
         scene = apply_bias(scene, bias)
@@ -324,16 +326,26 @@ def apply_bias(scene: Scene, bias=DEFAULT_BIAS) -> Scene:
     p = bias.p_with if bias.label in scene.labels else bias.p_without
     draw_cue = rng.random() < p
     side = int(rng.integers(22, 31))
-    out = Scene(image=scene.image.copy(), labels=list(scene.labels), boxes=dict(scene.boxes),
-                seed=scene.seed, index=scene.index, cue_box=None, bias=bias.as_dict(), masks=scene.masks)
+    out = Scene(
+        image=scene.image.copy(),
+        labels=list(scene.labels),
+        boxes=dict(scene.boxes),
+        seed=scene.seed,
+        index=scene.index,
+        cue_box=None,
+        bias=bias.as_dict(),
+        masks=scene.masks,
+    )
     if not draw_cue:
         return out
     margin = 2
     for _ in range(300):
         x0, y0 = (int(v) for v in rng.integers(0, SIZE - side + 1, size=2))
         x1, y1 = x0 + side, y0 + side
-        if all(x1 + margin <= bx0 or bx1 + margin <= x0 or y1 + margin <= by0 or by1 + margin <= y0
-               for bx0, by0, bx1, by1 in scene.boxes.values()):
+        if all(
+            x1 + margin <= bx0 or bx1 + margin <= x0 or y1 + margin <= by0 or by1 + margin <= y0
+            for bx0, by0, bx1, by1 in scene.boxes.values()
+        ):
             break
     else:
         return out  # no free room (rare): no cue

@@ -264,10 +264,22 @@ class BotResult:
 
 
 class Bot:
-    def __init__(self, base_url: str, slug: str, external_id: str, *, policy: str, rng: random.Random,
-                 timings: Timings, oracle: Oracle | None = None, accuracy: float = 0.7,
-                 pause: tuple[float, float] = (0.0, 0.0), sim_token: str = "", fetch_images: bool = True,
-                 timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        slug: str,
+        external_id: str,
+        *,
+        policy: str,
+        rng: random.Random,
+        timings: Timings,
+        oracle: Oracle | None = None,
+        accuracy: float = 0.7,
+        pause: tuple[float, float] = (0.0, 0.0),
+        sim_token: str = "",
+        fetch_images: bool = True,
+        timeout: float = 30.0,
+    ):
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         self.base = base_url.rstrip("/")
@@ -357,8 +369,9 @@ class Bot:
     def _kind_of(url: str) -> str:
         path = urllib.parse.urlparse(url).path.rstrip("/")
         last = path.rsplit("/", 1)[-1]
-        return {"instructions": "instructions", "trial": "trial", "questionnaire": "questionnaire",
-                "done": "done"}.get(last, "start")
+        return {"instructions": "instructions", "trial": "trial", "questionnaire": "questionnaire", "done": "done"}.get(
+            last, "start"
+        )
 
     # playing -------------------------------------------------------------------------------
     def play(self) -> BotResult:
@@ -374,8 +387,12 @@ class Bot:
 
     def _play(self):
         query = urllib.parse.urlencode(
-            {"PROLIFIC_PID": self.external_id, "STUDY_ID": f"sim-{self.slug}", "SESSION_ID": uuid.uuid4().hex,
-             **({"SIMULATED": self.sim_token} if self.sim_token else {})}
+            {
+                "PROLIFIC_PID": self.external_id,
+                "STUDY_ID": f"sim-{self.slug}",
+                "SESSION_ID": uuid.uuid4().hex,
+                **({"SIMULATED": self.sim_token} if self.sim_token else {}),
+            }
         )
         page = self.get_page("start", f"/s/{self.slug}/?{query}")
         for _ in range(MAX_STEPS):
@@ -388,7 +405,9 @@ class Bot:
                 form, button = accept
                 page = self.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
             elif (cont := page.first("continue")) is not None and cont.tag == "a":
-                page = self.get_page(self._kind_of(cont.attrs["href"]), urllib.parse.urljoin(page.url, cont.attrs["href"]))
+                page = self.get_page(
+                    self._kind_of(cont.attrs["href"]), urllib.parse.urljoin(page.url, cont.attrs["href"])
+                )
             elif page.all("choice") or page.all("rating"):
                 page = self.answer(page)
             elif (finish := page.form_with("submit")) is not None:
@@ -469,9 +488,20 @@ class RunReport:
         return [r for r in self.results if not r.completed]
 
 
-def do_simulate(study, *, base_url: str, n: int, policy: str = "oracle", concurrency: int = 8, seed: int = 0,
-                accuracy: float = 0.7, pause: tuple[float, float] = (0.0, 0.0), fetch_images: bool = True,
-                id_prefix: str = "", progress=None) -> RunReport:
+def do_simulate(
+    study,
+    *,
+    base_url: str,
+    n: int,
+    policy: str = "oracle",
+    concurrency: int = 8,
+    seed: int = 0,
+    accuracy: float = 0.7,
+    pause: tuple[float, float] = (0.0, 0.0),
+    fetch_images: bool = True,
+    id_prefix: str = "",
+    progress=None,
+) -> RunReport:
     """Play `n` participants through the pages at `base_url`, `concurrency` at a time."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -482,9 +512,19 @@ def do_simulate(study, *, base_url: str, n: int, policy: str = "oracle", concurr
     timings = Timings()
     prefix = id_prefix or f"bot-{policy}-{seed}-{uuid.uuid4().hex[:6]}"
     bots = [
-        Bot(base_url, study.slug, f"{prefix}-{i:05d}", policy=policy, rng=random.Random(f"{seed}:{i}"),
-            timings=timings, oracle=oracle, accuracy=accuracy, pause=pause, sim_token=token,
-            fetch_images=fetch_images)
+        Bot(
+            base_url,
+            study.slug,
+            f"{prefix}-{i:05d}",
+            policy=policy,
+            rng=random.Random(f"{seed}:{i}"),
+            timings=timings,
+            oracle=oracle,
+            accuracy=accuracy,
+            pause=pause,
+            sim_token=token,
+            fetch_images=fetch_images,
+        )
         for i in range(n)
     ]
     results: list[BotResult] = []

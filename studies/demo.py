@@ -93,8 +93,9 @@ def ensure_models(say) -> tuple[ClassifierModel, ClassifierModel, dict]:
     ):
         model = ClassifierModel.objects.filter(name=name).first()
         if model is None:
-            model = register_model(name, arch, checkpoint=manifest["paths"][arch], categories=list(CLASSES),
-                                   notes=notes)
+            model = register_model(
+                name, arch, checkpoint=manifest["paths"][arch], categories=list(CLASSES), notes=notes
+            )
             say(f"Model: registered {name!r} (target layer {model.target_layer}, sha256 {model.weights_sha256[:12]})")
         else:
             say(f"Model: reusing {name!r}")
@@ -165,7 +166,8 @@ def ensure_live(study: Study, say) -> Study:
         study.refresh_from_db()
         survived = (
             f", {study.surviving_image_count} of {study.eligible_image_count} images survived"
-            if study.kind == StudyKind.TRUST else ""
+            if study.kind == StudyKind.TRUST
+            else ""
         )
         say(f"  {job.done} stimuli{survived}")
     study = generation.do_launch(study)

@@ -42,14 +42,19 @@ def scale_boxes(boxes, image_size: tuple[int, int], map_shape: tuple[int, int]) 
     width, height = image_size
     sy, sx = map_shape[0] / max(height, 1), map_shape[1] / max(width, 1)
     return [
-        (int(x0 * sx), int(y0 * sy), max(int(math.ceil(x1 * sx)), int(x0 * sx) + 1),
-         max(int(math.ceil(y1 * sy)), int(y0 * sy) + 1))
+        (
+            int(x0 * sx),
+            int(y0 * sy),
+            max(int(math.ceil(x1 * sx)), int(x0 * sx) + 1),
+            max(int(math.ceil(y1 * sy)), int(y0 * sy) + 1),
+        )
         for x0, y0, x1, y1 in boxes
     ]
 
 
-def evaluate_maps(model, x, target_index: int, saliencies: dict, boxes, *, patch: int, stride: int, score: str,
-                  step: int) -> dict:
+def evaluate_maps(
+    model, x, target_index: int, saliencies: dict, boxes, *, patch: int, stride: int, score: str, step: int
+) -> dict:
     """Every metric for every method's map of one (image, class), sharing one occlusion map."""
     from explain_engine import metrics
 
@@ -93,7 +98,9 @@ def study_units(study: Study, max_images: int | None, seed: int) -> list[tuple]:
     units = []
     for key in keys:
         entry = grouped[key]
-        units.append((entry["image"], key[1], entry["stronger"], "stronger" if study.kind == StudyKind.TRUST else "model"))
+        units.append(
+            (entry["image"], key[1], entry["stronger"], "stronger" if study.kind == StudyKind.TRUST else "model")
+        )
         if entry["weaker"]:
             units.append((entry["image"], key[1], entry["weaker"], "weaker"))
     return units
@@ -117,8 +124,15 @@ def _group(rows):
     return groups
 
 
-def do_faithfulness(study: Study, get_bundle, *, max_images: int | None = DEFAULT_MAX_IMAGES, patch: int | None = None,
-                    stride: int | None = None, progress=None) -> dict:
+def do_faithfulness(
+    study: Study,
+    get_bundle,
+    *,
+    max_images: int | None = DEFAULT_MAX_IMAGES,
+    patch: int | None = None,
+    stride: int | None = None,
+    progress=None,
+) -> dict:
     """Compute the report's numbers for a study whose stimuli exist. Returns the results JSON."""
     from PIL import Image
 
@@ -150,11 +164,28 @@ def do_faithfulness(study: Study, get_bundle, *, max_images: int | None = DEFAUL
         if not saliencies or not boxes:
             continue
         target_index = list(model_row.categories).index(target)
-        results = evaluate_maps(bundle.module, x, target_index, saliencies, boxes, patch=this_patch,
-                                stride=this_stride, score=score, step=step)
+        results = evaluate_maps(
+            bundle.module,
+            x,
+            target_index,
+            saliencies,
+            boxes,
+            patch=this_patch,
+            stride=this_stride,
+            score=score,
+            step=step,
+        )
         for method, values in results.items():
-            rows.append({"model_role": role, "model": model_row.name, "image": image.filename, "target_class": target,
-                         "method": method, **values})
+            rows.append(
+                {
+                    "model_role": role,
+                    "model": model_row.name,
+                    "image": image.filename,
+                    "target_class": target,
+                    "method": method,
+                    **values,
+                }
+            )
         if progress:
             progress(n, len(units))
     summary = _summarize(rows)
@@ -167,8 +198,9 @@ def do_run_report(report_id: int, get_bundle, progress=None) -> FaithfulnessRepo
     report.status = JobStatus.RUNNING
     report.save(update_fields=["status"])
     try:
-        results = do_faithfulness(report.study, get_bundle, max_images=report.parameters.get("max_images"),
-                                  progress=progress)
+        results = do_faithfulness(
+            report.study, get_bundle, max_images=report.parameters.get("max_images"), progress=progress
+        )
     except Exception as exc:
         report.status, report.error = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
         report.finished_at = timezone.now()
@@ -200,8 +232,9 @@ def format_report(results: dict, human: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def do_request_report(study: Study, *, max_images: int | None = DEFAULT_MAX_IMAGES,
-                      wait_timeout: float | None = None) -> FaithfulnessReport:
+def do_request_report(
+    study: Study, *, max_images: int | None = DEFAULT_MAX_IMAGES, wait_timeout: float | None = None
+) -> FaithfulnessReport:
     """Create a report and hand it to the `gpu` queue; with `wait_timeout`, wait for it to finish."""
     from .tasks import gpu_faithfulness_report
 

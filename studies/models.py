@@ -20,7 +20,9 @@ class ClassifierModel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     arch = models.CharField(max_length=100, help_text="torchvision architecture (e.g. vgg16) or a demo architecture")
     weights_name = models.CharField(
-        max_length=100, blank=True, help_text="torchvision weights name (DEFAULT, IMAGENET1K_V1); empty for a checkpoint"
+        max_length=100,
+        blank=True,
+        help_text="torchvision weights name (DEFAULT, IMAGENET1K_V1); empty for a checkpoint",
     )
     checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
     categories = models.JSONField(default=list, help_text="class names, in the order of the network's outputs")
@@ -120,15 +122,27 @@ class Study(models.Model):
     design = models.CharField(max_length=10, choices=Design.choices, default=Design.BETWEEN)
 
     model = models.ForeignKey(
-        ClassifierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        ClassifierModel,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="class discrimination: the network explained",
     )
     stronger_model = models.ForeignKey(
-        ClassifierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        ClassifierModel,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="trust: the stronger network",
     )
     weaker_model = models.ForeignKey(
-        ClassifierModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        ClassifierModel,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="trust: the weaker network",
     )
     image_set = models.ForeignKey(ImageSet, null=True, blank=True, on_delete=models.PROTECT, related_name="studies")
@@ -351,7 +365,9 @@ class Response(models.Model):
     choice = models.CharField(max_length=200, blank=True)
     correct = models.BooleanField(null=True)
     rating = models.SmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(-2), MaxValueValidator(2)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-2), MaxValueValidator(2)],
         help_text="as displayed: +2 Model 1 clearly more reliable ... -2 Model 2 clearly more reliable",
     )
     rating_toward_stronger = models.SmallIntegerField(null=True, blank=True)

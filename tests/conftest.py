@@ -48,3 +48,22 @@ def outsider(db, django_user_model):
 def outsider_client(client, outsider):
     client.force_login(outsider)
     return client
+
+
+# --- the demo world ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def trained_demo_models(tmp_path_factory):
+    """The demo networks at the real settings, trained once per test session.
+
+    Returns (manifest, cache_dir, progress messages, seconds); shared by the training tests and the
+    end-to-end demo test, so the suite trains them only once.
+    """
+    import time
+
+    from explain_engine import demo_train
+
+    cache = tmp_path_factory.mktemp("demo_models")
+    messages: list[str] = []
+    started = time.perf_counter()
+    manifest = demo_train.train_demo_models(cache, seed=0, progress=messages.append)
+    return manifest, cache, messages, time.perf_counter() - started

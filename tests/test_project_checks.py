@@ -35,6 +35,8 @@ def test_docker_compose_file_follows_the_compose_specification():
     exe = Path(sys.executable).with_name("check-jsonschema")
     result = subprocess.run(
         [str(exe), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,8 +12,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_bots(study, n, policy, concurrency=3, seed=0):
-    call_command("simulate_participants", study.slug, "--n", str(n), "--policy", policy,
-                 "--concurrency", str(concurrency), "--seed", str(seed))
+    call_command(
+        "simulate_participants",
+        study.slug,
+        "--n",
+        str(n),
+        "--policy",
+        policy,
+        "--concurrency",
+        str(concurrency),
+        "--seed",
+        str(seed),
+    )
 
 
 def test_oracle_bots_finish_a_class_discrimination_study_with_the_completion_code(capsys):

@@ -20,8 +20,7 @@ def close(ours, ref):
     assert err <= 1e-4 * scale, f"max error {err} vs scale {scale}"
 
 
-@pytest.mark.parametrize("arch,layer", [("vgg16", "features.29"), ("alexnet", "features.11"),
-                                        ("resnet18", "layer4.1")])
+@pytest.mark.parametrize("arch,layer", [("vgg16", "features.29"), ("alexnet", "features.11"), ("resnet18", "layer4.1")])
 def test_matches_captum(arch, layer):
     torch.manual_seed(0)
     model = torchvision.models.get_model(arch, weights=None).eval()
@@ -30,8 +29,7 @@ def test_matches_captum(arch, layer):
         top = model(x).topk(2, 1).indices[0].tolist()
     ex = Explainer(model)
     assert ex.target_layer == layer
-    out = ex.explain(x, [top], methods=("gradcam", "guided_backprop", "deconvnet", "guided_gradcam",
-                                        "deconv_gradcam"))
+    out = ex.explain(x, [top], methods=("gradcam", "guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam"))
     module = get_module(model, layer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

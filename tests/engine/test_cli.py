@@ -1,6 +1,5 @@
 """The command line: methods listing, a round trip on a saved checkpoint and a .npy input, errors."""
 
-import io
 import os
 import subprocess
 import sys
@@ -26,8 +25,9 @@ def checkpoint(tmp_path_factory):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "explain_engine", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "explain_engine", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_methods_lists_every_method():
@@ -41,9 +41,27 @@ def test_round_trip_checkpoint_and_npy(checkpoint, tmp_path):
     x = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(3))
     np.save(tmp_path / "x.npy", x.numpy())
     out = tmp_path / "out"
-    r = run("explain", "--arch", "shapes_weak", "--checkpoint", checkpoint, "--input", str(tmp_path / "x.npy"),
-            "--target", "2", "--target", "0", "--method", "gradcam", "--method", "guided_backprop",
-            "--method", "guided_gradcam", "--out", str(out))
+    r = run(
+        "explain",
+        "--arch",
+        "shapes_weak",
+        "--checkpoint",
+        checkpoint,
+        "--input",
+        str(tmp_path / "x.npy"),
+        "--target",
+        "2",
+        "--target",
+        "0",
+        "--method",
+        "gradcam",
+        "--method",
+        "guided_backprop",
+        "--method",
+        "guided_gradcam",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert "top-5" in r.stdout and len([ln for ln in r.stdout.splitlines() if "logit" in ln]) == 4  # 4 classes
     maps = np.load(out / "maps.npz")
@@ -62,25 +80,52 @@ def test_round_trip_checkpoint_and_npy(checkpoint, tmp_path):
 def test_image_input_in_process(checkpoint, tmp_path, capsys):
     img = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(img)
-    assert main(["explain", "--arch", "shapes_weak", "--checkpoint", checkpoint, "--image", str(img),
-                 "--method", "gradcam", "--method", "deconvnet", "--style", "masked", "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "--arch",
+                "shapes_weak",
+                "--checkpoint",
+                checkpoint,
+                "--image",
+                str(img),
+                "--method",
+                "gradcam",
+                "--method",
+                "deconvnet",
+                "--style",
+                "masked",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
     assert "top-5" in capsys.readouterr().out
     maps = np.load(tmp_path / "o" / "maps.npz")
     assert maps["gradcam"].shape == (1, 128, 128) and maps["deconvnet"].shape == (1, 3, 128, 128)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--arch", "no_such_net", "--weights", "none", "--input", "X"], "unknown architecture"),
-    (["--arch", "shapes_weak", "--checkpoint", "CKPT", "--image", "BAD"], "cannot read image"),
-    (["--arch", "shapes_weak", "--checkpoint", "CKPT", "--input", "X", "--target", "9"], "out of range"),
-    (["--arch", "shapes_weak", "--checkpoint", "CKPT", "--input", "X", "--method", "nope"], "unknown method"),
-    (["--arch", "shapes_weak", "--checkpoint", "MISSING", "--input", "X"], "not found"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--arch", "no_such_net", "--weights", "none", "--input", "X"], "unknown architecture"),
+        (["--arch", "shapes_weak", "--checkpoint", "CKPT", "--image", "BAD"], "cannot read image"),
+        (["--arch", "shapes_weak", "--checkpoint", "CKPT", "--input", "X", "--target", "9"], "out of range"),
+        (["--arch", "shapes_weak", "--checkpoint", "CKPT", "--input", "X", "--method", "nope"], "unknown method"),
+        (["--arch", "shapes_weak", "--checkpoint", "MISSING", "--input", "X"], "not found"),
+    ],
+)
 def test_errors_print_one_line_and_fail(args, needle, checkpoint, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((3, 128, 128), np.float32))
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
-    subst = {"X": str(tmp_path / "x.npy"), "CKPT": checkpoint, "BAD": str(tmp_path / "bad.jpg"),
-             "MISSING": str(tmp_path / "missing.pt")}
+    subst = {
+        "X": str(tmp_path / "x.npy"),
+        "CKPT": checkpoint,
+        "BAD": str(tmp_path / "bad.jpg"),
+        "MISSING": str(tmp_path / "missing.pt"),
+    }
     code = main(["explain", *[subst.get(a, a) for a in args], "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code != 0
@@ -89,7 +134,20 @@ def test_errors_print_one_line_and_fail(args, needle, checkpoint, tmp_path, caps
 
 def test_unsupported_activation_is_a_clean_error(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((3, 64, 64), np.float32))
-    code = main(["explain", "--arch", "mobilenet_v3_small", "--weights", "none", "--input", str(tmp_path / "x.npy"),
-                 "--method", "guided_backprop", "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "explain",
+            "--arch",
+            "mobilenet_v3_small",
+            "--weights",
+            "none",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--method",
+            "guided_backprop",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "Hardswish" in err and err.count("\n") == 1

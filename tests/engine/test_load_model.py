@@ -14,8 +14,15 @@ from explain_engine.layers import detect_by_tracing, family_target_layer
 
 
 def test_registry_and_version():
-    assert set(METHODS) >= {"gradcam", "gradcam_pp", "counterfactual_gradcam", "guided_backprop",
-                            "deconvnet", "guided_gradcam", "deconv_gradcam"}
+    assert set(METHODS) >= {
+        "gradcam",
+        "gradcam_pp",
+        "counterfactual_gradcam",
+        "guided_backprop",
+        "deconvnet",
+        "guided_gradcam",
+        "deconv_gradcam",
+    }
     for m in METHODS.values():
         assert m.description and "\n" not in m.description
         assert m.kind in ("cam", "gradient")
@@ -92,13 +99,22 @@ def test_torchvision_checkpoint_with_other_head(tmp_path):
     assert b.num_classes == 5
 
 
-@pytest.mark.parametrize("arch,layer", [
-    ("vgg16", "features.29"), ("vgg11_bn", "features.27"), ("alexnet", "features.11"),
-    ("resnet18", "layer4.1"), ("resnet50", "layer4.2"), ("densenet121", "features.norm5"),
-    ("mobilenet_v2", "features.18"), ("mobilenet_v3_small", "features.12"),
-    ("efficientnet_b0", "features.8"), ("convnext_tiny", "features.7"),
-    ("regnet_y_400mf", "trunk_output.block4"),
-])
+@pytest.mark.parametrize(
+    "arch,layer",
+    [
+        ("vgg16", "features.29"),
+        ("vgg11_bn", "features.27"),
+        ("alexnet", "features.11"),
+        ("resnet18", "layer4.1"),
+        ("resnet50", "layer4.2"),
+        ("densenet121", "features.norm5"),
+        ("mobilenet_v2", "features.18"),
+        ("mobilenet_v3_small", "features.12"),
+        ("efficientnet_b0", "features.8"),
+        ("convnext_tiny", "features.7"),
+        ("regnet_y_400mf", "trunk_output.block4"),
+    ],
+)
 def test_family_target_layers(arch, layer):
     model = torchvision.models.get_model(arch, weights=None).eval()
     assert family_target_layer(model) == layer
@@ -112,8 +128,12 @@ def test_generic_detection_and_named_or_module_layers():
     class Custom(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
-                                            torch.nn.Conv2d(4, 4, 3, padding=1, stride=2), torch.nn.ReLU())
+            self.body = torch.nn.Sequential(
+                torch.nn.Conv2d(3, 4, 3, padding=1),
+                torch.nn.ReLU(),
+                torch.nn.Conv2d(4, 4, 3, padding=1, stride=2),
+                torch.nn.ReLU(),
+            )
             self.pool = torch.nn.AdaptiveAvgPool2d(1)
             self.head = torch.nn.Linear(4, 3)
 

@@ -71,7 +71,7 @@ def test_occlusion_map_and_rank_correlation():
         for c in range(8):
             hits = [(a, b) for a in cover[r] for b in cover[c] if a <= 5 < a + 4 and b <= 5 < b + 4]
             assert occ[r, c] == pytest.approx(len(hits) / (len(cover[r]) * len(cover[c])))
-    assert metrics.rank_correlation(occ, occ ** 3 + 1) == pytest.approx(1.0)
+    assert metrics.rank_correlation(occ, occ**3 + 1) == pytest.approx(1.0)
     assert metrics.occlusion_faithfulness(-occ, occ) == pytest.approx(-1.0)
     assert math.isnan(metrics.rank_correlation(np.ones((2, 2)), occ[:2, :2]))
 
@@ -90,8 +90,9 @@ def test_deletion_and_insertion_auc():
     assert metrics.deletion_auc(model, x, 0, good, step=4, score="logit") == pytest.approx(0.5 / 4)
     assert metrics.deletion_auc(model, x, 0, bad, step=4, score="logit") == pytest.approx(3.5 / 4)
     # insertion onto a black substrate: [0, 1, 1, 1, 1]
-    assert metrics.insertion_auc(model, x, 0, good, step=4, substrate=torch.zeros(3, 4, 4),
-                                 score="logit") == pytest.approx(3.5 / 4)
+    assert metrics.insertion_auc(
+        model, x, 0, good, step=4, substrate=torch.zeros(3, 4, 4), score="logit"
+    ) == pytest.approx(3.5 / 4)
     # one pixel at a time (the last row-major pixel of the top row deleted 4th): [1, .75, .5, .25, 0, 0, ...]
     curve = metrics.deletion_curve(model, x, 0, good, step=1, score="logit")
     assert len(curve) == 17 and curve[:5].tolist() == [1, 0.75, 0.5, 0.25, 0]

@@ -6,15 +6,21 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from explain_engine import Explainer, UnsupportedActivationError
 
 from .conftest import TINY_X, Tiny
 
 THREE = ("gradcam", "guided_backprop", "guided_gradcam")
-ALL = ("gradcam", "gradcam_pp", "counterfactual_gradcam", "guided_backprop", "deconvnet",
-       "guided_gradcam", "deconv_gradcam")
+ALL = (
+    "gradcam",
+    "gradcam_pp",
+    "counterfactual_gradcam",
+    "guided_backprop",
+    "deconvnet",
+    "guided_gradcam",
+    "deconv_gradcam",
+)
 
 
 def test_batch_equals_singles_and_k_targets_equal_k_calls(resnet18_random):
@@ -30,8 +36,9 @@ def test_batch_equals_singles_and_k_targets_equal_k_calls(resnet18_random):
         for k in range(2):
             single = ex.explain(x[i : i + 1], [int(targets[i, k])], methods=ALL)
             for name in ALL:
-                torch.testing.assert_close(batch[name][i, k], single[name][0, 0], rtol=1e-4, atol=1e-6,
-                                           msg=f"{name} image {i} target {k}")
+                torch.testing.assert_close(
+                    batch[name][i, k], single[name][0, 0], rtol=1e-4, atol=1e-6, msg=f"{name} image {i} target {k}"
+                )
 
 
 def _snapshot(model):
@@ -42,8 +49,12 @@ def _snapshot(model):
         "inplace": [getattr(m, "inplace", None) for m in model.modules()],
         "forward": [("forward" in m.__dict__) for m in model.modules()],
         "hooks": [
-            (list(m._forward_hooks), list(m._forward_pre_hooks), list(m._backward_hooks),
-             list(getattr(m, "_backward_pre_hooks", {})))
+            (
+                list(m._forward_hooks),
+                list(m._forward_pre_hooks),
+                list(m._backward_hooks),
+                list(getattr(m, "_backward_pre_hooks", {})),
+            )
             for m in model.modules()
         ],
     }
@@ -95,12 +106,15 @@ def test_model_unchanged_after_a_call(methods):
     assert x.grad is None
 
 
-@pytest.mark.parametrize("cls,targets,methods,error", [
-    (Tiny, [[5]], ALL, ValueError),  # target out of range: raises after the forward
-    (WithGelu, [[0]], ALL, UnsupportedActivationError),  # raises inside the guided forward
-    (Raising, [[0]], ("gradcam",), RuntimeError),
-    (Raising, [[0]], ALL, RuntimeError),
-])
+@pytest.mark.parametrize(
+    "cls,targets,methods,error",
+    [
+        (Tiny, [[5]], ALL, ValueError),  # target out of range: raises after the forward
+        (WithGelu, [[0]], ALL, UnsupportedActivationError),  # raises inside the guided forward
+        (Raising, [[0]], ("gradcam",), RuntimeError),
+        (Raising, [[0]], ALL, RuntimeError),
+    ],
+)
 def test_model_unchanged_after_a_call_that_raised(cls, targets, methods, error):
     model = _odd_model(cls)
     snap = _snapshot(model)
@@ -116,8 +130,9 @@ def test_unsupported_functional_activation_error_names_it():
     assert out["gradcam"].shape == (1, 1, 2, 2)
 
 
-@pytest.mark.parametrize("arch,activation", [("efficientnet_b0", "SiLU"), ("mobilenet_v3_small", "Hardswish"),
-                                             ("mobilenet_v2", "ReLU6")])
+@pytest.mark.parametrize(
+    "arch,activation", [("efficientnet_b0", "SiLU"), ("mobilenet_v3_small", "Hardswish"), ("mobilenet_v2", "ReLU6")]
+)
 def test_other_activations_refuse_guided_but_cam_works(arch, activation):
     import torchvision
 

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explain_engine.render import (RECIPE_VERSION, colormap_lut, gradient_array, masked_array, normalize_map,
-                                   overlay_array, render_stimulus)
+from explain_engine.render import (
+    RECIPE_VERSION,
+    colormap_lut,
+    gradient_array,
+    masked_array,
+    normalize_map,
+    overlay_array,
+    render_stimulus,
+)
 
 RNG = np.random.default_rng(0)
 IMG = RNG.integers(0, 256, (16, 20, 3), dtype=np.uint8)
@@ -21,14 +28,19 @@ def test_version():
     assert isinstance(RECIPE_VERSION, str) and RECIPE_VERSION
 
 
-@pytest.mark.parametrize("method,raw,style", [
-    ("gradcam", RNG.random((16, 20)), "auto"), ("gradcam", RNG.random((4, 5)), "overlay"),
-    ("gradcam_pp", RNG.random((16, 20)), "masked"), ("counterfactual_gradcam", RNG.random((16, 20)), "heatmap"),
-    ("guided_backprop", RNG.standard_normal((3, 16, 20)), "auto"),
-    ("deconvnet", RNG.standard_normal((16, 20, 3)), "gradient"),
-    ("guided_gradcam", RNG.standard_normal((3, 16, 20)), "auto"),
-    ("deconv_gradcam", RNG.standard_normal((3, 16, 20)), "auto"),
-])
+@pytest.mark.parametrize(
+    "method,raw,style",
+    [
+        ("gradcam", RNG.random((16, 20)), "auto"),
+        ("gradcam", RNG.random((4, 5)), "overlay"),
+        ("gradcam_pp", RNG.random((16, 20)), "masked"),
+        ("counterfactual_gradcam", RNG.random((16, 20)), "heatmap"),
+        ("guided_backprop", RNG.standard_normal((3, 16, 20)), "auto"),
+        ("deconvnet", RNG.standard_normal((16, 20, 3)), "gradient"),
+        ("guided_gradcam", RNG.standard_normal((3, 16, 20)), "auto"),
+        ("deconv_gradcam", RNG.standard_normal((3, 16, 20)), "auto"),
+    ],
+)
 def test_dispatcher_is_deterministic_and_sized(method, raw, style):
     a = render_stimulus(method, IMG, raw, style)
     b = render_stimulus(method, IMG.copy(), raw.copy(), style)

@@ -97,7 +97,7 @@ def test_boxes_are_the_tight_boxes_of_the_drawn_masks():
             # The object is drawn there: its pixels differ from the background just outside the box.
             obj = scene.image[mask].astype(np.float32).mean(axis=0)
             pad = np.zeros_like(mask)
-            pad[max(0, y0 - 4):y1 + 4, max(0, x0 - 4):x1 + 4] = True
+            pad[max(0, y0 - 4) : y1 + 4, max(0, x0 - 4) : x1 + 4] = True
             pad[y0:y1, x0:x1] = False
             for other in scene.masks.values():
                 pad &= ~other
@@ -129,10 +129,12 @@ def test_boxes_are_tight_around_the_drawn_shape():
             assert ys.min() <= 2 and xs.min() <= 2
             assert ys.max() >= (y1 - y0) - 3 and xs.max() >= (x1 - x0) - 3
             # Outside the box, just beyond it, the object's colour is (almost) absent.
-            outside = np.concatenate([
-                img[max(0, y0 - 3):max(0, y0 - 1), x0:x1].reshape(-1, 3),
-                img[min(SIZE, y1 + 1):min(SIZE, y1 + 3), x0:x1].reshape(-1, 3),
-            ])
+            outside = np.concatenate(
+                [
+                    img[max(0, y0 - 3) : max(0, y0 - 1), x0:x1].reshape(-1, 3),
+                    img[min(SIZE, y1 + 1) : min(SIZE, y1 + 3), x0:x1].reshape(-1, 3),
+                ]
+            )
             if len(outside) > 20:
                 frac = float((np.linalg.norm(outside - centre, axis=1) < 20).mean())
                 assert frac < 0.5

@@ -17,8 +17,15 @@ from explain_engine import Explainer
 
 from .conftest import TINY_X, Tiny
 
-ALL = ("gradcam", "gradcam_pp", "counterfactual_gradcam", "guided_backprop", "deconvnet",
-       "guided_gradcam", "deconv_gradcam")
+ALL = (
+    "gradcam",
+    "gradcam_pp",
+    "counterfactual_gradcam",
+    "guided_backprop",
+    "deconvnet",
+    "guided_gradcam",
+    "deconv_gradcam",
+)
 
 CAM = [[[0.75, 0.0], [2.25, 0.375]], [[0.0, 0.9375], [0.0, 0.0]]]
 COUNTER = [[[0.0, 0.3125], [0.0, 0.0]], [[0.25, 0.0], [0.75, 0.125]]]

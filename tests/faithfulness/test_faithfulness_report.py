@@ -27,8 +27,9 @@ def test_boxes_follow_the_image_to_the_map_resolution():
 
 
 @pytest.mark.worker
-def test_a_worker_reports_every_method_and_the_results_page_shows_it(celery_worker, cd_study, researcher_client,
-                                                                      capsys):
+def test_a_worker_reports_every_method_and_the_results_page_shows_it(
+    celery_worker, cd_study, researcher_client, capsys
+):
     call_command("generate_stimuli", cd_study.slug, "--inline")
     study = Study.objects.get(pk=cd_study.pk)
     call_command("faithfulness", study.slug, "--max-images", "3")
@@ -47,8 +48,11 @@ def test_a_worker_reports_every_method_and_the_results_page_shows_it(celery_work
 
     # the numbers are explain_engine's metrics applied to the stored raw maps
     row = report.results["rows"][0]
-    stimulus = study.trials.filter(image__filename=row["image"], target_class=row["target_class"],
-                                   method=row["method"]).first().stimulus
+    stimulus = (
+        study.trials.filter(image__filename=row["image"], target_class=row["target_class"], method=row["method"])
+        .first()
+        .stimulus
+    )
     raw = np.load(io.BytesIO(stimulus.raw_map.open("rb").read()))
     image = stimulus.image
     boxes = faithfulness.scale_boxes(image.boxes_for(row["target_class"]), (image.width, image.height), (128, 128))

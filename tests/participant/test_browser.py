@@ -77,7 +77,9 @@ def test_play_a_whole_class_discrimination_study_with_a_prolific_link(page, site
     assert page.get_by_test_id("completion-code").inner_text() == "C0MPL3TE"
     p = Participant.objects.get(study=study)
     assert (p.external_id, p.status, p.comment) == (
-        external_id_for_storage("prolific", "abc123"), ParticipantStatus.COMPLETED, "All clear."
+        external_id_for_storage("prolific", "abc123"),
+        ParticipantStatus.COMPLETED,
+        "All clear.",
     )
     responses = Response.objects.filter(assignment__participant=p)
     assert responses.count() == total and all(r.correct for r in responses)

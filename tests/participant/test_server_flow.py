@@ -60,7 +60,10 @@ def test_whole_class_discrimination_flow_with_prolific_ids(client):
     )
     assert response.status_code == 302 and response.url.endswith("/instructions/")
     participant = Participant.objects.get(study=study)
-    assert (participant.external_source, participant.external_id) == ("prolific", external_id_for_storage("prolific", "pp1"))
+    assert (participant.external_source, participant.external_id) == (
+        "prolific",
+        external_id_for_storage("prolific", "pp1"),
+    )
     assert "pp1" not in participant.external_id  # stored as a keyed hash by default
     assert participant.external_meta == {"STUDY_ID": "st", "SESSION_ID": "se"}
     assert participant.condition in study.methods

@@ -27,8 +27,16 @@ def test_answers_survive_a_database_restart_exactly_once():
         outcome = {}
         run = threading.Thread(
             target=lambda: outcome.setdefault(
-                "report", do_simulate(study, base_url=server.url, n=6, policy="random", concurrency=6,
-                                      pause=(0.3, 0.8), fetch_images=False)
+                "report",
+                do_simulate(
+                    study,
+                    base_url=server.url,
+                    n=6,
+                    policy="random",
+                    concurrency=6,
+                    pause=(0.3, 0.8),
+                    fetch_images=False,
+                ),
             )
         )
         run.start()

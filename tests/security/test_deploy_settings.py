@@ -26,7 +26,11 @@ def test_production_settings_pass_check_deploy_with_no_warnings():
     env = {**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(60)}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -36,8 +36,12 @@ def test_an_absent_external_id_stays_empty():
 def test_purge_deletes_identifying_data_and_keeps_answers(study):
     kept = Participant.objects.create(study=study, condition="gradcam", status="completed")
     person = Participant.objects.create(
-        study=study, condition="gradcam", external_source="prolific", external_id="abc",
-        external_meta={"STUDY_ID": "s1", "SESSION_ID": "x"}, comment="I am Jane from Leeds",
+        study=study,
+        condition="gradcam",
+        external_source="prolific",
+        external_id="abc",
+        external_meta={"STUDY_ID": "s1", "SESSION_ID": "x"},
+        comment="I am Jane from Leeds",
         questionnaire={"comment": "I am Jane"},
     )
     call_command("purge_personal_data", "privacy", "--yes")

@@ -16,8 +16,17 @@ from tests.support import factories
 def signed_token(participant) -> str:
     return signing.get_cookie_signer(salt=cookie_name(participant.study) + COOKIE_SALT).sign(participant.token)
 
-PUBLIC = {"", "healthz", "s/<slug:slug>/", "s/<slug:slug>/instructions/", "s/<slug:slug>/trial/",
-          "s/<slug:slug>/answer/", "s/<slug:slug>/questionnaire/", "s/<slug:slug>/done/"}
+
+PUBLIC = {
+    "",
+    "healthz",
+    "s/<slug:slug>/",
+    "s/<slug:slug>/instructions/",
+    "s/<slug:slug>/trial/",
+    "s/<slug:slug>/answer/",
+    "s/<slug:slug>/questionnaire/",
+    "s/<slug:slug>/done/",
+}
 # The admin's own login, logout and password-reset pages, and its JavaScript catalog, are public by design.
 ADMIN_PUBLIC = re.compile(r"^admin/(login/|logout/|password_reset|jsi18n/|r/|autocomplete/$)")
 
@@ -33,8 +42,17 @@ def walk(patterns, prefix=""):
 
 def concrete(route: str, study_id: int, slug: str) -> str | None:
     route = route.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\/", "/")
-    values = {"study_id": str(study_id), "pk": str(study_id), "object_id": str(study_id), "slug": slug,
-              "name": "accuracy", "fmt": "png", "path": "x", "app_label": "studies", "model_name": "study"}
+    values = {
+        "study_id": str(study_id),
+        "pk": str(study_id),
+        "object_id": str(study_id),
+        "slug": slug,
+        "name": "accuracy",
+        "fmt": "png",
+        "path": "x",
+        "app_label": "studies",
+        "model_name": "study",
+    }
 
     def fill(match):
         name = match.group(1).split(":")[-1]
@@ -64,13 +82,17 @@ def test_anonymous_visitors_and_participants_get_no_staff_page(client, outsider_
     study = factories.make_class_discrimination_study()
     participant = factories.make_participant(study)
     urls = staff_urls(study)
-    assert any("/export/" in u for u in urls) and any("monitor" in u for u in urls) and any("/admin/" in u for u in urls)
+    assert (
+        any("/export/" in u for u in urls) and any("monitor" in u for u in urls) and any("/admin/" in u for u in urls)
+    )
     for who, c in (("anonymous", client), ("outsider", outsider_client)):
         c.cookies[cookie_name(study)] = signed_token(participant)  # what a participant's browser carries
         for url in urls:
             for method in ("get", "post"):
                 response = getattr(c, method)(url)
-                assert response.status_code in (302, 403, 404, 405), f"{who} {method.upper()} {url}: {response.status_code}"
+                assert response.status_code in (302, 403, 404, 405), (
+                    f"{who} {method.upper()} {url}: {response.status_code}"
+                )
                 if response.status_code == 302:
                     assert "/admin/login/" in response["Location"], f"{who} {url} -> {response['Location']}"
 

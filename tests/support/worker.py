@@ -44,12 +44,27 @@ class WorkerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "-Q", "gpu,celery", f"--concurrency={self.concurrency}", "--pool=prefork",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "--loglevel=INFO",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "gpu,celery",
+                f"--concurrency={self.concurrency}",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                "--loglevel=INFO",
             ],
-            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.wait_ready(timeout)

@@ -12,8 +12,11 @@ class Command(BaseCommand):
     help = "Build the offline demo through the real code paths and print the participant links and admin login."
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-serve", action="store_true",
-                            help="build only (this command never serves; `make demo` serves after it)")
+        parser.add_argument(
+            "--no-serve",
+            action="store_true",
+            help="build only (this command never serves; `make demo` serves after it)",
+        )
         parser.add_argument("--host", default="http://127.0.0.1:8000")
 
     def handle(self, *args, **options):

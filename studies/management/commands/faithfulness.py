@@ -13,8 +13,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
-        parser.add_argument("--max-images", type=int, default=DEFAULT_MAX_IMAGES,
-                            help="(image, class) pairs evaluated, chosen by the study seed; 0 for all")
+        parser.add_argument(
+            "--max-images",
+            type=int,
+            default=DEFAULT_MAX_IMAGES,
+            help="(image, class) pairs evaluated, chosen by the study seed; 0 for all",
+        )
         parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the worker")
         parser.add_argument("--json", default="", help="also write the results as JSON here")
 

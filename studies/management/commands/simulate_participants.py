@@ -50,8 +50,14 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=8)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--base-url", default="", help="a running server; default: serve in-process")
-        parser.add_argument("--pause", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN_S", "MAX_S"),
-                            help="seconds to wait before each answer (paced load)")
+        parser.add_argument(
+            "--pause",
+            type=float,
+            nargs=2,
+            default=(0.0, 0.0),
+            metavar=("MIN_S", "MAX_S"),
+            help="seconds to wait before each answer (paced load)",
+        )
         parser.add_argument("--no-images", action="store_true", help="do not download stimulus images")
         parser.add_argument("--json", default="", help="write the latency table and outcome as JSON here")
 
@@ -73,9 +79,16 @@ class Command(BaseCommand):
                 f"({opts['concurrency']} at a time)"
             )
             return do_simulate(
-                study, base_url=base_url, n=opts["n"], policy=opts["policy"], concurrency=opts["concurrency"],
-                seed=opts["seed"], accuracy=opts["accuracy"], pause=tuple(opts["pause"]),
-                fetch_images=not opts["no_images"], progress=progress,
+                study,
+                base_url=base_url,
+                n=opts["n"],
+                policy=opts["policy"],
+                concurrency=opts["concurrency"],
+                seed=opts["seed"],
+                accuracy=opts["accuracy"],
+                pause=tuple(opts["pause"]),
+                fetch_images=not opts["no_images"],
+                progress=progress,
             )
 
         if opts["base_url"]:
@@ -93,8 +106,16 @@ class Command(BaseCommand):
             self.stdout.write(f"Completion codes seen: {', '.join(codes)}")
         if opts["json"]:
             with open(opts["json"], "w") as fh:
-                json.dump({"completed": report.completed, "n": len(report.results),
-                           "failures": [f.error for f in report.failed], "pages": report.timings.table(),
-                           "error_samples": report.timings.error_samples}, fh, indent=2)
+                json.dump(
+                    {
+                        "completed": report.completed,
+                        "n": len(report.results),
+                        "failures": [f.error for f in report.failed],
+                        "pages": report.timings.table(),
+                        "error_samples": report.timings.error_samples,
+                    },
+                    fh,
+                    indent=2,
+                )
         if report.failed:
             raise CommandError(f"{len(report.failed)} simulated participants did not finish")

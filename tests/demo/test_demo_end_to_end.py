@@ -1,0 +1,90 @@
+"""The offline demo end to end: build through the real code paths (on a real worker), play both
+studies with oracle bots, export, analyse, and compute the faithfulness report for every method."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from studies import demo
+from studies.models import ClassifierModel, ImageSet, Participant, Stimulus, Study
+
+# Training the demo networks (shared with tests/engine/test_demo_train.py) may take minutes on a busy machine.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture
+def demo_settings(settings, trained_demo_models):
+    _, cache, _, _ = trained_demo_models
+    settings.DEMO_MODELS_DIR = str(cache)
+    return settings
+
+
+def build(capsys) -> str:
+    call_command("demo", "--no-serve")
+    return capsys.readouterr().out
+
+
+def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, celery_worker, capsys, tmp_path):
+    out = build(capsys)
+    cd, trust = Study.objects.get(slug=demo.CD_SLUG), Study.objects.get(slug=demo.TRUST_SLUG)
+    assert cd.status == trust.status == "live"
+    assert cd.config_snapshot and trust.config_snapshot
+    assert f"/s/{demo.CD_SLUG}/" in out and f"/s/{demo.TRUST_SLUG}/" in out and "researcher /" in out
+    assert ImageSet.objects.get(name=demo.IMAGE_SET_NAME).images.count() == demo.DEMO_IMAGES
+    assert trust.surviving_image_count and trust.surviving_image_count >= 20
+    stimuli = Stimulus.objects.count()
+
+    # a second run reuses everything
+    again = build(capsys)
+    assert "reusing" in again
+    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 2
+
+    for study, methods in ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS)):
+        call_command(
+            "simulate_participants",
+            study.slug,
+            "--n",
+            str(2 * len(methods)),
+            "--policy",
+            "oracle",
+            "--concurrency",
+            "4",
+        )
+        assert Participant.objects.filter(study=study, is_simulated=True, status="completed").count() == 2 * len(
+            methods
+        )
+
+        export = tmp_path / f"{study.slug}.csv"
+        call_command("export_results", study.slug, "--out", str(export))
+        with export.open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert {r["method"] for r in rows if r["trial_kind"] == "main"} == set(methods)
+
+        report_path = tmp_path / f"{study.slug}.json"
+        call_command("analyze_study", study.slug, "--from-csv", str(export), "--json", str(report_path))
+        report = json.loads(report_path.read_text())
+        assert set(report["methods"]) == set(methods)
+
+        call_command("faithfulness", study.slug, "--max-images", "2")
+        faithfulness = study.faithfulness_reports.get().results["summary"]
+        for role in faithfulness:
+            assert set(faithfulness[role]) == set(methods)
+    capsys.readouterr()
+
+    # the oracle reproduces the paper's ordering: Grad-CAM versions beat the raw gradients
+    report = json.loads((tmp_path / f"{demo.CD_SLUG}.json").read_text())["methods"]
+    assert report["guided_gradcam"]["accuracy"] >= report["guided_backprop"]["accuracy"]
+    assert report["deconv_gradcam"]["accuracy"] >= report["deconvnet"]["accuracy"]
+    trust_report = json.loads((tmp_path / f"{demo.TRUST_SLUG}.json").read_text())["methods"]
+    assert all(values["mean_rating"] > 0 for values in trust_report.values())  # the stronger network is trusted
+
+
+def test_the_demo_image_set_is_a_valid_upload():
+    data = demo.demo_image_zip(n=4)
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "labels.csv" in names and sum(n.endswith(".png") for n in names) == 4
