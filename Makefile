@@ -42,6 +42,7 @@ services:
 	@bash scripts/ensure-services.sh
 
 test: $(VENV)/.dev chromium services
+	rm -rf var/test-media
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(PY) -m pytest
 

@@ -9,7 +9,7 @@ import torchvision
 from PIL import Image
 
 from explain_engine import ENGINE_VERSION, METHODS, Explainer, load_model
-from explain_engine.demo_nets import DEMO_TARGET_LAYER, shapes_weak
+from explain_engine.demo_nets import DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYER, shapes_weak
 from explain_engine.layers import detect_by_tracing, family_target_layer
 
 
@@ -62,7 +62,10 @@ def test_demo_checkpoint_round_trip(tmp_path):
     assert load_model("shapes_weak", checkpoint=str(path)).categories == ["class_0", "class_1", "class_2"]
     img = Image.fromarray(np.full((128, 128, 3), 255, np.uint8))
     x = b.preprocess(img)
-    assert x.shape == (3, 128, 128) and float(x.max()) == 1.0 and float(x.min()) == 1.0
+    # white, normalized as in training: (1 - mean) / std per channel
+    expected = [(1 - m) / s for m, s in zip(DEMO_MEAN, DEMO_STD, strict=True)]
+    assert x.shape == (3, 128, 128)
+    assert torch.allclose(x, torch.tensor(expected).view(3, 1, 1).expand_as(x))
     out = b.explainer().explain(x[None], [[0, 2]])
     assert out["gradcam"].shape == (1, 2, 128, 128)
 

@@ -23,6 +23,7 @@ def urls_for(study_id):
         "export-responses",
         "export-participants",
         "export-stimuli",
+        "study-faithfulness-run",
     ]
     out = [reverse(f"studies:{n}", kwargs={"study_id": study_id}) for n in plain]
     out += [
@@ -58,6 +59,7 @@ def test_the_list_above_walks_every_results_url_pattern():
         "export-responses",
         "export-participants",
         "export-stimuli",
+        "study-faithfulness-run",
     }
     assert all(p.callback.__name__ for p in results_urls.urlpatterns)
 

@@ -54,7 +54,9 @@ def test_photographs_and_paths_outside_the_stimuli_folder_are_not_served(media):
 
 @pytest.mark.django_db
 def test_the_wsgi_application_serves_stimuli_without_entering_django(settings, tmp_path):
-    import importlib
+    from django.core.wsgi import get_wsgi_application
+
+    from config.media import wrap
 
     settings.MEDIA_ROOT = str(tmp_path)
     (Path(tmp_path) / "stimuli").mkdir()
@@ -63,9 +65,7 @@ def test_the_wsgi_application_serves_stimuli_without_entering_django(settings, t
     request_started.connect(started.append)
     try:
         with override_settings(SERVE_STIMULI_WITHOUT_DJANGO=True):
-            import config.wsgi
-
-            app = importlib.reload(config.wsgi).application
+            app = wrap(get_wsgi_application())  # what config/wsgi.py serves
             status, headers, _ = call(app, "/media/stimuli/cd34.png")
     finally:
         request_started.disconnect(started.append)
