@@ -10,7 +10,8 @@ from tests.support import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Written on every run (not into docs/, whose committed copies the README shows).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-screenshots"
 
 
 @pytest.fixture(autouse=True)
