@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from studies import export
-from studies.models import Study
+from studies.management import study_or_error
 
 
 class _Out:
@@ -32,10 +32,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, slug, out, participants, stimuli, include_external_ids, **options):
-        try:
-            study = Study.objects.get(slug=slug)
-        except Study.DoesNotExist as exc:
-            raise CommandError(f"no study with slug {slug!r}") from exc
+        study = study_or_error(slug)
         self._write("responses", out, export.RESPONSE_COLUMNS, export.response_rows(study))
         if participants:
             self._write(

@@ -5,7 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from studies.faithfulness import DEFAULT_MAX_IMAGES, do_request_report, format_report, human_scores
-from studies.models import JobStatus, Study
+from studies.management import study_or_error
+from studies.models import JobStatus
 
 
 class Command(BaseCommand):
@@ -24,10 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, slug, max_images, timeout, **options):
         json_path = options["json"]
-        try:
-            study = Study.objects.get(slug=slug)
-        except Study.DoesNotExist as exc:
-            raise CommandError(f"no study with slug {slug!r}") from exc
+        study = study_or_error(slug)
         self.stdout.write(f"Faithfulness report for {slug}: up to {max_images or 'all'} (image, class) pairs per model")
         report = do_request_report(study, max_images=max_images or None, wait_timeout=timeout)
         if report.status != JobStatus.DONE:

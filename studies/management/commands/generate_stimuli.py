@@ -5,7 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from studies import generation
-from studies.models import GenerationJob, JobStatus, Study
+from studies.management import study_or_error
+from studies.models import GenerationJob, JobStatus
 
 
 class Command(BaseCommand):
@@ -27,10 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0)
 
     def handle(self, *args, slug, inline, no_wait, force, timeout, interval, **options):
-        try:
-            study = Study.objects.get(slug=slug)
-        except Study.DoesNotExist:
-            raise CommandError(f"no study with slug {slug!r}") from None
+        study = study_or_error(slug)
         try:
             if inline:
                 job = generation.do_start_generation(study, force=force, enqueue=lambda job_id: None)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.models import Study
+from studies.management import study_or_error
 from studies.privacy import do_purge_personal_data
 
 
@@ -14,10 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="do it without asking")
 
     def handle(self, *args, slug, yes, **options):
-        try:
-            study = Study.objects.get(slug=slug)
-        except Study.DoesNotExist as exc:
-            raise CommandError(f"no study with slug {slug!r}") from exc
+        study = study_or_error(slug)
         if not yes:
             answer = input(f"Delete external ids and free-text answers of every participant of {slug!r}? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):

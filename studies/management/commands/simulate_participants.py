@@ -6,7 +6,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from studies.bots import POLICIES, do_simulate
-from studies.models import Study
+from studies.management import study_or_error
 
 
 class LocalServer:
@@ -62,10 +62,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", default="", help="write the latency table and outcome as JSON here")
 
     def handle(self, *args, **opts):
-        try:
-            study = Study.objects.get(slug=opts["slug"])
-        except Study.DoesNotExist as exc:
-            raise CommandError(f"no study with slug {opts['slug']!r}") from exc
+        study = study_or_error(opts["slug"])
         if opts["n"] < 1:
             raise CommandError("--n must be at least 1")
 
