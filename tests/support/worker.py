@@ -26,16 +26,17 @@ def database_url_for_tests() -> str:
 class WorkerProcess:
     """Start, kill and restart one worker that consumes the `gpu` and `celery` queues."""
 
-    def __init__(self, log_path: Path, concurrency: int = 1):
+    def __init__(self, log_path: Path, concurrency: int = 1, broker_url: str | None = None):
         self.log_path = log_path
         self.concurrency = concurrency
+        self.broker_url = broker_url
         self.proc: subprocess.Popen | None = None
 
     def env(self) -> dict:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url_for_tests()
-        env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
-        env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL
+        env["CELERY_BROKER_URL"] = self.broker_url or settings.CELERY_BROKER_URL
+        env["CELERY_RESULT_BACKEND"] = self.broker_url or settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL
         env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
         env["CONN_MAX_AGE"] = "0"
         return env
