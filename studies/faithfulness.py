@@ -248,10 +248,8 @@ def do_request_report(
     return report
 
 
-def human_scores(study: Study) -> dict[str, float | None]:
-    """Per method: accuracy (class discrimination) or mean score toward the stronger network (trust)."""
-    from .results_views import study_analysis
-
-    result, _ = study_analysis(study)
-    key = "mean_rating" if study.kind == StudyKind.TRUST else "accuracy"
+def human_scores(result: dict) -> dict[str, float | None]:
+    """Per method, from an analysis report: accuracy (class discrimination) or mean score toward the
+    stronger network (trust)."""
+    key = "mean_rating" if result.get("kind") == StudyKind.TRUST else "accuracy"
     return {method: values.get(key) for method, values in result.get("methods", {}).items()}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.cache import cache
-from django.db.models import Count, Max
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,31 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from . import analysis, export, plots
-from .models import Response, Study
-
-PLANNED_COMPARISON = (0.6123, 0.4444)  # the paper's Guided Grad-CAM vs Guided Backprop accuracies
-CACHE_SECONDS = 60
-
-
-def study_analysis(study: Study):
-    """(report dict, responses DataFrame) of a study, cached while its responses do not change."""
-    state = Response.objects.filter(assignment__participant__study=study).aggregate(n=Count("id"), last=Max("id"))
-    key = f"results:{study.pk}:{state['n']}:{state['last']}:{study.updated_at.timestamp()}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    df = export.responses_frame(study)
-    result = analysis.report(
-        df,
-        kind=study.kind,
-        design=study.design,
-        methods=study.methods,
-        rules=export.rules_for(study),
-        seed=study.seed,
-        plan=PLANNED_COMPARISON if study.kind != "trust" else None,
-    )
-    cache.set(key, (result, df), CACHE_SECONDS)
-    return result, df
+from .models import Study
+from .reports import study_analysis
 
 
 def _context(request, study: Study, title: str, **extra):
@@ -90,11 +65,10 @@ def study_monitor_data(request, study_id: int):
 
 
 def faithfulness_context(study: Study, result: dict) -> dict:
-    from .faithfulness import latest_report
+    from .faithfulness import human_scores, latest_report
 
     report = latest_report(study)
-    key = "mean_rating" if result["kind"] == "trust" else "accuracy"
-    human = {name: values.get(key) for name, values in result["methods"].items()}
+    human = human_scores(result)
     rows = []
     if report is not None:
         for role, methods in report.results.get("summary", {}).items():

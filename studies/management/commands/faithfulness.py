@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from studies.faithfulness import DEFAULT_MAX_IMAGES, do_request_report, format_report, human_scores
 from studies.management import study_or_error
 from studies.models import JobStatus
+from studies.reports import study_analysis
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         report = do_request_report(study, max_images=max_images or None, wait_timeout=timeout)
         if report.status != JobStatus.DONE:
             raise CommandError(f"the report did not finish: {report.status} {report.error}")
-        self.stdout.write(format_report(report.results, human_scores(study)))
+        self.stdout.write(format_report(report.results, human_scores(study_analysis(study)[0])))
         if json_path:
             with open(json_path, "w") as fh:
                 json.dump(report.results, fh, indent=2)
