@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from . import synthetic
 from .demo_nets import DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYER, STRONG_WIDTHS, WEAK_WIDTHS, ShapesNet
+from .models import file_sha256
 from .synthetic import CLASSES, DEFAULT_BIAS, Bias
 
 __all__ = [
@@ -109,14 +110,6 @@ def default_settings(
 def _settings_key(seed: int, settings: dict) -> str:
     blob = json.dumps({"seed": int(seed), "settings": settings}, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def preprocess(images_nhwc_uint8: torch.Tensor) -> torch.Tensor:
@@ -291,7 +284,7 @@ def _load_cached(cache_dir: Path, key: str) -> dict | None:
         return None
     for info in manifest.get("models", {}).values():
         f = cache_dir / info["file"]
-        if not f.is_file() or _sha256(f) != info["sha256"]:
+        if not f.is_file() or file_sha256(f) != info["sha256"]:
             return None
     return manifest
 
@@ -384,7 +377,7 @@ def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool =
             manifest["models"][name] = {
                 "arch": name,
                 "file": path.name,
-                "sha256": _sha256(path),
+                "sha256": file_sha256(path),
                 "params": sum(p.numel() for p in model.parameters()),
                 "steps": cfg["models"][name]["steps"],
                 "data": cfg["models"][name]["data"],

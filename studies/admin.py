@@ -69,30 +69,50 @@ class ImageSetImportForm(forms.ModelForm):
         return image_set
 
 
-@admin.register(ImageSet)
-class ImageSetAdmin(admin.ModelAdmin):
-    list_display = ["name", "annotation_format", "image_count", "created_at"]
-    search_fields = ["name"]
-    readonly_fields = ["annotation_format", "image_count", "label_summary", "created_at"]
+class CreateThroughFormAdmin(admin.ModelAdmin):
+    """Objects created by a business-logic form (import, registration), read-only once they exist.
+
+    Subclasses set `add_form`, `add_fields`, `change_fields` and `change_readonly`; the form's save()
+    has already written the object, so save_model only reports it (or saves an edit).
+    """
+
+    add_form = None
+    add_fields: list[str] = []
+    change_fields: list[str] = []
+    change_readonly: list[str] = []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            kwargs["form"] = ImageSetImportForm
+            kwargs["form"] = self.add_form
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["name", "description", "archive"]
-        return ["name", "description", "annotation_format", "image_count", "label_summary", "created_at"]
+        return self.add_fields if obj is None else self.change_fields
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        return [] if obj is None else self.change_readonly
 
     def save_model(self, request, obj, form, change):
         if change:
             obj.save()
         else:
-            messages.success(request, f"Imported {obj.images.count()} images into {obj.name}.")
+            messages.success(request, self.created_message(obj))
+
+    def created_message(self, obj) -> str:
+        return f"Created {obj}."
+
+
+@admin.register(ImageSet)
+class ImageSetAdmin(CreateThroughFormAdmin):
+    list_display = ["name", "annotation_format", "image_count", "created_at"]
+    search_fields = ["name"]
+    add_form = ImageSetImportForm
+    add_fields = ["name", "description", "archive"]
+    change_readonly = ["annotation_format", "image_count", "label_summary", "created_at"]
+    change_fields = ["name", "description", *change_readonly]
+
+    def created_message(self, obj) -> str:
+        return f"Imported {obj.images.count()} images into {obj.name}."
 
     @admin.display(description="images")
     def image_count(self, obj):
@@ -179,9 +199,20 @@ class RegisterModelForm(forms.ModelForm):
 
 
 @admin.register(ClassifierModel)
-class ClassifierModelAdmin(admin.ModelAdmin):
+class ClassifierModelAdmin(CreateThroughFormAdmin):
     list_display = ["name", "arch", "weights_name", "num_classes", "target_layer", "short_sha"]
     search_fields = ["name", "arch"]
+    add_form = RegisterModelForm
+    add_fields = [
+        "name",
+        "arch",
+        "weights_name",
+        "checkpoint_file",
+        "categories_file",
+        "categories_text",
+        "target_layer",
+        "notes",
+    ]
     change_readonly = [
         "arch",
         "weights_name",
@@ -192,38 +223,13 @@ class ClassifierModelAdmin(admin.ModelAdmin):
         "category_list",
         "created_at",
     ]
+    change_fields = ["name", "notes", *change_readonly]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = RegisterModelForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return [
-                "name",
-                "arch",
-                "weights_name",
-                "checkpoint_file",
-                "categories_file",
-                "categories_text",
-                "target_layer",
-                "notes",
-            ]
-        return ["name", "notes", *self.change_readonly]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.change_readonly
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            obj.save()
-        else:
-            messages.success(
-                request,
-                f"Registered {obj.name}: target layer {obj.target_layer}, "
-                f"{len(obj.categories)} categories, sha256 {obj.weights_sha256[:12]}.",
-            )
+    def created_message(self, obj) -> str:
+        return (
+            f"Registered {obj.name}: target layer {obj.target_layer}, "
+            f"{len(obj.categories)} categories, sha256 {obj.weights_sha256[:12]}."
+        )
 
     @admin.display(description="sha256")
     def short_sha(self, obj):

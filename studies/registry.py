@@ -8,7 +8,6 @@ pickle payload is refused without running it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -49,14 +48,6 @@ def parse_categories(text: str) -> list[str]:
     if dupes:
         raise RegistrationRefused(f"categories repeat: {', '.join(dupes[:10])}")
     return cats
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextmanager

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explain_engine import METHODS
+
 torch.set_num_threads(2)
 
 
@@ -50,3 +52,7 @@ def resnet18_random():
 
     torch.manual_seed(0)
     return torchvision.models.resnet18(weights=None).eval()
+
+
+# Every registered method: a method added to the registry is covered by these tests at once.
+ALL_METHODS = tuple(METHODS)

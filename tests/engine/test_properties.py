@@ -9,18 +9,9 @@ import torch.nn.functional as F
 
 from explain_engine import Explainer, UnsupportedActivationError
 
-from .conftest import TINY_X, Tiny
+from .conftest import ALL_METHODS, TINY_X, Tiny
 
 THREE = ("gradcam", "guided_backprop", "guided_gradcam")
-ALL = (
-    "gradcam",
-    "gradcam_pp",
-    "counterfactual_gradcam",
-    "guided_backprop",
-    "deconvnet",
-    "guided_gradcam",
-    "deconv_gradcam",
-)
 
 
 def test_batch_equals_singles_and_k_targets_equal_k_calls(resnet18_random):
@@ -28,14 +19,14 @@ def test_batch_equals_singles_and_k_targets_equal_k_calls(resnet18_random):
     x = torch.randn(3, 3, 64, 64)
     targets = torch.tensor([[1, 5], [7, 2], [3, 3]])
     ex = Explainer(resnet18_random)
-    batch = ex.explain(x, targets, methods=ALL)
+    batch = ex.explain(x, targets, methods=ALL_METHODS)
     assert batch["gradcam"].shape == (3, 2, 64, 64)
     assert batch["guided_backprop"].shape == (3, 2, 3, 64, 64)
     assert batch.scores.shape == (3, 1000)
     for i in range(3):
         for k in range(2):
-            single = ex.explain(x[i : i + 1], [int(targets[i, k])], methods=ALL)
-            for name in ALL:
+            single = ex.explain(x[i : i + 1], [int(targets[i, k])], methods=ALL_METHODS)
+            for name in ALL_METHODS:
                 torch.testing.assert_close(
                     batch[name][i, k], single[name][0, 0], rtol=1e-4, atol=1e-6, msg=f"{name} image {i} target {k}"
                 )
@@ -96,7 +87,7 @@ def _odd_model(cls=Tiny):
     return model
 
 
-@pytest.mark.parametrize("methods", [ALL, ("gradcam",), ("guided_backprop",)])
+@pytest.mark.parametrize("methods", [ALL_METHODS, ("gradcam",), ("guided_backprop",)])
 def test_model_unchanged_after_a_call(methods):
     model = _odd_model()
     snap = _snapshot(model)
@@ -109,10 +100,10 @@ def test_model_unchanged_after_a_call(methods):
 @pytest.mark.parametrize(
     "cls,targets,methods,error",
     [
-        (Tiny, [[5]], ALL, ValueError),  # target out of range: raises after the forward
-        (WithGelu, [[0]], ALL, UnsupportedActivationError),  # raises inside the guided forward
+        (Tiny, [[5]], ALL_METHODS, ValueError),  # target out of range: raises after the forward
+        (WithGelu, [[0]], ALL_METHODS, UnsupportedActivationError),  # raises inside the guided forward
         (Raising, [[0]], ("gradcam",), RuntimeError),
-        (Raising, [[0]], ALL, RuntimeError),
+        (Raising, [[0]], ALL_METHODS, RuntimeError),
     ],
 )
 def test_model_unchanged_after_a_call_that_raised(cls, targets, methods, error):
@@ -161,10 +152,10 @@ def test_densenet_functional_relu_is_reached():
 def test_inference_mode_and_no_grad_callers(tiny):
     with torch.inference_mode():
         x = TINY_X.clone()
-        a = Explainer(tiny).explain(x, 0, methods=ALL)
+        a = Explainer(tiny).explain(x, 0, methods=ALL_METHODS)
     with torch.no_grad():
-        b = Explainer(tiny).explain(TINY_X, 0, methods=ALL)
-    for name in ALL:
+        b = Explainer(tiny).explain(TINY_X, 0, methods=ALL_METHODS)
+    for name in ALL_METHODS:
         torch.testing.assert_close(a[name], b[name])
 
 
@@ -182,10 +173,10 @@ def test_memory_does_not_grow_over_300_calls(tiny):
     ex = Explainer(tiny)
     x = TINY_X.repeat(4, 1, 1, 1)
     for _ in range(20):
-        ex.explain(x, [[0, 1]] * 4, methods=ALL)
+        ex.explain(x, [[0, 1]] * 4, methods=ALL_METHODS)
     tensors, rss = _tensor_count(), _rss_mb()
     for _ in range(300):
-        out = ex.explain(x, [[0, 1]] * 4, methods=ALL)
+        out = ex.explain(x, [[0, 1]] * 4, methods=ALL_METHODS)
     del out
     assert _tensor_count() <= tensors
     assert _rss_mb() - rss < 5.0

@@ -15,17 +15,7 @@ import torch
 
 from explain_engine import Explainer
 
-from .conftest import TINY_X, Tiny
-
-ALL = (
-    "gradcam",
-    "gradcam_pp",
-    "counterfactual_gradcam",
-    "guided_backprop",
-    "deconvnet",
-    "guided_gradcam",
-    "deconv_gradcam",
-)
+from .conftest import ALL_METHODS, TINY_X, Tiny
 
 CAM = [[[0.75, 0.0], [2.25, 0.375]], [[0.0, 0.9375], [0.0, 0.0]]]
 COUNTER = [[[0.0, 0.3125], [0.0, 0.0]], [[0.25, 0.0], [0.75, 0.125]]]
@@ -57,7 +47,7 @@ def expected():
 @pytest.mark.parametrize("functional_first", [False, True])
 def test_every_method_matches_hand_computation(functional_first):
     model = Tiny(functional_first).eval()
-    out = Explainer(model, "relu" if not functional_first else "conv").explain(TINY_X, [[0, 1]], methods=ALL)
+    out = Explainer(model, "relu" if not functional_first else "conv").explain(TINY_X, [[0, 1]], methods=ALL_METHODS)
     torch.testing.assert_close(out.scores, torch.tensor([[3.0625, -0.1875]]))
     for name, want in expected().items():
         if functional_first and "cam" in name:
