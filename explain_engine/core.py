@@ -140,10 +140,35 @@ class _SwitchReLU(torch.autograd.Function):
         rule = ctx.state.rule
         if rule == DECONV_RULE:
             return torch.relu(grad), None, None
-        g = torch.where(out > 0, grad, torch.zeros((), dtype=grad.dtype, device=grad.device))
+        # threshold_backward is the kernel of the ordinary ReLU backward: one pass over the
+        # tensor; the guided rule then clamps that fresh tensor in place.
+        g = torch.ops.aten.threshold_backward(grad, out, 0)
         if rule == GUIDED_RULE:
-            g = torch.relu(g)
+            g.clamp_(min=0)
         return g, None, None
+
+
+_OTHER, _RELU, _UNSUPPORTED = "other", "relu", "unsupported"
+_FUNCTION_KINDS: dict = {}
+
+
+def _function_kind(func) -> str:
+    """Classify a torch function once; the mode sees every op of the forward, so this stays cheap."""
+    try:
+        return _FUNCTION_KINDS[func]
+    except (KeyError, TypeError):
+        pass
+    if func in _RELU_FUNCS or func in _RELU_INPLACE_FUNCS:
+        kind = _RELU
+    elif getattr(func, "__name__", "") in UNSUPPORTED_FUNCTIONS:
+        kind = _UNSUPPORTED
+    else:
+        kind = _OTHER
+    try:
+        _FUNCTION_KINDS[func] = kind
+    except TypeError:  # an unhashable callable: classified again next time
+        pass
+    return kind
 
 
 class _GuidedMode(TorchFunctionMode):
@@ -156,18 +181,18 @@ class _GuidedMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in _RELU_FUNCS or func in _RELU_INPLACE_FUNCS:
+        kind = _function_kind(func)
+        if kind is _OTHER:
+            return func(*args, **kwargs)
+        if kind is _RELU:
             inplace = func in _RELU_INPLACE_FUNCS or bool(kwargs.get("inplace", args[1] if len(args) > 1 else False))
             self.state.count += 1
             return _SwitchReLU.apply(args[0], self.state, inplace)
-        name = getattr(func, "__name__", "")
-        if name in UNSUPPORTED_FUNCTIONS:
-            raise UnsupportedActivationError(
-                f"{self.why} cannot handle the activation '{name}' that the model applies in its forward; "
-                "only ReLU is supported by the guided backprop / deconvnet rules "
-                "(CAM methods such as gradcam work for this model)"
-            )
-        return func(*args, **kwargs)
+        raise UnsupportedActivationError(
+            f"{self.why} cannot handle the activation '{func.__name__}' that the model applies in its forward; "
+            "only ReLU is supported by the guided backprop / deconvnet rules "
+            "(CAM methods such as gradcam work for this model)"
+        )
 
 
 def _check_modules(model: nn.Module, why: str) -> None:
