@@ -323,6 +323,11 @@ class Participant(models.Model):
     consented_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Progress counters kept beside the rows they count, so that a trial page or an answer finds the
+    # current trial by its position (an index lookup) instead of joining every response. Answers are
+    # recorded in order, so the current trial is at position `answered_count`.
+    trial_count = models.PositiveIntegerField(default=0, help_text="trials in the participant's plan")
+    answered_count = models.PositiveIntegerField(default=0, help_text="trials answered so far")
 
     class Meta:
         ordering = ["study", "consented_at"]

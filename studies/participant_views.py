@@ -165,7 +165,7 @@ def instructions(request, study):
     context = {
         "study": study,
         "participant": participant,
-        "total": p.total_trials(participant),
+        "total": participant.trial_count,
         "is_trust": study.kind == StudyKind.TRUST,
         "question": p.TRUST_QUESTION if study.kind == StudyKind.TRUST else p.CLASS_DISCRIMINATION_QUESTION,
         "scale": RATING_SCALE,
@@ -189,13 +189,12 @@ def _stimulus_urls(assignment) -> list[str]:
 @require_http_methods(["GET"])
 def trial(request, study):
     participant = current_participant(request, study)
-    assignment = p.current_assignment(participant)
-    if assignment is None:
+    upcoming = p.upcoming_assignments(participant, 2)
+    if not upcoming:
         return redirect_to_step(study, participant)
+    assignment = upcoming[0]
     p.mark_shown(assignment)
-    p.touch(participant)
-    upcoming = p.following_assignment(participant, assignment)
-    total = p.total_trials(participant)
+    p.touch_if_stale(participant)
     t = assignment.trial
     is_trust = study.kind == StudyKind.TRUST
     context = {
@@ -203,10 +202,10 @@ def trial(request, study):
         "assignment": assignment,
         "trial": t,
         "number": assignment.position + 1,
-        "total": total,
+        "total": participant.trial_count,
         "is_trust": is_trust,
         "idempotency_key": uuid.uuid4(),
-        "preload": _stimulus_urls(upcoming),
+        "preload": _stimulus_urls(upcoming[1] if len(upcoming) > 1 else None),
         "window": _window(study),
         "answer_url": reverse("studies:participant-answer", args=[study.slug]),
     }

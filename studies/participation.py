@@ -10,7 +10,10 @@ Guarantees that rest on the database, not only on these checks:
   retry after a network error or two racing requests record exactly one row, and the replay gets
   the same success answer;
 - condition slots are decided with the study row locked (select_for_update), so two consents racing
-  for the last slot of a condition are serialized.
+  for the last slot of a condition are serialized;
+- an answer advances the participant's `answered_count` only from the position it answers, in the
+  same transaction as its row (a conditional UPDATE that locks the participant), so answers are
+  recorded in order and the counter always equals the number of responses.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import design
@@ -47,10 +50,14 @@ MTURK_PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 MAX_EXTERNAL_LENGTH = 255
 MAX_COMMENT_LENGTH = 5000
 MAX_RT_MS = 24 * 3600 * 1000
+TOUCH_INTERVAL = timedelta(minutes=1)
 PILOT_STATUSES = (StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.LIVE)
 
 CLASS_DISCRIMINATION_QUESTION = "Which of the two object categories is depicted in the image?"
 TRUST_QUESTION = "Which model do you find more reliable?"
+
+
+ALREADY_ANSWERED = "This trial has already been answered."
 
 
 class ParticipationError(Exception):
@@ -158,7 +165,11 @@ class StartDecision:
 def find_by_token(study: Study, token: str | None) -> Participant | None:
     if not token:
         return None
-    return Participant.objects.select_related("study").filter(study=study, token=token).first()
+    # order_by(): the token is unique, and the model's default ordering would join the study table.
+    participant = Participant.objects.filter(study=study, token=token).order_by().first()
+    if participant is not None:
+        participant.study = study
+    return participant
 
 
 def find_by_external(study: Study, identity: ExternalIdentity) -> Participant | None:
@@ -288,6 +299,7 @@ def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, s
         condition=condition,
         latin_row=latin_row,
     )
+    participant.trial_count = len(plan)
     participant.save()
     trial_ids = dict(Trial.objects.filter(study=study).values_list("index", "id"))
     Assignment.objects.bulk_create(
@@ -307,44 +319,47 @@ def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, s
 
 
 # --- where is the participant --------------------------------------------------------------------
+def upcoming_assignments(participant: Participant, n: int = 2) -> list[Assignment]:
+    """The current trial and the ones after it (up to `n`), with trials and stimuli; one query.
+
+    Answers are recorded in order, so the current trial is at position `answered_count`."""
+    start = participant.answered_count
+    return list(
+        Assignment.objects.select_related("trial", "trial__stimulus", "trial__stimulus_weaker")
+        .filter(participant=participant, position__gte=start, position__lt=start + n)
+        .order_by("position")
+    )
+
+
 def current_assignment(participant: Participant) -> Assignment | None:
     """The first unanswered trial, with its trial and stimuli, or None when all are answered."""
-    return (
-        Assignment.objects.select_related("trial", "trial__stimulus", "trial__stimulus_weaker")
-        .filter(participant=participant, response__isnull=True)
-        .order_by("position")
-        .first()
-    )
-
-
-def following_assignment(participant: Participant, after: Assignment) -> Assignment | None:
-    return (
-        Assignment.objects.select_related("trial__stimulus", "trial__stimulus_weaker")
-        .filter(participant=participant, position__gt=after.position, response__isnull=True)
-        .order_by("position")
-        .first()
-    )
-
-
-def total_trials(participant: Participant) -> int:
-    return participant.assignments.count()
+    upcoming = upcoming_assignments(participant, 1)
+    return upcoming[0] if upcoming else None
 
 
 def next_step(participant: Participant) -> str:
     """instructions | trial | questionnaire | done."""
     if participant.status == ParticipantStatus.COMPLETED:
         return "done"
-    counts = participant.assignments.aggregate(total=Count("id"), answered=Count("response"))
-    if counts["answered"] == 0 and counts["total"] > 0:
+    if participant.answered_count == 0 and participant.trial_count > 0:
         return "instructions"
-    if counts["answered"] < counts["total"]:
+    if participant.answered_count < participant.trial_count:
         return "trial"
     return "questionnaire"
 
 
 def touch(participant: Participant, now=None) -> None:
     """Record activity (keeps the condition slot held); one UPDATE, no read."""
-    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now or timezone.now())
+    participant.last_seen_at = now or timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=participant.last_seen_at)
+
+
+def touch_if_stale(participant: Participant, now=None) -> None:
+    """Record activity unless it was recorded within TOUCH_INTERVAL: a trial page follows an answer
+    (which records it) within seconds, and the slot timeout is counted in minutes."""
+    now = now or timezone.now()
+    if participant.last_seen_at is None or now - participant.last_seen_at >= TOUCH_INTERVAL:
+        touch(participant, now)
 
 
 def mark_shown(assignment: Assignment, now=None) -> None:
@@ -388,7 +403,7 @@ def _parse_key(value) -> uuid.UUID:
 
 
 def _replay(participant: Participant, key: uuid.UUID) -> AnswerResult | None:
-    existing = Response.objects.select_related("assignment").filter(idempotency_key=key).first()
+    existing = Response.objects.select_related("assignment").filter(idempotency_key=key).order_by().first()
     if existing is None:
         return None
     if existing.assignment.participant_id != participant.pk:
@@ -401,14 +416,11 @@ def do_answer(participant: Participant, data) -> AnswerResult:
     rating, rt_ms (optional). Refuses (writing nothing) anything that is not the participant's
     current trial or not one of its options."""
     key = _parse_key(data.get("idempotency_key"))
-    replay = _replay(participant, key)
-    if replay is not None:
-        return replay
     try:
         return _record(participant, data, key)
     except ParticipationError as err:
-        # A racing request with the same key may have committed between our check and now, which
-        # makes this trial look answered or out of order: that is a replay, not an error.
+        # A retry of a recorded answer (or a racing request with the same key that committed first)
+        # finds its trial answered, or its key taken: that is a replay, not an error.
         if err.status == 409:
             replay = _replay(participant, key)
             if replay is not None:
@@ -421,21 +433,15 @@ def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
         raise ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
     assignment_id = _parse_int(data.get("assignment"), "trial id", 0, 2**62)
     position = _parse_int(data.get("position"), "trial position", 0, 100_000)
-    assignment = Assignment.objects.select_related("trial").filter(pk=assignment_id, participant=participant).first()
+    assignment = (
+        Assignment.objects.select_related("trial").filter(pk=assignment_id, participant=participant).order_by().first()
+    )
     if assignment is None:
         raise ParticipationError("This trial is not part of your session.", status=404)
     if assignment.position != position:
         raise ParticipationError("The trial position does not match this trial.", status=409)
-    if Response.objects.filter(assignment=assignment).exists():
-        raise ParticipationError("This trial has already been answered.", status=409)
-    first_open = (
-        Assignment.objects.filter(participant=participant, response__isnull=True)
-        .order_by("position")
-        .values_list("position", flat=True)
-        .first()
-    )
-    if first_open != position:
-        raise ParticipationError("Please answer the trials in order; reload the page to continue.", status=409)
+    if position < participant.answered_count:  # the counter only grows: an older object still proves it
+        raise ParticipationError(ALREADY_ANSWERED, status=409)
 
     rt = data.get("rt_ms")
     rt_ms = None
@@ -460,18 +466,36 @@ def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
         response.choice = choice
         response.correct = choice == trial.target_class
 
+    now = timezone.now()
     try:
         with transaction.atomic():
+            # Advancing the counter from exactly this position locks the participant's row: a racing
+            # answer waits here, then finds the counter moved and writes nothing.
+            advanced = Participant.objects.filter(
+                pk=participant.pk, status=ParticipantStatus.ACTIVE, answered_count=position
+            ).update(answered_count=F("answered_count") + 1, last_seen_at=now)
+            if not advanced:
+                raise _refusal_out_of_turn(participant, position)
             response.save(force_insert=True)
     except IntegrityError:
-        # A racing duplicate committed first (do_answer turns a same-key race into a replay).
-        raise ParticipationError("This trial has already been answered.", status=409) from None
-    touch(participant)
-    total = participant.assignments.count()
-    return AnswerResult(response, replay=False, finished=position + 1 >= total)
+        # The trial or the idempotency key is taken (do_answer turns a same-key race into a replay).
+        raise ParticipationError(ALREADY_ANSWERED, status=409) from None
+    participant.answered_count, participant.last_seen_at = position + 1, now
+    return AnswerResult(response, replay=False, finished=position + 1 >= participant.trial_count)
 
 
 # --- the end -------------------------------------------------------------------------------------
+def _refusal_out_of_turn(participant: Participant, position: int) -> ParticipationError:
+    """Why the counter did not advance from `position`, read from the database (the caller's object
+    may be older than the last answer)."""
+    participant.refresh_from_db(fields=["status", "answered_count"])
+    if participant.status != ParticipantStatus.ACTIVE:
+        return ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
+    if position < participant.answered_count:
+        return ParticipationError(ALREADY_ANSWERED, status=409)
+    return ParticipationError("Please answer the trials in order; reload the page to continue.", status=409)
+
+
 def do_questionnaire(participant: Participant, comment: str) -> Participant:
     """Store the optional comment and mark the participation completed (idempotent)."""
     comment = str(comment or "").strip()

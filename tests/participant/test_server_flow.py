@@ -39,6 +39,7 @@ def _token(client, study):
 
 
 def current(participant):
+    participant.refresh_from_db()  # answers went through the client, not this object
     return participation.current_assignment(participant)
 
 
