@@ -4,7 +4,8 @@ Starts gunicorn with the settings of docker-compose (DEBUG off, Postgres, Redis,
 static files and stimuli) on 127.0.0.1, builds the demo studies in a fresh database, then plays:
 
 1. burst: N participants at once answering with no pause;
-2. paced: N participants at once with a 1-3 s pause before each answer;
+2. paced: N participants at once, each pausing 1-3 s on every page before it acts (consent,
+   instructions, every answer), as a reader does;
 3. fault: participants paced while PostgreSQL is restarted in the middle of the run.
 
 After each phase it checks that the database holds exactly one response per acknowledged answer

@@ -403,8 +403,10 @@ class Bot:
                 return
             if (accept := page.form_with("consent-accept")) is not None:
                 form, button = accept
+                self.think()
                 page = self.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
             elif (cont := page.first("continue")) is not None and cont.tag == "a":
+                self.think()
                 page = self.get_page(
                     self._kind_of(cont.attrs["href"]), urllib.parse.urljoin(page.url, cont.attrs["href"])
                 )
@@ -412,10 +414,16 @@ class Bot:
                 page = self.answer(page)
             elif (finish := page.form_with("submit")) is not None:
                 form, _ = finish
+                self.think()
                 page = self.submit("questionnaire", page, form, {"comment": ""})
             else:
                 raise BotError(f"no known control on {page.url} (HTTP {page.status})")
         raise BotError("the study did not end")
+
+    def think(self) -> None:
+        """Paced bots take their time on every page before they act, as a reader does."""
+        if self.pause[1] > 0:
+            time.sleep(self.rng.uniform(*self.pause))
 
     def answer(self, page: Page) -> Page:
         images = [el.attrs.get("src", "") for el in page.all("stimulus")]
@@ -430,8 +438,7 @@ class Bot:
             buttons = page.all("rating")
             instruction = page.first("instruction")
             chosen = self.choose_rating(images, buttons, instruction.text if instruction else "")
-        if self.pause[1] > 0:
-            time.sleep(self.rng.uniform(*self.pause))
+        self.think()
         rt_ms = int((time.perf_counter() - started) * 1000) if self.pause[1] > 0 else self.rng.randint(700, 2500)
         form = next(f for f in page.parser.forms if any(b is chosen for b in f.buttons))
         return self.submit("answer", page, form, {chosen.attrs["name"]: chosen.attrs["value"], "rt_ms": rt_ms})

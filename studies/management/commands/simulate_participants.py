@@ -56,7 +56,7 @@ class Command(BaseCommand):
             nargs=2,
             default=(0.0, 0.0),
             metavar=("MIN_S", "MAX_S"),
-            help="seconds to wait before each answer (paced load)",
+            help="seconds to wait on each page before acting: consent, instructions, every answer (paced load)",
         )
         parser.add_argument("--no-images", action="store_true", help="do not download stimulus images")
         parser.add_argument("--json", default="", help="write the latency table and outcome as JSON here")
