@@ -11,12 +11,12 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.participant.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.browser import launch  # noqa: E402
 
 
 def shoot(base: str, slug: str, out: Path) -> None:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1000, "height": 820})
         page.goto(f"{base}/s/{slug}/?PROLIFIC_PID=screenshot-{uuid.uuid4().hex[:8]}&STUDY_ID=demo&SESSION_ID=1")
         page.get_by_test_id("consent-accept").click()

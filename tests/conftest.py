@@ -1,8 +1,14 @@
+import os
+
 import pytest
 import redis
 from django.conf import settings
 
+from tests.support.browser import launch
 from tests.support.worker import WorkerProcess
+
+# Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def flush_test_broker() -> None:
@@ -23,6 +29,19 @@ def celery_worker(transactional_db, tmp_path):
     finally:
         worker.stop()
         flush_test_broker()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session (overrides pytest-playwright's fixture)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch(pw)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 # --- personas --------------------------------------------------------------------------------
