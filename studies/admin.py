@@ -325,6 +325,18 @@ class StudyForm(forms.ModelForm):
         return cleaned
 
 
+# Shown once a study exists, never editable: the lifecycle, not the configuration.
+STUDY_STATE_FIELDS = [
+    "status",
+    "eligibility",
+    "eligible_image_count",
+    "surviving_image_count",
+    "launched_at",
+    "closed_at",
+    "snapshot",
+]
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyForm
@@ -371,30 +383,9 @@ class StudyAdmin(admin.ModelAdmin):
             "Attention checks and exclusions",
             {"fields": ["attention_checks_per_participant", "max_failed_attention_checks", "min_median_rt_ms"]},
         ),
-        (
-            "State",
-            {
-                "fields": [
-                    "status",
-                    "eligibility",
-                    "eligible_image_count",
-                    "surviving_image_count",
-                    "launched_at",
-                    "closed_at",
-                    "snapshot",
-                ]
-            },
-        ),
+        ("State", {"fields": STUDY_STATE_FIELDS}),
     ]
-    state_fields = [
-        "status",
-        "eligibility",
-        "eligible_image_count",
-        "surviving_image_count",
-        "launched_at",
-        "closed_at",
-        "snapshot",
-    ]
+    state_fields = STUDY_STATE_FIELDS
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

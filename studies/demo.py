@@ -125,29 +125,26 @@ def _study_defaults(image_set: ImageSet) -> dict:
 
 
 def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: ClassifierModel, say) -> DemoStudies:
-    cd, created = Study.objects.get_or_create(
-        slug=CD_SLUG,
-        defaults={
-            "name": "Demo: which object does the explanation show?",
-            "kind": StudyKind.CLASS_DISCRIMINATION,
-            "methods": CD_METHODS,
-            "model": strong,
-            **_study_defaults(image_set),
-        },
+    def ensure(slug: str, **fields) -> Study:
+        study, created = Study.objects.get_or_create(slug=slug, defaults={**fields, **_study_defaults(image_set)})
+        say(f"Study: {'created' if created else 'reusing'} {study.slug} ({study.get_status_display().lower()})")
+        return study
+
+    cd = ensure(
+        CD_SLUG,
+        name="Demo: which object does the explanation show?",
+        kind=StudyKind.CLASS_DISCRIMINATION,
+        methods=CD_METHODS,
+        model=strong,
     )
-    say(f"Study: {'created' if created else 'reusing'} {cd.slug} ({cd.get_status_display().lower()})")
-    trust, created = Study.objects.get_or_create(
-        slug=TRUST_SLUG,
-        defaults={
-            "name": "Demo: which network is more reliable?",
-            "kind": StudyKind.TRUST,
-            "methods": TRUST_METHODS,
-            "stronger_model": strong,
-            "weaker_model": weak,
-            **_study_defaults(image_set),
-        },
+    trust = ensure(
+        TRUST_SLUG,
+        name="Demo: which network is more reliable?",
+        kind=StudyKind.TRUST,
+        methods=TRUST_METHODS,
+        stronger_model=strong,
+        weaker_model=weak,
     )
-    say(f"Study: {'created' if created else 'reusing'} {trust.slug} ({trust.get_status_display().lower()})")
     return DemoStudies(cd, trust)
 
 

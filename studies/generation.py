@@ -268,23 +268,15 @@ def content_key(
 
 
 def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: dict[str, str], versions) -> Unit:
-    engine_version, recipe_version = versions
     target_index = model.categories.index(target) if target in model.categories else -1
+    boxes = None
     if method == design.ATTENTION_CROP:
+        # A crop of the photograph: no engine involved, the boxes decide the pixels.
+        style, (engine_version, recipe_version) = "photo", ("-", PHOTO_CROP_RECIPE)
         boxes = image.boxes_for(target)
-        key = content_key(
-            image_sha256=image.sha256,
-            model=model,
-            method=method,
-            target_index=target_index,
-            target_class=target,
-            style="photo",
-            engine_version="-",
-            recipe_version=PHOTO_CROP_RECIPE,
-            boxes=boxes,
-        )
-        return Unit(key, image.id, model.id, method, target, target_index, "photo", "-", PHOTO_CROP_RECIPE)
-    style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
+    else:
+        style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
+        engine_version, recipe_version = versions
     key = content_key(
         image_sha256=image.sha256,
         model=model,
@@ -294,6 +286,7 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
         style=style,
         engine_version=engine_version,
         recipe_version=recipe_version,
+        boxes=boxes,
     )
     return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version)
 

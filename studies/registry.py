@@ -62,7 +62,7 @@ def local_copy(field_file):
         return
     fd, tmp = tempfile.mkstemp(suffix=Path(field_file.name).suffix or ".pt")
     try:
-        with os.fdopen(fd, "wb") as out, default_storage.open(field_file.name, "rb") as src:
+        with os.fdopen(fd, "wb") as out, field_file.storage.open(field_file.name, "rb") as src:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 out.write(chunk)
         yield tmp

@@ -1,10 +1,8 @@
 """Answers: refused when forged or out of range (4xx, nothing written), recorded exactly once otherwise."""
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +11,7 @@ from hypothesis import strategies as st
 from studies import participation
 from studies.models import Response
 from tests.support import factories
+from tests.support.races import run_at_once
 
 from .test_server_flow import answer, consent, current
 
@@ -125,21 +124,7 @@ def test_concurrent_duplicate_submissions_record_one_row():
     clients[1].cookies = clients[0].cookies
     for round_ in range(3):
         data = factories.good_answer(current(participant))
-        barrier = threading.Barrier(2)
-        results = []
-
-        def submit(c, barrier=barrier, results=results, data=data):
-            barrier.wait()
-            try:
-                results.append(answer(c, study, data))
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=submit, args=(c,)) for c in clients]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = run_at_once(*[lambda c=c, d=data: answer(c, study, d) for c in clients])
         assert [r.status_code for r in results] == [200, 200], [r.content for r in results]
         assert {r.json()["next"] for r in results} == {results[0].json()["next"]}
         assert Response.objects.filter(assignment__participant=participant).count() == round_ + 1
@@ -155,21 +140,12 @@ def test_concurrent_different_keys_for_the_same_trial_record_one_row():
     participant = consent(clients[0], study)
     clients[1].cookies = clients[0].cookies
     base = factories.good_answer(current(participant))
-    barrier = threading.Barrier(2)
-    statuses = []
-
-    def submit(c):
-        barrier.wait()
-        try:
-            statuses.append(answer(c, study, {**base, "idempotency_key": str(uuid.uuid4())}).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = [
+        r.status_code
+        for r in run_at_once(
+            *[lambda c=c: answer(c, study, {**base, "idempotency_key": str(uuid.uuid4())}) for c in clients]
+        )
+    ]
     assert sorted(statuses) == [200, 409]
     assert Response.objects.filter(assignment__participant=participant).count() == 1
     participant.refresh_from_db()

@@ -1,14 +1,13 @@
 """Condition assignment on consent: balanced with dropouts, Latin square rows, seeded and stored plans."""
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from studies import design, participation
 from studies.models import Participant, ParticipantStatus
 from tests.support import factories
+from tests.support.races import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -106,44 +105,13 @@ def test_option_order_is_randomized_across_participants():
 @pytest.mark.django_db(transaction=True)
 def test_racing_consents_are_serialized_and_stay_balanced():
     study = factories.make_class_discrimination_study(methods=["gradcam", "guided_backprop"])
-    barrier = threading.Barrier(6)
-    errors = []
-
-    def join():
-        try:
-            barrier.wait()
-            factories.make_participant(study)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=join) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_at_once(*[lambda: factories.make_participant(study)] * 6)
     assert conditions(study) == {"gradcam": 3, "guided_backprop": 3}
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_external_id_racing_twice_gets_one_participation():
     study = factories.make_class_discrimination_study()
-    barrier = threading.Barrier(2)
-    got = []
-
-    def join():
-        try:
-            barrier.wait()
-            got.append(factories.make_participant(study, external_id="racer").pk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=join) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = [p.pk for p in run_at_once(*[lambda: factories.make_participant(study, external_id="racer")] * 2)]
     assert len(got) == 2 and got[0] == got[1]
     assert Participant.objects.filter(study=study).count() == 1
