@@ -286,7 +286,7 @@ class Trial(models.Model):
     payload = models.JSONField(default=dict, blank=True, help_text="kind-specific extras (attention-check text)")
 
     class Meta:
-        ordering = ["study", "index"]
+        ordering = ["study_id", "index"]
         constraints = [models.UniqueConstraint(fields=["study", "index"], name="unique_trial_index")]
 
     def __str__(self):
@@ -330,7 +330,9 @@ class Participant(models.Model):
     answered_count = models.PositiveIntegerField(default=0, help_text="trials answered so far")
 
     class Meta:
-        ordering = ["study", "consented_at"]
+        # By the key column: ordering by "study" would join the study table to sort by its own
+        # ordering, on every lookup of a participant (the hot path of every participant page).
+        ordering = ["study_id", "consented_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["study", "external_source", "external_id"],
@@ -356,7 +358,7 @@ class Assignment(models.Model):
     shown_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["participant", "position"]
+        ordering = ["participant_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["participant", "position"], name="unique_position_per_participant")
         ]
@@ -380,7 +382,7 @@ class Response(models.Model):
     answered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["assignment"]
+        ordering = ["assignment_id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(rating__isnull=True) | Q(rating__gte=-2, rating__lte=2), name="rating_in_scale"

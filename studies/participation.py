@@ -165,8 +165,7 @@ class StartDecision:
 def find_by_token(study: Study, token: str | None) -> Participant | None:
     if not token:
         return None
-    # order_by(): the token is unique, and the model's default ordering would join the study table.
-    participant = Participant.objects.filter(study=study, token=token).order_by().first()
+    participant = Participant.objects.filter(study=study, token=token).first()  # the view has the study
     if participant is not None:
         participant.study = study
     return participant
@@ -403,7 +402,7 @@ def _parse_key(value) -> uuid.UUID:
 
 
 def _replay(participant: Participant, key: uuid.UUID) -> AnswerResult | None:
-    existing = Response.objects.select_related("assignment").filter(idempotency_key=key).order_by().first()
+    existing = Response.objects.select_related("assignment").filter(idempotency_key=key).first()
     if existing is None:
         return None
     if existing.assignment.participant_id != participant.pk:
@@ -433,9 +432,7 @@ def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
         raise ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
     assignment_id = _parse_int(data.get("assignment"), "trial id", 0, 2**62)
     position = _parse_int(data.get("position"), "trial position", 0, 100_000)
-    assignment = (
-        Assignment.objects.select_related("trial").filter(pk=assignment_id, participant=participant).order_by().first()
-    )
+    assignment = Assignment.objects.select_related("trial").filter(pk=assignment_id, participant=participant).first()
     if assignment is None:
         raise ParticipationError("This trial is not part of your session.", status=404)
     if assignment.position != position:
