@@ -81,11 +81,15 @@ def ensure_image_set(say) -> ImageSet:
     return image_set
 
 
-def ensure_models(say) -> tuple[ClassifierModel, ClassifierModel, dict]:
-    from explain_engine.demo_train import train_demo_models
+def ensure_models(say, retrain: bool = False) -> tuple[ClassifierModel, ClassifierModel, dict]:
+    """Register the demo networks: the shipped ones, or (``retrain``) ones trained here from scratch."""
+    from explain_engine.demo_train import SEED, load_shipped_demo_models, train_demo_models
     from explain_engine.synthetic import CLASSES
 
-    manifest = train_demo_models(models_dir(), seed=0, progress=say)
+    if retrain:
+        manifest = train_demo_models(models_dir(), seed=SEED, progress=say, force=True)
+    else:
+        manifest = load_shipped_demo_models(progress=say)
     registered = []
     for name, arch, notes in (
         (STRONG_NAME, "shapes_strong", "16-32-64-128 channels, trained on unbiased scenes"),
@@ -190,8 +194,8 @@ def _wait(job, say, timeout: float = 1800):
         time.sleep(1)
 
 
-def do_build_demo(say=print) -> DemoStudies:
+def do_build_demo(say=print, retrain: bool = False) -> DemoStudies:
     image_set = ensure_image_set(say)
-    strong, weak, manifest = ensure_models(say)
+    strong, weak, manifest = ensure_models(say, retrain=retrain)
     studies = ensure_studies(image_set, strong, weak, say)
     return DemoStudies(ensure_live(studies.class_discrimination, say), ensure_live(studies.trust, say))
