@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import generation
+from . import progress
 from .models import Stimulus, Study, Trial
 
 
@@ -23,7 +23,7 @@ from .models import Stimulus, Study, Trial
 @never_cache
 def generation_progress(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
-    return JsonResponse(generation.generation_progress(study))
+    return JsonResponse(progress.study_progress(study))
 
 
 @staff_member_required
