@@ -11,26 +11,6 @@ from tests.support import factories
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def admin_page(browser, live_server, transactional_db, researcher):
-    """Rosa signed in to the admin through its login form."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "rosa")
-    page.fill("#id_password", "rosa-password-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    page.js_errors = errors
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def test_the_progress_bar_follows_the_job_and_the_page_reloads_when_it_ends(admin_page, live_server):
     study = factories.make_class_discrimination_study()
     job = GenerationJob.objects.create(
