@@ -133,14 +133,35 @@ class ImageItemAdmin(admin.ModelAdmin):
     list_display = ["filename", "image_set", "labels", "width", "height", "thumbnail"]
     list_filter = ["image_set"]
     search_fields = ["filename", "sha256"]
-    readonly_fields = ["image_set", "filename", "file", "sha256", "width", "height", "labels", "boxes", "thumbnail"]
+    fields = readonly_fields = [
+        "image_set",
+        "filename",
+        "file_link",
+        "sha256",
+        "width",
+        "height",
+        "labels",
+        "boxes",
+        "thumbnail",
+    ]
 
     def has_add_permission(self, request):
         return False
 
+    # Photographs are private media: staff see them through the staff-only view, in every mode.
     @admin.display(description="image")
     def thumbnail(self, obj):
-        return format_html('<img src="{}" alt="" style="max-height:64px">', obj.file.url) if obj.file else "-"
+        if not obj.file:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="" style="max-height:64px">', reverse("studies:image-file", args=[obj.pk])
+        )
+
+    @admin.display(description="file")
+    def file_link(self, obj):
+        if not obj.file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("studies:image-file", args=[obj.pk]), obj.file.name)
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -643,7 +664,10 @@ class StimulusAdmin(admin.ModelAdmin):
     ]
     list_filter = ["method", "model", "render_style", "engine_version", "recipe_version"]
     search_fields = ["content_key", "image__filename", "target_class"]
-    readonly_fields = [f.name for f in Stimulus._meta.fields] + ["thumbnail", "provenance_link"]
+    readonly_fields = [f.name if f.name != "raw_map" else "raw_map_link" for f in Stimulus._meta.fields] + [
+        "thumbnail",
+        "provenance_link",
+    ]
 
     def has_add_permission(self, request):
         return False
@@ -654,6 +678,12 @@ class StimulusAdmin(admin.ModelAdmin):
     @admin.display(description="stimulus")
     def thumbnail(self, obj):
         return format_html('<img src="{}" alt="" style="max-height:64px">', obj.png.url) if obj.png else "-"
+
+    @admin.display(description="raw map")
+    def raw_map_link(self, obj):
+        if not obj.raw_map:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("studies:stimulus-raw-map", args=[obj.pk]), obj.raw_map.name)
 
     @admin.display(description="provenance")
     def provenance_link(self, obj):

@@ -34,5 +34,5 @@ def test_the_progress_bar_follows_the_job_and_the_page_reloads_when_it_ends(admi
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE, done=9, finished_at=timezone.now())
     # A finished job reloads the page once, so that the buttons that depend on it are current.
     admin_page.wait_for_function("window.notReloaded === undefined")
-    assert "done" in summary.inner_text() and "9 of 10 stimuli" in summary.inner_text()
+    assert "Done" in summary.inner_text() and "9 of 10 stimuli" in summary.inner_text()
     assert admin_page.js_errors == []
