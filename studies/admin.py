@@ -39,11 +39,33 @@ def _reverse_or_none(name: str, **kwargs) -> str | None:
         return None
 
 
+def listing(names: list[str], shown: int = 50) -> str:
+    """Names separated by commas, the first `shown` of them, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def images(n: int) -> str:
+    return f"{n} image" if n == 1 else f"{n} images"
+
+
 # --- image sets -------------------------------------------------------------------------------
 class ImageSetImportForm(forms.ModelForm):
     archive = forms.FileField(
         help_text="A zip of images (JPEG, PNG, WebP, BMP) with a labels.csv (filename,labels,boxes; labels "
         "separated by ';', boxes as label:x0,y0,x1,y1;...) or PASCAL VOC XML annotations.",
+    )
+
+    unannotated = forms.ChoiceField(
+        label="Images without annotations",
+        choices=[
+            ("warn", "Import the annotated images and list the skipped ones"),
+            ("refuse", "Refuse the archive"),
+        ],
+        initial="warn",
+        required=False,  # empty: warn
+        widget=forms.RadioSelect,
+        help_text="An image that labels.csv or the VOC XML does not mention has no labels, so it cannot be used.",
     )
 
     class Meta:
@@ -58,6 +80,11 @@ class ImageSetImportForm(forms.ModelForm):
                 self.plan = inspect_archive(archive)
             except ImportRefused as exc:
                 raise ValidationError([ValidationError(e) for e in exc.errors[:50]]) from None
+            if self.plan.ignored and cleaned.get("unannotated") == "refuse":
+                raise ValidationError(
+                    f"{images(len(self.plan.ignored))} without an annotation: {listing(self.plan.ignored)}. "
+                    "Add them to the annotations, remove them from the archive, or choose to import the others."
+                )
         return cleaned
 
     def save(self, commit=True):
@@ -108,12 +135,18 @@ class ImageSetAdmin(CreateThroughFormAdmin):
     list_display = ["name", "annotation_format", "image_count", "created_at"]
     search_fields = ["name"]
     add_form = ImageSetImportForm
-    add_fields = ["name", "description", "archive"]
+    add_fields = ["name", "description", "archive", "unannotated"]
     change_readonly = ["annotation_format", "image_count", "label_summary", "created_at"]
     change_fields = ["name", "description", *change_readonly]
 
     def created_message(self, obj) -> str:
         return f"Imported {obj.images.count()} images into {obj.name}."
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        skipped = [] if change else form.plan.ignored
+        if skipped:
+            messages.warning(request, f"Skipped {images(len(skipped))} without an annotation: {listing(skipped)}")
 
     @admin.display(description="images")
     def image_count(self, obj):
