@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -546,8 +547,6 @@ class StudyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Discarded {counts} of {study.name}.", messages.SUCCESS)
 
     def _confirm_discard(self, request, studies, from_action=False):
-        from django.template.response import TemplateResponse
-
         context = {
             **self.admin_site.each_context(request),
             "title": "Discard pilot data?",
