@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -46,10 +47,6 @@ def listing(names: list[str], shown: int = 50) -> str:
     return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
-def images(n: int) -> str:
-    return f"{n} image" if n == 1 else f"{n} images"
-
-
 # --- image sets -------------------------------------------------------------------------------
 class ImageSetImportForm(forms.ModelForm):
     archive = forms.FileField(
@@ -83,7 +80,7 @@ class ImageSetImportForm(forms.ModelForm):
                 raise ValidationError([ValidationError(e) for e in exc.errors[:50]]) from None
             if self.plan.ignored and cleaned.get("unannotated") == "refuse":
                 raise ValidationError(
-                    f"{images(len(self.plan.ignored))} without an annotation: {listing(self.plan.ignored)}. "
+                    f"{len(self.plan.ignored)} image{pluralize(len(self.plan.ignored))} without an annotation: {listing(self.plan.ignored)}. "
                     "Add them to the annotations, remove them from the archive, or choose to import the others."
                 )
         return cleaned
@@ -147,7 +144,10 @@ class ImageSetAdmin(CreateThroughFormAdmin):
         super().save_model(request, obj, form, change)
         skipped = [] if change else form.plan.ignored
         if skipped:
-            messages.warning(request, f"Skipped {images(len(skipped))} without an annotation: {listing(skipped)}")
+            messages.warning(
+                request,
+                f"Skipped {len(skipped)} image{pluralize(len(skipped))} without an annotation: {listing(skipped)}",
+            )
 
     @admin.display(description="images")
     def image_count(self, obj):

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 
 from .models import Participant, Response, Study
 
@@ -22,7 +23,10 @@ class PilotCounts:
     answers: int
 
     def __str__(self) -> str:
-        return f"{self.participants} pilot participants and {self.answers} answers"
+        return (
+            f"{self.participants} pilot participant{pluralize(self.participants)} "
+            f"and {self.answers} answer{pluralize(self.answers)}"
+        )
 
 
 def pilot_counts(study: Study) -> PilotCounts:

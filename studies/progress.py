@@ -67,6 +67,8 @@ def job_summary(job: dict) -> str:
         )
     if job["phase"] == "planning":
         return f"Job {job['id']} — {label}: building the trial bank and finding the stimuli to make."
+    if job["phase"] == "failed" and not job["total"]:
+        return f"Job {job['id']} — {label} while planning, before any stimulus was made (see the failures below)."
     text = f"Job {job['id']} — {label}: {job['done']} of {job['total']} stimuli, {job['failed']} failed"
     if job["phase"] == "generating":
         if job["rate_per_s"]:

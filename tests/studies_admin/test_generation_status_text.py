@@ -21,7 +21,9 @@ def test_a_job_level_failure_reads_as_its_reason_without_a_stray_colon(researche
     study = factories.make_class_discrimination_study(status=StudyStatus.DRAFT)
     job = GenerationJob.objects.create(study=study, status=JobStatus.FAILED, finished_at=timezone.now())
     GenerationFailure.objects.create(job=job, method="", reason="no image qualifies for this study")
-    assert progress_json(researcher_client, study)["failures"][0]["text"] == "no image qualifies for this study"
+    data = progress_json(researcher_client, study)
+    assert data["failures"][0]["text"] == "no image qualifies for this study"
+    assert "0 of 0" not in data["job"]["summary"] and "Failed while planning" in data["job"]["summary"]
     page = researcher_client.get(f"/admin/studies/study/{study.pk}/change/").content.decode()
     assert "<li>no image qualifies for this study</li>" in page
     assert ": no image qualifies" not in page
