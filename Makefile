@@ -15,7 +15,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production \
 	SECURE_COOKIES=0 ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
 	MEDIA_ROOT=$(CURDIR)/var/test-media TORCH_DEVICE=cpu
 
-.PHONY: demo test bench lint loadtest services chromium clean
+.PHONY: demo dev test bench lint loadtest services chromium clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py demo --host http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)  Ctrl-C to stop"
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+# The site with its real parts on this machine: Postgres, Redis, gunicorn and one Celery worker.
+dev: $(VENV)/.runtime
+	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/dev.sh
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

@@ -141,7 +141,8 @@ CELERY_RESULT_BACKEND = env.str(
 )
 if not CELERY_BROKER_URL:
     # No broker: run tasks in-process, and let their errors reach the caller.
-    CELERY_BROKER_URL = "memory://"
+    # kombu warns "No hostname was supplied" on every connection to a broker URL without a host.
+    CELERY_BROKER_URL = "memory://localhost/"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_RESULT_BACKEND:

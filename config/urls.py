@@ -11,6 +11,11 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
+    # Only stimuli are public, in every mode; staff get photographs and raw maps from staff views.
     from django.conf.urls.static import static
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    from config.media import PUBLIC_MEDIA_SUBDIR
+
+    urlpatterns += static(
+        f"{settings.MEDIA_URL}{PUBLIC_MEDIA_SUBDIR}/", document_root=f"{settings.MEDIA_ROOT}/{PUBLIC_MEDIA_SUBDIR}"
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +17,10 @@ from .demo_nets import DEMO_ARCHITECTURES, DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYE
 from .layers import family_target_layer
 
 DEMO_INPUT_SIZE = (128, 128)
+PICKLED_CHECKPOINT = (
+    "this checkpoint contains pickled Python objects; save a state_dict with torch.save(model.state_dict())"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -75,9 +81,15 @@ def _load_checkpoint(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle refusal, corrupt file
+    except pickle.UnpicklingError:
+        # torch.load(weights_only=True) refuses any pickled object that is not a tensor or a container
+        # of tensors: a whole saved module, an optimizer, custom classes. Its own text is a terminal
+        # page with colour codes; say what to do instead.
+        raise ValueError(PICKLED_CHECKPOINT) from None
+    except Exception as e:  # noqa: BLE001 - a corrupt or foreign file
+        first = _ANSI.sub("", str(e)).strip().splitlines()
         raise ValueError(
-            f"cannot load checkpoint {path} as a plain state dict (weights_only=True): {str(e).splitlines()[0]}"
+            f"cannot read the checkpoint: not a file written by torch.save ({first[0] if first else type(e).__name__})"
         ) from None
     categories = None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
@@ -90,6 +102,44 @@ def _load_checkpoint(path):
     if obj and all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj, categories
+
+
+def placeholder_categories(n: int) -> list[str]:
+    """The names a model gets when neither the caller nor the checkpoint names its classes."""
+    return [f"class_{i}" for i in range(n)]
+
+
+def _examples(names, n: int = 3) -> str:
+    return ", ".join(list(names)[:n])
+
+
+def check_fit(model: nn.Module, state_dict, arch: str, categories_given: int | None) -> None:
+    """Why a state dict cannot load into ``model``, in a sentence, before torch lists every key."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    if missing or unexpected:
+        examples = []
+        if missing:
+            examples.append(f"missing {_examples(missing)}")
+        if unexpected:
+            examples.append(f"unexpected {_examples(unexpected)}")
+        raise ValueError(
+            f"the checkpoint does not match {arch}: {len(missing)} missing and {len(unexpected)} unexpected keys, "
+            f"e.g. {'; '.join(examples)}"
+        )
+    head = _head_size(state_dict)
+    if categories_given is not None and head is not None and head != categories_given:
+        raise ValueError(f"{categories_given} categories given, the checkpoint has {head} outputs")
+    wrong = [k for k, v in expected.items() if tuple(state_dict[k].shape) != tuple(v.shape)]
+    if wrong:
+        k = wrong[0]
+        shape = "x".join(map(str, state_dict[k].shape))
+        want = "x".join(map(str, expected[k].shape))
+        raise ValueError(
+            f"the checkpoint does not match {arch}: {len(wrong)} tensors have other shapes, "
+            f"e.g. {k} is {shape} in the checkpoint and {want} in {arch}"
+        )
 
 
 def _head_size(state_dict) -> int | None:
@@ -151,6 +201,7 @@ def load_model(
     """
     if weights is not None and checkpoint is not None:
         raise ValueError("give either weights or checkpoint, not both")
+    categories_given = None if categories is None else len(categories)
     if categories is not None:
         categories = [str(c) for c in categories]
         if num_classes is not None and num_classes != len(categories):
@@ -215,6 +266,7 @@ def load_model(
             target_layer = detect_by_tracing(model.eval(), torch.zeros(1, 3, *input_size))
 
     if state_dict is not None:
+        check_fit(model, state_dict, arch, categories_given)
         try:
             model.load_state_dict(state_dict, strict=True)
         except RuntimeError as e:
@@ -231,7 +283,7 @@ def load_model(
         if meta_categories is not None and n_out == len(meta_categories):
             categories = meta_categories
         else:
-            categories = [f"class_{i}" for i in range(n_out)]
+            categories = placeholder_categories(n_out)
     elif n_out is not None and n_out != len(categories):
         raise ValueError(f"{len(categories)} categories for a model with {n_out} outputs")
 

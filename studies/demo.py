@@ -10,7 +10,10 @@ no broker is set) and launched. Every step reuses what a previous run built.
 from __future__ import annotations
 
 import io
+import os
 import secrets
+import shlex
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -37,6 +40,30 @@ TRUST_SLUG = "demo-trust"
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
 COMPLETION_CODE = "DEMO2017"
+
+
+# The settings a printed command needs to reach the same database, broker and files as this process.
+COMMAND_ENV = ("DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "DEMO_MODELS_DIR")
+
+
+def _from_here(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it (.venv/bin/python), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def manage_command(arguments: str) -> str:
+    """A manage.py command line that runs as printed: this interpreter, this checkout, these settings."""
+    env = " ".join(f"{name}={shlex.quote(os.environ[name])}" for name in COMMAND_ENV if os.environ.get(name))
+    python = _from_here(Path(sys.executable))
+    manage = _from_here(Path(settings.BASE_DIR) / "manage.py")
+    return f"{env + ' ' if env else ''}{shlex.quote(python)} {shlex.quote(manage)} {arguments}"
+
+
+def bots_command(slug: str, n: int = 20) -> str:
+    return manage_command(f"simulate_participants {slug} --n {n} --policy oracle")
 
 
 def do_reset_demo_staff(username: str = DEMO_USERNAME) -> str:

@@ -364,7 +364,7 @@ def do_start_generation(study: Study, force: bool = False, enqueue=None) -> Gene
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.is_editable:
-            raise StudyError(f"{study.name} is {study.get_status_display().lower()}: its stimuli cannot change")
+            raise StudyError(f"the study is {study.get_status_display().lower()}: its stimuli cannot change")
         errors = study_config_errors(study)
         if errors:
             raise StudyError("; ".join(errors))
@@ -872,9 +872,9 @@ def do_launch(study: Study) -> Study:
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.status == StudyStatus.LIVE:
-            raise StudyError(f"{study.name} is already live")
+            raise StudyError("the study is already live")
         if study.status == StudyStatus.CLOSED:
-            raise StudyError(f"{study.name} is closed; closed studies do not reopen")
+            raise StudyError("the study is closed; closed studies do not reopen")
         if study.generation_jobs.filter(status__in=UNFINISHED).exists():
             raise StudyError("stimuli are still being generated; launch when the job is done")
         if study.status != StudyStatus.READY or not stimuli_complete(study):
@@ -897,7 +897,7 @@ def do_close(study: Study) -> Study:
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.status != StudyStatus.LIVE:
-            raise StudyError(f"only a live study can be closed ({study.name} is {study.get_status_display().lower()})")
+            raise StudyError(f"only a live study can be closed (this one is {study.get_status_display().lower()})")
         study.status = StudyStatus.CLOSED
         study.closed_at = timezone.now()
         study.save(update_fields=["status", "closed_at", "updated_at"])

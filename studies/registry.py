@@ -96,6 +96,15 @@ def inspect_model(
         )
     except (ValueError, FileNotFoundError, RuntimeError, KeyError, TypeError) as exc:
         raise RegistrationRefused(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    if checkpoint_path and not categories:
+        from explain_engine.models import placeholder_categories
+
+        if bundle.categories == placeholder_categories(bundle.num_classes):
+            # Stimuli, trials and answers name classes; "class_3" would end up in a participant's options.
+            raise RegistrationRefused(
+                f"give the categories: the checkpoint has {bundle.num_classes} outputs and does not name them; "
+                f"list {bundle.num_classes} class names, one per line, in the order of the outputs"
+            )
     if target_layer:
         try:
             Explainer(bundle.module, target_layer)

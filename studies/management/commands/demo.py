@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from explain_engine.demo_train import DemoWeightsError
 from studies import generation
-from studies.demo import DEMO_USERNAME, do_build_demo, do_reset_demo_staff
+from studies.demo import DEMO_USERNAME, bots_command, do_build_demo, do_reset_demo_staff
 
 
 class Command(BaseCommand):
@@ -42,4 +42,4 @@ class Command(BaseCommand):
             say(f"    participant link:  {host}/s/{study.slug}/")
             say(f"    Prolific-style:    {host}/s/{study.slug}/?PROLIFIC_PID=demo-pid&STUDY_ID=demo&SESSION_ID=1")
             say(f"    results:           {host}/staff/studies/{study.pk}/results/")
-            say(f"    simulate 20 bots:  python manage.py simulate_participants {study.slug} --n 20 --policy oracle")
+            say(f"    simulate 20 bots:  {bots_command(study.slug)}")
