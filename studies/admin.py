@@ -162,7 +162,7 @@ class RegisterModelForm(forms.ModelForm):
 
     class Meta:
         model = ClassifierModel
-        fields = ["name", "arch", "weights_name", "target_layer", "notes"]
+        fields = ["name", "arch", "weights_name", "target_layer", "display", "notes"]
 
     def _post_clean(self):
         # Model validation (unique name) first; then load and register, which writes the row.
@@ -188,6 +188,7 @@ class RegisterModelForm(forms.ModelForm):
                 categories=cats or None,
                 target_layer=cleaned.get("target_layer", ""),
                 notes=cleaned.get("notes", ""),
+                display=cleaned.get("display") or "standard",
             )
         except RegistrationRefused as exc:
             self.add_error(None, str(exc))
@@ -211,6 +212,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "categories_file",
         "categories_text",
         "target_layer",
+        "display",
         "notes",
     ]
     change_readonly = [
@@ -220,6 +222,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "target_layer",
         "weights_sha256",
         "input_size",
+        "display",
         "category_list",
         "created_at",
     ]
@@ -285,7 +288,9 @@ class StudyForm(forms.ModelForm):
             "image_set",
             "max_images",
             "render_style",
+            "min_visible_box_fraction",
             "trials_per_participant",
+            "accept_fewer_trials",
             "target_participants_per_condition",
             "seed",
             "min_window_width",
@@ -360,13 +365,24 @@ class StudyAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
         (
             "Models and images",
-            {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images", "render_style"]},
+            {
+                "fields": [
+                    "model",
+                    "stronger_model",
+                    "weaker_model",
+                    "image_set",
+                    "max_images",
+                    "render_style",
+                    "min_visible_box_fraction",
+                ]
+            },
         ),
         (
             "Participants",
             {
                 "fields": [
                     "trials_per_participant",
+                    "accept_fewer_trials",
                     "target_participants_per_condition",
                     "seed",
                     "min_window_width",
@@ -410,8 +426,9 @@ class StudyAdmin(admin.ModelAdmin):
         n = generation.eligible_image_count(obj)
         if n is None:
             return "-"
+        cropped = generation.crop_exclusion_text(obj)
         if obj.kind == StudyKind.CLASS_DISCRIMINATION:
-            return f"{n} images have exactly two labels that the model knows (the paper's rule)."
+            return f"{n} images have exactly two labels that the model knows (the paper's rule).{cropped}"
         survived = (
             ""
             if obj.surviving_image_count is None
@@ -419,7 +436,7 @@ class StudyAdmin(admin.ModelAdmin):
         )
         return (
             f"{n} images have a class both models know; those whose class both networks predict are kept "
-            f"when stimuli are generated.{survived}"
+            f"when stimuli are generated.{survived}{cropped}"
         )
 
     @admin.display(description="configuration frozen at launch")
@@ -447,7 +464,7 @@ class StudyAdmin(admin.ModelAdmin):
                 if obj.kind == StudyKind.CLASS_DISCRIMINATION
                 else "have a class both models know"
             )
-            messages.info(request, f"{eligible} images {what}.")
+            messages.info(request, f"{eligible} images {what}.{generation.crop_exclusion_text(obj)}")
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.status in (StudyStatus.LIVE, StudyStatus.CLOSED):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 # Method name of attention-check stimuli for class discrimination: the photograph cut down to the
 # target's ground-truth box, so that the answer is unmistakable.
 ATTENTION_CROP = "photo_crop"
+NO_ENGINE = "-"  # engine version recorded for stimuli made without the engine (those crops)
 ATTENTION_POOL_FACTOR = 4
 
 
@@ -156,6 +157,13 @@ def williams_square(n: int) -> list[list[int]]:
     if n % 2:
         rows += [list(reversed(row)) for row in rows]
     return rows
+
+
+def latin_condition(methods: Sequence[str], row: int) -> str:
+    """The label of a within-subjects participant's condition: the row and its order of methods."""
+    square = williams_square(len(methods))
+    order = square[row % len(square)] if square else []
+    return f"row {row}: " + " > ".join(methods[i] for i in order)
 
 
 def choose_between_condition(methods: Sequence[str], holding: Mapping[str, int]) -> str:
