@@ -159,6 +159,7 @@ class RegisterModelForm(forms.ModelForm):
         label="Categories",
         help_text="Or type them here, one per line. Empty for torchvision weights: their categories are used.",
     )
+    display = ClassifierModel._meta.get_field("display").formfield(required=False)
 
     class Meta:
         model = ClassifierModel
@@ -273,6 +274,7 @@ class StudyForm(forms.ModelForm):
         initial="auto",
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
+    min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
 
     class Meta:
         model = Study
@@ -312,6 +314,8 @@ class StudyForm(forms.ModelForm):
             raise ValidationError("A live or closed study cannot be edited: its configuration is frozen.")
         if self.errors:
             return cleaned
+        if cleaned.get("min_visible_box_fraction") is None:  # left empty: keep the default (or current) rule
+            cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):

@@ -100,3 +100,30 @@ def test_generated_stimuli_record_the_transform_and_the_oracle_reads_boxes_throu
     oracle._maps[stimulus.pk] = mass
     assert oracle.share_in_boxes(stimulus, "dog") == pytest.approx(1.0)
     assert oracle.share_in_boxes(stimulus, "bird") == pytest.approx(0.0)
+
+
+def test_a_model_displayed_padded_to_square_makes_its_own_whole_photo_stimuli(researcher_world, researcher_files):
+    from studies.registry import register_model
+
+    _, checkpoints = researcher_files
+    padded = register_model(
+        "resnet18 padded",
+        "resnet18",
+        checkpoint=str(checkpoints["resnet18"]),
+        categories=list(researcher_world.resnet.categories),
+        display="pad_square",
+    )
+    study = researcher_world.class_discrimination_study(model=padded, methods=["gradcam"], max_images=2, seed=3)
+    study = researcher_world.generate(study)
+    assert study.status == "ready"
+    stimuli = Stimulus.objects.filter(model=padded, method="gradcam")
+    assert stimuli.count() == 4
+    for stimulus in stimuli:
+        assert stimulus.provenance["display"]["mode"] == "pad_square"
+        assert stimulus_geometry(stimulus) == display_geometry("resnet18", display="pad_square")
+    # the same inputs through the standard crop are different stimuli, with a different content key
+    keys = set(stimuli.values_list("content_key", flat=True))
+    cropped = researcher_world.generate(
+        researcher_world.class_discrimination_study(slug="cropped", methods=["gradcam"], max_images=2, seed=3)
+    )
+    assert not keys & set(Stimulus.objects.filter(model=cropped.model).values_list("content_key", flat=True))
