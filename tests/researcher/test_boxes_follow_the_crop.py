@@ -102,17 +102,8 @@ def test_generated_stimuli_record_the_transform_and_the_oracle_reads_boxes_throu
     assert oracle.share_in_boxes(stimulus, "bird") == pytest.approx(0.0)
 
 
-def test_a_model_displayed_padded_to_square_makes_its_own_whole_photo_stimuli(researcher_world, researcher_files):
-    from studies.registry import register_model
-
-    _, checkpoints = researcher_files
-    padded = register_model(
-        "resnet18 padded",
-        "resnet18",
-        checkpoint=str(checkpoints["resnet18"]),
-        categories=list(researcher_world.resnet.categories),
-        display="pad_square",
-    )
+def test_a_model_displayed_padded_to_square_makes_its_own_whole_photo_stimuli(researcher_world):
+    padded = researcher_world.padded_resnet()
     study = researcher_world.class_discrimination_study(model=padded, methods=["gradcam"], max_images=2, seed=3)
     study = researcher_world.generate(study)
     assert study.status == "ready"

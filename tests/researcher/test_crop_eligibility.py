@@ -29,17 +29,8 @@ def test_the_share_of_the_box_that_must_be_visible_is_configurable(researcher_wo
     assert filenames(generation.study_eligibility(study).images) == sorted([*IN_VIEW, "photo_06.jpg"])
 
 
-def test_pad_to_square_shows_every_object(researcher_world, researcher_files):
-    from studies.registry import register_model
-
-    _, checkpoints = researcher_files
-    padded = register_model(
-        "resnet18 padded",
-        "resnet18",
-        checkpoint=str(checkpoints["resnet18"]),
-        categories=list(researcher_world.resnet.categories),
-        display="pad_square",
-    )
+def test_pad_to_square_shows_every_object(researcher_world):
+    padded = researcher_world.padded_resnet()
     study = researcher_world.class_discrimination_study(model=padded)
     found = generation.study_eligibility(study)
     assert filenames(found.images) == sorted(IN_VIEW + CROPPED_OUT) and found.cropped_out == 0

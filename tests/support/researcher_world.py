@@ -121,6 +121,7 @@ def save_checkpoint(path: Path, arch: str, seed: int, favour: str | None = "cat"
 class ResearcherWorld:
     image_set: object
     models: dict  # name -> ClassifierModel
+    checkpoints: dict  # name -> Path
 
     @property
     def resnet(self):
@@ -129,6 +130,18 @@ class ResearcherWorld:
     @property
     def squeezenet(self):
         return self.models["squeezenet"]
+
+    def padded_resnet(self):
+        """The resnet18 weights registered again, shown padded to a square instead of center-cropped."""
+        from studies.registry import register_model
+
+        return register_model(
+            "resnet18 padded",
+            "resnet18",
+            checkpoint=str(self.checkpoints["resnet18"]),
+            categories=list(CATEGORIES),
+            display="pad_square",
+        )
 
     def class_discrimination_study(self, **fields):
         from studies.models import Study
@@ -204,4 +217,4 @@ def researcher_world(db, researcher_files, settings):
         name: register_model(name, arch, checkpoint=str(checkpoints[name]), categories=list(CATEGORIES))
         for name, (arch, _) in MODELS.items()
     }
-    return ResearcherWorld(image_set, models)
+    return ResearcherWorld(image_set, models, checkpoints)
