@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .demo_nets import DEMO_ARCHITECTURES, DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYER
+from .geometry import DISPLAY_CHOICES, WHOLE, DisplayGeometry
 from .layers import family_target_layer
 
 DEMO_INPUT_SIZE = (128, 128)
@@ -34,6 +35,7 @@ class ModelBundle:
     input_size: tuple[int, int]  # (H, W) of the preprocessed tensor
     display: Callable = field(repr=False, default=None)  # PIL.Image -> uint8 (H, W, 3), same geometry
     weights: str | None = None  # torchvision weights name, "checkpoint" or "random"
+    geometry: DisplayGeometry = WHOLE  # how preprocess and display place the photograph
 
     @property
     def num_classes(self) -> int:
@@ -160,27 +162,69 @@ def _demo_preprocess(img) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _demo_display(img) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-
-
-def _tv_preprocess(transforms):
+def _geometry_preprocess(geometry: DisplayGeometry, normalize: Callable) -> Callable:
     def preprocess(img) -> torch.Tensor:
-        return transforms(img.convert("RGB"))
+        return normalize(geometry.apply(img.convert("RGB")))
 
     return preprocess
 
 
-def _tv_display(transforms):
-    from torchvision.transforms import functional as TF
-
+def _geometry_display(geometry: DisplayGeometry) -> Callable:
     def display(img) -> np.ndarray:
-        img = img.convert("RGB")
-        img = TF.resize(img, transforms.resize_size, interpolation=transforms.interpolation, antialias=True)
-        img = TF.center_crop(img, transforms.crop_size)
-        return np.asarray(img, dtype=np.uint8).copy()
+        return np.asarray(geometry.apply(img.convert("RGB")), dtype=np.uint8).copy()
 
     return display
+
+
+def _tv_normalize(transforms) -> Callable:
+    """The tensor half of torchvision's ImageClassification transform (its geometry is ours)."""
+    from torchvision.transforms import functional as TF
+
+    def normalize(img) -> torch.Tensor:
+        x = TF.convert_image_dtype(TF.pil_to_tensor(img), torch.float)
+        return TF.normalize(x, mean=transforms.mean, std=transforms.std)
+
+    return normalize
+
+
+def _tv_weights(arch: str, weights: str | None):
+    import torchvision
+
+    if arch not in torchvision.models.list_models(module=torchvision.models):
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known_architectures())}")
+    wenum = torchvision.models.get_model_weights(arch)
+    if weights is None:
+        return wenum.DEFAULT
+    try:
+        return wenum.DEFAULT if weights == "DEFAULT" else wenum[weights]
+    except KeyError:
+        raise ValueError(
+            f"unknown weights {weights!r} for {arch}; known: DEFAULT, {', '.join(w.name for w in wenum)}"
+        ) from None
+
+
+def display_geometry(arch: str, weights: str | None = None, display: str = "standard") -> DisplayGeometry:
+    """The geometry a model of `arch` applies to photographs, without building the network.
+
+    ``display``: "standard" (the architecture's own transform: torchvision resizes the shorter side
+    and keeps the centre crop; the demo networks see the whole scene) or "pad_square" (the whole
+    photograph, padded to a square).
+    """
+    if display not in DISPLAY_CHOICES:
+        raise ValueError(f"unknown display {display!r}; known: {', '.join(DISPLAY_CHOICES)}")
+    if arch in DEMO_ARCHITECTURES:
+        if display == "pad_square":
+            fill = tuple(int(round(255 * m)) for m in DEMO_MEAN)
+            return DisplayGeometry("pad_square", crop=DEMO_INPUT_SIZE, fill=fill)
+        return WHOLE
+    transforms = _tv_weights(arch, weights).transforms()
+    size = list(transforms.crop_size or [224])
+    crop = (size[0], size[-1])  # torchvision gives one number for a square crop
+    interpolation = transforms.interpolation.value
+    if display == "pad_square":
+        fill = tuple(int(round(255 * m)) for m in transforms.mean)
+        return DisplayGeometry("pad_square", crop=crop, interpolation=interpolation, fill=fill)
+    return DisplayGeometry("resize_crop", resize=int(transforms.resize_size[0]), crop=crop, interpolation=interpolation)
 
 
 def load_model(
@@ -190,6 +234,7 @@ def load_model(
     num_classes: int | None = None,
     categories: list[str] | None = None,
     device: str | torch.device = "cpu",
+    display: str = "standard",
 ) -> ModelBundle:
     """Build ``arch`` (a torchvision classifier name or a demo architecture) and load weights.
 
@@ -197,7 +242,8 @@ def load_model(
     random initialisation (seed it with ``torch.manual_seed``). ``checkpoint``: a
     state-dict file, read with ``torch.load(weights_only=True)``. ``num_classes``:
     the head size (default: ``len(categories)``, else the checkpoint's last layer,
-    else the architecture's default). ``categories``: class names.
+    else the architecture's default). ``categories``: class names. ``display``: see
+    ``display_geometry``; preprocess and display share that one geometry.
     """
     if weights is not None and checkpoint is not None:
         raise ValueError("give either weights or checkpoint, not both")
@@ -221,24 +267,15 @@ def load_model(
         if num_classes is None:
             raise ValueError(f"{arch} needs categories=, num_classes= or a checkpoint")
         model = DEMO_ARCHITECTURES[arch](num_classes)
-        preprocess, display, input_size = _demo_preprocess, _demo_display, DEMO_INPUT_SIZE
+        geometry = display_geometry(arch, None, display)
+        preprocess = _geometry_preprocess(geometry, _demo_preprocess)
+        input_size = DEMO_INPUT_SIZE
         target_layer = DEMO_TARGET_LAYER
         meta_categories = None
     else:
         import torchvision
 
-        if arch not in torchvision.models.list_models(module=torchvision.models):
-            raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known_architectures())}")
-        wenum = torchvision.models.get_model_weights(arch)
-        if weights is not None:
-            try:
-                wobj = wenum.DEFAULT if weights == "DEFAULT" else wenum[weights]
-            except KeyError:
-                raise ValueError(
-                    f"unknown weights {weights!r} for {arch}; known: DEFAULT, {', '.join(w.name for w in wenum)}"
-                ) from None
-        else:
-            wobj = wenum.DEFAULT
+        wobj = _tv_weights(arch, weights)
         meta_categories = list(wobj.meta.get("categories") or []) or None
         kwargs = {}
         if weights is not None:
@@ -255,10 +292,9 @@ def load_model(
             if num_classes is not None:
                 kwargs["num_classes"] = num_classes
             model = torchvision.models.get_model(arch, weights=None, **kwargs)
-        transforms = wobj.transforms()
-        preprocess, display = _tv_preprocess(transforms), _tv_display(transforms)
-        crop = transforms.crop_size[0] if transforms.crop_size else 224
-        input_size = (int(crop), int(crop))
+        geometry = display_geometry(arch, weights, display)
+        preprocess = _geometry_preprocess(geometry, _tv_normalize(wobj.transforms()))
+        input_size = geometry.crop
         target_layer = family_target_layer(model)
         if target_layer is None:  # pragma: no cover - every torchvision classifier we know has a rule
             from .layers import detect_by_tracing
@@ -296,6 +332,7 @@ def load_model(
         preprocess=preprocess,
         weights_sha256=sha,
         input_size=input_size,
-        display=display,
+        display=_geometry_display(geometry),
         weights=source,
+        geometry=geometry,
     )

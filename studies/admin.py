@@ -215,10 +215,11 @@ class RegisterModelForm(forms.ModelForm):
         label="Categories",
         help_text="Or type them here, one per line. Empty for torchvision weights: their categories are used.",
     )
+    display = ClassifierModel._meta.get_field("display").formfield(required=False)
 
     class Meta:
         model = ClassifierModel
-        fields = ["name", "arch", "weights_name", "target_layer", "notes"]
+        fields = ["name", "arch", "weights_name", "target_layer", "display", "notes"]
 
     def _post_clean(self):
         # Model validation (unique name) first; then load and register, which writes the row.
@@ -244,6 +245,7 @@ class RegisterModelForm(forms.ModelForm):
                 categories=cats or None,
                 target_layer=cleaned.get("target_layer", ""),
                 notes=cleaned.get("notes", ""),
+                display=cleaned.get("display") or "standard",
             )
         except RegistrationRefused as exc:
             self.add_error(None, str(exc))
@@ -267,6 +269,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "categories_file",
         "categories_text",
         "target_layer",
+        "display",
         "notes",
     ]
     change_readonly = [
@@ -276,6 +279,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "target_layer",
         "weights_sha256",
         "input_size",
+        "display",
         "category_list",
         "created_at",
     ]
@@ -326,6 +330,7 @@ class StudyForm(forms.ModelForm):
         initial="auto",
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
+    min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
 
     class Meta:
         model = Study
@@ -341,7 +346,9 @@ class StudyForm(forms.ModelForm):
             "image_set",
             "max_images",
             "render_style",
+            "min_visible_box_fraction",
             "trials_per_participant",
+            "accept_fewer_trials",
             "target_participants_per_condition",
             "seed",
             "min_window_width",
@@ -363,6 +370,8 @@ class StudyForm(forms.ModelForm):
             raise ValidationError("A live or closed study cannot be edited: its configuration is frozen.")
         if self.errors:
             return cleaned
+        if cleaned.get("min_visible_box_fraction") is None:  # left empty: keep the default (or current) rule
+            cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
@@ -416,13 +425,24 @@ class StudyAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
         (
             "Models and images",
-            {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images", "render_style"]},
+            {
+                "fields": [
+                    "model",
+                    "stronger_model",
+                    "weaker_model",
+                    "image_set",
+                    "max_images",
+                    "render_style",
+                    "min_visible_box_fraction",
+                ]
+            },
         ),
         (
             "Participants",
             {
                 "fields": [
                     "trials_per_participant",
+                    "accept_fewer_trials",
                     "target_participants_per_condition",
                     "seed",
                     "min_window_width",
@@ -466,8 +486,9 @@ class StudyAdmin(admin.ModelAdmin):
         n = generation.eligible_image_count(obj)
         if n is None:
             return "-"
+        cropped = generation.crop_exclusion_text(obj)
         if obj.kind == StudyKind.CLASS_DISCRIMINATION:
-            return f"{n} images have exactly two labels that the model knows (the paper's rule)."
+            return f"{n} images have exactly two labels that the model knows (the paper's rule).{cropped}"
         survived = (
             ""
             if obj.surviving_image_count is None
@@ -475,7 +496,7 @@ class StudyAdmin(admin.ModelAdmin):
         )
         return (
             f"{n} images have a class both models know; those whose class both networks predict are kept "
-            f"when stimuli are generated.{survived}"
+            f"when stimuli are generated.{survived}{cropped}"
         )
 
     @admin.display(description="configuration frozen at launch")
@@ -503,7 +524,7 @@ class StudyAdmin(admin.ModelAdmin):
                 if obj.kind == StudyKind.CLASS_DISCRIMINATION
                 else "have a class both models know"
             )
-            messages.info(request, f"{eligible} images {what}.")
+            messages.info(request, f"{eligible} images {what}.{generation.crop_exclusion_text(obj)}")
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.status in (StudyStatus.LIVE, StudyStatus.CLOSED):

@@ -20,6 +20,7 @@ from itertools import groupby
 from django.db.models import Q
 
 from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
+from .design import NO_ENGINE, latin_condition
 from .models import ClassifierModel, Participant, Response, Stimulus, Study, StudyKind, Trial, TrialKind
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
@@ -126,6 +127,20 @@ def _iso(dt):
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
+def condition_label(study: Study, condition: str, latin_row: int | None) -> str:
+    """Between subjects: the method; within: the Latin-square row and its order of methods."""
+    if not condition and latin_row is not None and study.methods:
+        return latin_condition(list(study.methods), latin_row)
+    return condition
+
+
+def engine_version(stimulus) -> str | None:
+    """The engine version of a stimulus; empty for stimuli the engine did not make."""
+    if stimulus is None or stimulus.engine_version == NO_ENGINE:
+        return None
+    return stimulus.engine_version
+
+
 def rules_for(study: Study) -> ExclusionRules:
     return ExclusionRules(study.max_failed_attention_checks, study.min_median_rt_ms)
 
@@ -222,6 +237,7 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
             "assignment__trial",
             "assignment__participant__public_id",
             "assignment__participant__condition",
+            "assignment__participant__latin_square_row",
             "assignment__participant__is_pilot",
             "assignment__trial__kind",
             "assignment__trial__method",
@@ -249,17 +265,17 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
         s, sw = t.stimulus, t.stimulus_weaker
         if trust:
             stimulus = LIST_SEPARATOR.join(str(x.id) for x in (s, sw) if x) or None
-            engine = LIST_SEPARATOR.join(sorted({x.engine_version for x in (s, sw) if x})) or None
+            engine = LIST_SEPARATOR.join(sorted({engine_version(x) for x in (s, sw) if engine_version(x)})) or None
             recipe = LIST_SEPARATOR.join(sorted({x.recipe_version for x in (s, sw) if x})) or None
         else:
             stimulus = str(s.id) if s else None
-            engine = s.engine_version if s else None
+            engine = engine_version(s)
             recipe = s.recipe_version if s else None
         options = list(a.option_order or t.options or [])
         yield {
             "study": study.slug,
             "participant": str(p.public_id),
-            "condition": p.condition,
+            "condition": condition_label(study, p.condition, p.latin_square_row),
             "is_pilot": p.is_pilot,
             "excluded": f.excluded,
             "exclusion_reason": f.reason or None,
@@ -331,7 +347,7 @@ def participant_rows(
         row = {
             "study": study.slug,
             "participant": str(p.public_id),
-            "condition": p.condition,
+            "condition": condition_label(study, p.condition, p.latin_square_row),
             "latin_square_row": p.latin_square_row,
             "status": p.status,
             "is_pilot": p.is_pilot,
@@ -391,7 +407,7 @@ def stimulus_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
                 "target_index": s.target_index,
                 "target_layer": s.target_layer,
                 "weights_sha256": s.weights_sha256,
-                "engine_version": s.engine_version,
+                "engine_version": engine_version(s),
                 "recipe_version": s.recipe_version,
                 "render_style": s.render_style,
                 "score": s.score,

@@ -29,6 +29,17 @@ class ClassifierModel(models.Model):
     target_layer = models.CharField(max_length=200, blank=True, help_text="dotted module name; detected if empty")
     weights_sha256 = models.CharField(max_length=64, blank=True)
     input_size = models.PositiveIntegerField(null=True, blank=True)
+    display = models.CharField(
+        max_length=20,
+        choices=[
+            ("standard", "Resize and center-crop (the architecture's own transform)"),
+            ("pad_square", "Pad to square (the whole photograph)"),
+        ],
+        default="standard",
+        help_text="How photographs are shown to the network and to participants. Torchvision networks "
+        "resize the shorter side to 256 px and center-crop 224 px, so the sides of a non-square photo are "
+        "cut off; pad to square keeps the whole photograph.",
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -156,6 +167,17 @@ class Study(models.Model):
     render_style = models.CharField(
         max_length=20, default="auto", help_text="how CAM maps are drawn: auto, masked or overlay"
     )
+    min_visible_box_fraction = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="photos are center-cropped: an image qualifies only if at least this share of its "
+        "labelled object's box is inside the crop",
+    )
+    accept_fewer_trials = models.BooleanField(
+        default=False,
+        help_text="launch even if fewer images qualify than the trials per participant configured "
+        "(participants then get fewer trials)",
+    )
 
     consent_text = models.TextField(blank=True)
     instructions_text = models.TextField(blank=True)
@@ -247,9 +269,14 @@ class GenerationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    warning = models.TextField(blank=True, help_text="what the researcher should know about the result")
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self):
+        when = self.created_at.strftime("%Y-%m-%d %H:%M") if self.created_at else "not saved"
+        return f"generation #{self.pk} of {self.study} ({self.get_status_display().lower()}, {when})"
 
 
 class GenerationFailure(models.Model):
@@ -267,11 +294,22 @@ class TrialKind(models.TextChoices):
     PRACTICE = "practice", "Practice"
 
 
+class CurrentTrials(models.Manager):
+    """The trials of the current banks. Retired trials stay for the answers that point to them, but
+    nothing that builds plans, links stimuli or counts cells may see them, so this is the default."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(retired_at__isnull=True)
+
+
 class Trial(models.Model):
     """One entry of a study's trial bank: which image, class, method and stimuli make a trial.
 
     Class discrimination: `stimulus` is the map for `target_class`, `options` the image's two classes.
     Trust: `stimulus` is the stronger network's map and `stimulus_weaker` the weaker one's.
+
+    A trial that a participant was assigned never changes: when the bank changes, it is retired
+    (`retired_at`) and a new trial takes its index, so recorded answers keep what they showed.
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="trials")
@@ -284,10 +322,20 @@ class Trial(models.Model):
     stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     stimulus_weaker = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     payload = models.JSONField(default=dict, blank=True, help_text="kind-specific extras (attention-check text)")
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="replaced by a new bank; kept for its answers")
+
+    all_versions = models.Manager()
+    objects = CurrentTrials()
 
     class Meta:
         ordering = ["study_id", "index"]
-        constraints = [models.UniqueConstraint(fields=["study", "index"], name="unique_trial_index")]
+        default_manager_name = "objects"
+        base_manager_name = "all_versions"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "index"], condition=Q(retired_at__isnull=True), name="unique_current_trial_index"
+            )
+        ]
 
     def __str__(self):
         return f"{self.study.slug}#{self.index} {self.kind} {self.method} {self.target_class}"

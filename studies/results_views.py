@@ -65,7 +65,7 @@ def study_monitor_data(request, study_id: int):
 
 
 def faithfulness_context(study: Study, result: dict) -> dict:
-    from .faithfulness import human_scores, latest_report
+    from .faithfulness import human_scores, latest_report, model_label
 
     report = latest_report(study)
     human = human_scores(result)
@@ -73,7 +73,9 @@ def faithfulness_context(study: Study, result: dict) -> dict:
     if report is not None:
         for role, methods in report.results.get("summary", {}).items():
             for method, values in methods.items():
-                rows.append({"role": role, "method": method, "human": human.get(method), **values})
+                rows.append(
+                    {"role": model_label(report.results, role), "method": method, "human": human.get(method), **values}
+                )
     return {
         "faithfulness": report,
         "faithfulness_rows": rows,

@@ -5,6 +5,7 @@ import redis
 from django.conf import settings
 
 from tests.support.browser import launch
+from tests.support.researcher_world import researcher_files, researcher_world  # noqa: F401 (fixtures)
 from tests.support.worker import WorkerProcess
 
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse ORM calls.
