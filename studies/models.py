@@ -364,6 +364,38 @@ class Assignment(models.Model):
         ]
 
 
+class ConditionSlot(models.Model):
+    """A place in one arm of a study (a method, or a Latin-square row), for one participant at a time.
+
+    An arm's places are ranked 0, 1, 2, ...; consent claims the free place of lowest rank (ties to
+    the earlier arm) with SKIP LOCKED, so concurrent consents take different places without a
+    study-wide lock and the arms fill one rank at a time. A place is free when nobody holds it, or
+    once its participant dropped out (released at the next consent).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="condition_slots")
+    is_pilot = models.BooleanField(default=False)
+    arm = models.CharField(max_length=100, help_text="the condition, or the Latin-square row as text")
+    arm_order = models.PositiveIntegerField(help_text="the arm's position among the study's arms")
+    rank = models.PositiveIntegerField()
+    participant = models.OneToOneField(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="condition_slot"
+    )
+
+    class Meta:
+        ordering = ["study_id", "is_pilot", "rank", "arm_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "is_pilot", "arm", "rank"], name="one_slot_per_arm_and_rank")
+        ]
+        indexes = [
+            models.Index(
+                fields=["study", "is_pilot", "rank", "arm_order"],
+                condition=Q(participant=None),
+                name="free_condition_slots",
+            )
+        ]
+
+
 class Response(models.Model):
     """Exactly one answer per assignment; the idempotency key makes retries harmless."""
 

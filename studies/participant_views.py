@@ -141,7 +141,11 @@ def start(request, study):
         if action != "accept":
             raise p.ParticipationError("Please choose whether you agree to take part.")
         participant = p.do_consent(
-            study, identity=decision.identity, pilot=decision.pilot, simulated=is_simulated(params, study)
+            study,
+            identity=decision.identity,
+            pilot=decision.pilot,
+            simulated=is_simulated(params, study),
+            token=request.participant_token,
         )
         return redirect_to_step(study, participant, set_cookie=True)
     context = {
