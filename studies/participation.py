@@ -106,6 +106,17 @@ class ExternalIdentity:
         return self.source == "mturk" and self.meta.get("assignmentId") == MTURK_PREVIEW_ASSIGNMENT
 
 
+NUL_REFUSED = (
+    "The text you sent contains a NUL character (%00), which cannot be stored. Please remove it and try again."
+)
+
+
+def check_no_nul(*texts: str) -> None:
+    """PostgreSQL cannot store NUL in text: refuse it with a clear message instead of failing later."""
+    if any("\x00" in str(text) for text in texts):
+        raise ParticipationError(NUL_REFUSED)
+
+
 def _clean_param(value) -> str:
     value = str(value or "").strip()
     if len(value) > MAX_EXTERNAL_LENGTH or any(ord(ch) < 32 for ch in value):
@@ -578,6 +589,7 @@ def _refusal_out_of_turn(participant: Participant, position: int) -> Participati
 def do_questionnaire(participant: Participant, comment: str) -> Participant:
     """Store the optional comment and mark the participation completed (idempotent)."""
     comment = str(comment or "").strip()
+    check_no_nul(comment)
     if len(comment) > MAX_COMMENT_LENGTH:
         raise ParticipationError(f"Please keep the comment under {MAX_COMMENT_LENGTH} characters.")
     if participant.status == ParticipantStatus.COMPLETED:
