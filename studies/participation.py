@@ -494,12 +494,19 @@ def _parse_key(value) -> uuid.UUID:
         raise ParticipationError("The answer carries no valid idempotency key; please reload the page.") from None
 
 
-def _replay(participant: Participant, key: uuid.UUID) -> AnswerResult | None:
+def _replay(participant: Participant, key: uuid.UUID, data) -> AnswerResult | None:
     existing = Response.objects.select_related("assignment").filter(idempotency_key=key).first()
     if existing is None:
         return None
     if existing.assignment.participant_id != participant.pk:
         raise ParticipationError("This answer key belongs to another session.", status=409)
+    if str(data.get("assignment", "")).strip() != str(existing.assignment_id):
+        # A replay repeats one answer; the same key on another trial would be acknowledged unstored.
+        raise ParticipationError(
+            f"This answer key was already used for trial {existing.assignment.position + 1}; the answer to "
+            f"trial id {str(data.get('assignment', ''))[:20]} was not recorded. Please reload the page.",
+            status=409,
+        )
     return AnswerResult(existing, replay=True, finished=False)
 
 
@@ -514,7 +521,7 @@ def do_answer(participant: Participant, data) -> AnswerResult:
         # A retry of a recorded answer (or a racing request with the same key that committed first)
         # finds its trial answered, or its key taken: that is a replay, not an error.
         if err.status == 409:
-            replay = _replay(participant, key)
+            replay = _replay(participant, key, data)
             if replay is not None:
                 return replay
         raise
