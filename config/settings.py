@@ -22,6 +22,16 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # A development key is only acceptable on a developer's machine.
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Keys that were ever shipped in this repository (examples, old test settings): public, so refused.
+_PUBLISHED_SECRET_KEYS = {
+    _DEV_SECRET_KEY,
+    "replace-with-the-output-of-python-c-import-secrets-print-secrets-token_urlsafe-50",
+    "change-me-to-a-long-random-string",
+    "test-secret-key-not-for-production",
+    "collectstatic-only",
+}
+MIN_SECRET_KEY_LENGTH = 50
+_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -30,6 +40,12 @@ if not SECRET_KEY:
             "or set DEBUG=1 for a development machine."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and SECRET_KEY in _PUBLISHED_SECRET_KEYS:
+    raise ImproperlyConfigured(f"SECRET_KEY is a published placeholder. Make a key of your own with: {_MAKE_A_KEY}")
+elif not DEBUG and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters. Make a longer one with: {_MAKE_A_KEY}"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -179,6 +195,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True  # pages send the token from the form, never read it from the cookie
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's health check speaks plain http
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
