@@ -2,10 +2,9 @@
 until another administrator lifts the lockout."""
 
 import pytest
+from axes.models import AccessAttempt
 from django.core.management import call_command
 from django.test import Client
-
-from axes.models import AccessAttempt
 
 pytestmark = pytest.mark.django_db
 
