@@ -340,7 +340,11 @@ class Participant(models.Model):
                 name="one_participation_per_external_id",
             )
         ]
-        indexes = [models.Index(fields=["study", "condition", "status"])]
+        indexes = [
+            models.Index(fields=["study", "condition", "status"]),
+            # Consent looks up who dropped out (studies/participation.py: dropped_filter).
+            models.Index(fields=["study", "status", "last_seen_at"], name="participant_activity"),
+        ]
 
     def __str__(self):
         return str(self.public_id)

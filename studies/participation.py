@@ -243,20 +243,38 @@ def do_start(study: Study, *, params, token: str | None = None, user=None) -> St
 
 
 # --- consent and condition assignment ------------------------------------------------------------
+def _slot_cutoff(study: Study, now=None):
+    return (now or timezone.now()) - timedelta(minutes=study.inactivity_timeout_minutes)
+
+
 def holding_filter(study: Study, now=None) -> Q:
     """Participants who hold a condition slot: completed, or active and seen within the timeout."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(minutes=study.inactivity_timeout_minutes)
-    return Q(status=ParticipantStatus.COMPLETED) | Q(status=ParticipantStatus.ACTIVE, last_seen_at__gte=cutoff)
+    return Q(status=ParticipantStatus.COMPLETED) | Q(
+        status=ParticipantStatus.ACTIVE, last_seen_at__gte=_slot_cutoff(study, now)
+    )
+
+
+def dropped_filter(study: Study, now=None) -> Q:
+    """The others (`holding_filter`'s complement), spelled so that the participant_activity index
+    finds them without reading the participants who hold a slot."""
+    return Q(status=ParticipantStatus.ABANDONED) | Q(
+        status=ParticipantStatus.ACTIVE, last_seen_at__lt=_slot_cutoff(study, now)
+    )
 
 
 def study_bank(study: Study) -> list[design.BankEntry]:
     """The study's trial bank (main trials and attention checks) as design.BankEntry rows."""
-    rows = Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by("index")
-    return [
+    return _bank_with_trial_ids(study)[0]
+
+
+def _bank_with_trial_ids(study: Study) -> tuple[list[design.BankEntry], dict[int, int]]:
+    """The bank, and the trial id of each bank index (one query for both)."""
+    rows = list(Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by("index"))
+    bank = [
         design.BankEntry(t.index, t.kind, t.image_id, t.method, t.target_class, tuple(t.options), t.payload or {})
         for t in rows
     ]
+    return bank, {t.index: t.id for t in rows}
 
 
 def participant_seed(study: Study, public_id) -> int:
@@ -275,7 +293,7 @@ def release_dropped_slots(study: Study, pilot: bool, now=None) -> int:
     """Free the slots of participants who no longer hold one (timed out, or ended by the researchers).
 
     One short UPDATE in its own transaction; a dropout who returns later keeps its condition and plan."""
-    dropped = Participant.objects.filter(study=study, is_pilot=pilot).exclude(holding_filter(study, now))
+    dropped = Participant.objects.filter(study=study, is_pilot=pilot).filter(dropped_filter(study, now))
     return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant__in=dropped).update(participant=None)
 
 
@@ -331,13 +349,14 @@ def do_consent(
     if identity.is_mturk_preview:
         raise ParticipationError("Please accept the HIT before starting the study.", status=403)
     now = now or timezone.now()
-    study = Study.objects.get(pk=study.pk)  # the status as of now: it may have closed
+    # The status as of now (it may have closed since `study` was read).
+    study.status = Study.objects.filter(pk=study.pk).values_list("status", flat=True).get()
     check_open_for_new(study, pilot=pilot)
     existing = find_by_external(study, identity)
     if existing is not None:
         check_holder(existing, identity, token)
         return existing
-    bank = study_bank(study)
+    bank, trial_ids = _bank_with_trial_ids(study)
     if not any(e.kind == TrialKind.MAIN for e in bank):
         raise StudyNotOpen("This study has no trials yet. Please try again later.")
     methods = list(study.methods) or sorted({e.method for e in bank if e.kind == TrialKind.MAIN})
@@ -348,7 +367,7 @@ def do_consent(
             with transaction.atomic():
                 slot = claim_slot(study, pilot, arms)
                 if slot is not None:
-                    participant = _create_participant(study, identity, pilot, simulated, slot, bank, methods)
+                    participant = _create_participant(study, identity, pilot, simulated, slot, bank, trial_ids, methods)
                     slot.participant = participant
                     slot.save(update_fields=["participant"])
                     return participant
@@ -364,7 +383,14 @@ def do_consent(
 
 
 def _create_participant(
-    study: Study, identity: ExternalIdentity, pilot: bool, simulated: bool, slot: ConditionSlot, bank, methods
+    study: Study,
+    identity: ExternalIdentity,
+    pilot: bool,
+    simulated: bool,
+    slot: ConditionSlot,
+    bank: list[design.BankEntry],
+    trial_ids: dict[int, int],
+    methods: list[str],
 ) -> Participant:
     participant = Participant(
         study=study,
@@ -393,7 +419,6 @@ def _create_participant(
     )
     participant.trial_count = len(plan)
     participant.save()
-    trial_ids = dict(Trial.objects.filter(study=study).values_list("index", "id"))
     Assignment.objects.bulk_create(
         [
             Assignment(

@@ -87,5 +87,9 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.AddIndex(
+            model_name="participant",
+            index=models.Index(fields=["study", "status", "last_seen_at"], name="participant_activity"),
+        ),
         migrations.RunPython(give_current_participants_their_slots, migrations.RunPython.noop),
     ]
