@@ -62,6 +62,25 @@ def production_env(port: int) -> dict:
     }
 
 
+def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
+    """The web command of docker-compose.yml: threads, so that a slow request (a consent) never
+    holds up the cheap ones (a trial page) queued behind it in the same process."""
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+    ]
+
+
 def run(cmd, env, **kwargs):
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, **kwargs)
@@ -281,20 +300,7 @@ def main(argv=None) -> int:
     base_url = f"http://127.0.0.1:{args.port}"
     # The web command of docker-compose.yml.
     gunicorn = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--timeout",
-            "60",
-        ],
+        gunicorn_command(args.port, args.workers, args.threads),
         cwd=ROOT,
         env=env,
         stdout=open(OUT / "gunicorn.log", "wb"),
