@@ -50,7 +50,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/engine.py
 
 loadtest: $(VENV)/.dev services
-	$(PY) bench/loadtest.py
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -176,19 +177,24 @@ def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict
     from django.db import connection
     from django.db.models import Count
 
-    from studies.bots import Bot, BotError, Timings
+    from studies.bots import Bot, BotError, Timings, simulation_token
     from studies.models import Participant
     from studies.participation import holding_filter
 
     print(f"\n== wave: {size} consents released within {seconds:.0f} s on {study.slug}", flush=True)
     tag = f"wave{size}-{secrets.token_hex(3)}"
+    simulated = simulation_token(study.slug)  # flags the wave's participants as simulated
     reader_timings, timings = Timings(), Timings()
+
+    def start_url(external_id: str, session: str) -> str:
+        query = urllib.parse.urlencode({"PROLIFIC_PID": external_id, "SESSION_ID": session, "SIMULATED": simulated})
+        return f"/s/{study.slug}/?{query}"
 
     def bot(name: str, own: Timings) -> Bot:
         return Bot(base_url, study.slug, name, policy="random", rng=random.Random(name), timings=own)
 
     reader = bot(f"{tag}-reader", Timings())
-    page = reader.get_page("start", f"/s/{study.slug}/?PROLIFIC_PID={reader.external_id}&SESSION_ID={tag}")
+    page = reader.get_page("start", start_url(reader.external_id, tag))
     form, button = page.form_with("consent-accept")
     reader.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
     reader.timings = reader_timings  # from here on: only the trial pages it reads during the wave
@@ -206,7 +212,7 @@ def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict
         time.sleep(max(0.0, release_at - time.monotonic()))
         person = bot(f"{tag}-{i:05d}", timings)
         try:
-            page = person.get_page("start", f"/s/{study.slug}/?PROLIFIC_PID={person.external_id}&SESSION_ID={i}")
+            page = person.get_page("start", start_url(person.external_id, str(i)))
             form, button = page.form_with("consent-accept")
             person.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
         except BotError:

@@ -19,3 +19,10 @@ def test_a_small_wave_consents_everyone_and_stays_balanced():
     assert result["balanced"] and set(result["arms"]) == set(study.methods)
     assert sum(result["arms"].values()) == Participant.objects.filter(study=study).count() == 31  # and the reader
     assert result["reader_pages"][0]["page"] == "trial" and result["reader_pages"][0]["requests"] > 0
+
+
+def test_the_wave_participants_are_flagged_as_simulated():
+    study = factories.make_class_discrimination_study()
+    with LocalServer() as server:
+        wave(study, server.url, size=3, seconds=0.5)
+    assert set(Participant.objects.filter(study=study).values_list("is_simulated", flat=True)) == {True}
