@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 # The test settings: real Postgres and Redis on this machine.
-TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production \
+TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/visexp \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
 	STATICFILES_STORAGE=django.contrib.staticfiles.storage.StaticFilesStorage \
@@ -54,7 +54,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/engine.py
 
 loadtest: $(VENV)/.dev services
-	$(PY) bench/loadtest.py
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

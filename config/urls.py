@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from studies import health
 
+handler500 = "studies.unavailable.server_error"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -166,17 +166,6 @@ def latin_condition(methods: Sequence[str], row: int) -> str:
     return f"row {row}: " + " > ".join(methods[i] for i in order)
 
 
-def choose_between_condition(methods: Sequence[str], holding: Mapping[str, int]) -> str:
-    """The method with the fewest participants holding a slot; ties go to the earlier method."""
-    return min(methods, key=lambda m: (holding.get(m, 0), methods.index(m)))
-
-
-def choose_latin_row(methods: Sequence[str], holding_rows: Mapping[int, int]) -> int:
-    """The Latin-square row with the fewest participants holding a slot; ties go to the lower row."""
-    rows = range(len(williams_square(len(methods))))
-    return min(rows, key=lambda r: (holding_rows.get(r, 0), r))
-
-
 def participant_plan(
     bank: Sequence[BankEntry],
     *,

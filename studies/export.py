@@ -4,8 +4,8 @@ Every export is a generator of rows read with `.iterator(chunk_size=...)`, so th
 size streams through constant memory, to a file (management command) or to the browser
 (StreamingHttpResponse). The columns are described in docs/codebook.md, tested against it.
 
-Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, tab or carriage
-return) get a leading apostrophe. Numbers are written as numbers and never altered.
+Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, ;, |, tab or
+carriage return, also in fullwidth form or behind zero-width characters) get a leading apostrophe. Numbers are written as numbers and never altered.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -105,12 +106,19 @@ STIMULUS_COLUMNS = [
     "provenance",
 ]
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", ";", "|")
+# Invisible characters a spreadsheet may skip before it sees the "=".
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 def neutralize(value):
-    """Defuse a text cell that a spreadsheet would run as a formula; numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """Defuse a text cell that a spreadsheet would run as a formula; numbers pass unchanged.
+
+    The check reads the text as a spreadsheet may: compatibility forms folded (NFKC turns the
+    fullwidth U+FF1D into "=") and zero-width characters dropped."""
+    if isinstance(value, str) and unicodedata.normalize("NFKC", value).translate(ZERO_WIDTH).startswith(
+        FORMULA_TRIGGERS
+    ):
         return "'" + value
     return value
 

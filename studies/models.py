@@ -388,7 +388,11 @@ class Participant(models.Model):
                 name="one_participation_per_external_id",
             )
         ]
-        indexes = [models.Index(fields=["study", "condition", "status"])]
+        indexes = [
+            models.Index(fields=["study", "condition", "status"]),
+            # Consent looks up who dropped out (studies/participation.py: dropped_filter).
+            models.Index(fields=["study", "status", "last_seen_at"], name="participant_activity"),
+        ]
 
     def __str__(self):
         return str(self.public_id)
@@ -409,6 +413,38 @@ class Assignment(models.Model):
         ordering = ["participant_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["participant", "position"], name="unique_position_per_participant")
+        ]
+
+
+class ConditionSlot(models.Model):
+    """A place in one arm of a study (a method, or a Latin-square row), for one participant at a time.
+
+    An arm's places are ranked 0, 1, 2, ...; consent claims the free place of lowest rank (ties to
+    the earlier arm) with SKIP LOCKED, so concurrent consents take different places without a
+    study-wide lock and the arms fill one rank at a time. A place is free when nobody holds it, or
+    once its participant dropped out (released at the next consent).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="condition_slots")
+    is_pilot = models.BooleanField(default=False)
+    arm = models.CharField(max_length=100, help_text="the condition, or the Latin-square row as text")
+    arm_order = models.PositiveIntegerField(help_text="the arm's position among the study's arms")
+    rank = models.PositiveIntegerField()
+    participant = models.OneToOneField(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="condition_slot"
+    )
+
+    class Meta:
+        ordering = ["study_id", "is_pilot", "rank", "arm_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "is_pilot", "arm", "rank"], name="one_slot_per_arm_and_rank")
+        ]
+        indexes = [
+            models.Index(
+                fields=["study", "is_pilot", "rank", "arm_order"],
+                condition=Q(participant=None),
+                name="free_condition_slots",
+            )
         ]
 
 
