@@ -331,6 +331,7 @@ class StudyForm(forms.ModelForm):
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
     min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
+    colormap = Study._meta.get_field("colormap").formfield(required=False)
 
     class Meta:
         model = Study
@@ -346,6 +347,7 @@ class StudyForm(forms.ModelForm):
             "image_set",
             "max_images",
             "render_style",
+            "colormap",
             "min_visible_box_fraction",
             "trials_per_participant",
             "accept_fewer_trials",
@@ -372,6 +374,8 @@ class StudyForm(forms.ModelForm):
             return cleaned
         if cleaned.get("min_visible_box_fraction") is None:  # left empty: keep the default (or current) rule
             cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
+        if not cleaned.get("colormap"):  # not posted: keep the default (or current) colormap
+            cleaned["colormap"] = self.instance.colormap
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
@@ -433,6 +437,7 @@ class StudyAdmin(admin.ModelAdmin):
                     "image_set",
                     "max_images",
                     "render_style",
+                    "colormap",
                     "min_visible_box_fraction",
                 ]
             },
