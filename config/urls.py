@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from studies import health
+from studies.api import api
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("", include("studies.urls")),
 ]
 

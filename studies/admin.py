@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_audit, audit, generation, pilots, progress  # noqa: F401 (admin_audit registers the log)
+from . import admin_audit, admin_tokens, audit, generation, pilots, progress  # noqa: F401 (registers the log, tokens)
 from .imports import ImportRefused, inspect_archive, write_plan
 from .models import (
     AuditAction,
