@@ -3,12 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from studies import health
+from studies.api import api
 
 handler500 = "studies.unavailable.server_error"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("", include("studies.urls")),
 ]
 

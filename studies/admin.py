@@ -16,9 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import generation, pilots, progress
+from . import admin_audit, admin_tokens, audit, generation, pilots, progress  # noqa: F401 (registers the log, tokens)
 from .imports import ImportRefused, inspect_archive, write_plan
 from .models import (
+    AuditAction,
     ClassifierModel,
     GenerationFailure,
     GenerationJob,
@@ -331,6 +332,7 @@ class StudyForm(forms.ModelForm):
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
     min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
+    colormap = Study._meta.get_field("colormap").formfield(required=False)
 
     class Meta:
         model = Study
@@ -346,6 +348,7 @@ class StudyForm(forms.ModelForm):
             "image_set",
             "max_images",
             "render_style",
+            "colormap",
             "min_visible_box_fraction",
             "trials_per_participant",
             "accept_fewer_trials",
@@ -372,6 +375,8 @@ class StudyForm(forms.ModelForm):
             return cleaned
         if cleaned.get("min_visible_box_fraction") is None:  # left empty: keep the default (or current) rule
             cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
+        if not cleaned.get("colormap"):  # not posted: keep the default (or current) colormap
+            cleaned["colormap"] = self.instance.colormap
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
@@ -400,6 +405,14 @@ STUDY_STATE_FIELDS = [
     "closed_at",
     "snapshot",
 ]
+
+
+# The audit action of each lifecycle button and admin action, by the message it ends with.
+LIFECYCLE_ACTIONS = {
+    "stimulus generation started": AuditAction.GENERATE,
+    "launched": AuditAction.LAUNCH,
+    "closed": AuditAction.CLOSE,
+}
 
 
 @admin.register(Study)
@@ -433,6 +446,7 @@ class StudyAdmin(admin.ModelAdmin):
                     "image_set",
                     "max_images",
                     "render_style",
+                    "colormap",
                     "min_visible_box_fraction",
                 ]
             },
@@ -517,6 +531,7 @@ class StudyAdmin(admin.ModelAdmin):
         if change and generation.mark_stale_if_changed(obj, form.changed_data):
             messages.warning(request, "The configuration changed: generate the stimuli again before launching.")
         super().save_model(request, obj, form, change)
+        audit.do_record_edit(request.user, obj, form.changed_data, created=not change)
         eligible = getattr(form, "eligible", None)
         if eligible is not None:
             what = (
@@ -531,6 +546,15 @@ class StudyAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def delete_model(self, request, obj):
+        audit.do_record_deletion(request.user, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for study in queryset:
+            audit.do_record_deletion(request.user, study)
+        super().delete_queryset(request, queryset)
+
     # actions -----------------------------------------------------------------------------------
     def _run(self, request, studies, func, done_text, named=True):
         """Run an action; on a study's own page (`named=False`) the messages leave out its name, shown above."""
@@ -540,6 +564,7 @@ class StudyAdmin(admin.ModelAdmin):
             except generation.StudyError as exc:
                 self.message_user(request, _message(study, str(exc), named), messages.ERROR)
             else:
+                audit.do_record(request.user, LIFECYCLE_ACTIONS[done_text], f"{study.slug}: {done_text}", study=study)
                 self.message_user(request, _message(study, done_text, named), messages.SUCCESS)
 
     @admin.action(description="Generate stimuli")
@@ -564,6 +589,7 @@ class StudyAdmin(admin.ModelAdmin):
 
     def _discard_pilot_data(self, request, study):
         counts = pilots.do_discard_pilot_data(study, by=request.user.get_username())
+        audit.do_record_pilot_discard(request.user, study, counts)
         self.log_change(request, study, f"Discarded pilot data: {counts}.")
         self.message_user(request, f"Discarded {counts} of {study.name}.", messages.SUCCESS)
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
+from pathlib import Path
 
 from django.db.models import Q
 
@@ -109,6 +112,38 @@ STIMULUS_COLUMNS = [
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", ";", "|")
 # Invisible characters a spreadsheet may skip before it sees the "=".
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+# --- codebook ------------------------------------------------------------------------------
+CODEBOOK_PATH = Path(__file__).resolve().parent.parent / "docs" / "codebook.md"
+RESPONSES_SECTION, PARTICIPANTS_SECTION, STIMULI_SECTION = "Responses export", "Participants export", "Stimuli export"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented column: its name, type (text, integer, number, boolean, timestamp, list, json) and meaning."""
+
+    name: str
+    type: str
+    description: str
+
+
+@lru_cache(maxsize=8)
+def codebook_variables(section: str) -> tuple[Variable, ...]:
+    """The columns documented in the table under '## <section>' of docs/codebook.md, in order.
+
+    The codebook is the one description of every export column: the tests hold the exports to it, and
+    the Psych-DS export and the API's schema describe their columns from it.
+    """
+    text = CODEBOOK_PATH.read_text(encoding="utf-8")
+    if f"## {section}\n" not in text:
+        raise KeyError(f"the codebook has no section {section!r}")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    variables = []
+    for line in body.splitlines():
+        if line.startswith("| ") and not line.startswith("| column"):
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            variables.append(Variable(*cells[:3]))
+    return tuple(variables)
 
 
 def neutralize(value):

@@ -69,6 +69,7 @@ GENERATION_FIELDS = (
     "seed",
     "max_images",
     "render_style",
+    "colormap",
     "attention_checks_per_participant",
     "min_visible_box_fraction",
 )
@@ -126,6 +127,9 @@ def study_config_errors(study: Study, methods_known: dict[str, str] | None = Non
         errors.append(f"studies of kind {study.kind!r} cannot generate stimuli yet")
     if study.render_style not in RENDER_STYLES:
         errors.append(f"render style must be one of {', '.join(RENDER_STYLES)}")
+    colormaps = [c for c, _ in Study._meta.get_field("colormap").choices]
+    if study.colormap not in colormaps:
+        errors.append(f"colormap must be one of {', '.join(colormaps)}")
     return errors
 
 
@@ -320,6 +324,7 @@ class Unit:
     style: str
     engine_version: str
     recipe_version: str
+    colormap: str | None = None  # None: the style draws no colormap
 
 
 def content_key(
@@ -353,9 +358,15 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
         # A crop of the photograph: no engine involved, the boxes decide the pixels.
         style, (engine_version, recipe_version) = "photo", (design.NO_ENGINE, PHOTO_CROP_RECIPE)
         boxes = image.boxes_for(target)
+        colormap = None
     else:
+        from explain_engine.render import colormap_for
+        from explain_engine.render import recipe_version as render_recipe
+
         style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
-        engine_version, recipe_version = versions
+        # The colormap enters the content key through the recipe version: another colormap, another stimulus.
+        colormap = colormap_for(style, study.colormap)
+        engine_version, recipe_version = versions[0], render_recipe(style, study.colormap)
     key = content_key(
         image_sha256=image.sha256,
         model=model,
@@ -367,7 +378,7 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
         recipe_version=recipe_version,
         boxes=boxes,
     )
-    return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version)
+    return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version, colormap)
 
 
 def trial_units(study: Study, trials=None) -> list[tuple[Trial, str, Unit]]:
@@ -661,6 +672,7 @@ def _provenance(unit: Unit, model, image: ImageItem, study: Study, job_id: int, 
         "render_style": unit.style,
         "engine_version": unit.engine_version,
         "recipe_version": unit.recipe_version,
+        "colormap": unit.colormap,
         "torch": torch.__version__,
         "device": device,
         "generated_by": {"study": study.slug, "job": job_id},
@@ -773,7 +785,13 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
             kk = targets_per_image[i].index(unit.target_index)
             raw = maps[unit.method][i, kk]
             style = unit.style
-            png = render_stimulus(unit.method, display, raw, style=("auto" if style == "gradient" else style))
+            png = render_stimulus(
+                unit.method,
+                display,
+                raw,
+                style=("auto" if style == "gradient" else style),
+                colormap=unit.colormap or "jet",
+            )
             score = float(scores[i, unit.target_index])
             prov = _provenance(
                 unit,
@@ -958,6 +976,7 @@ def study_config_dict(study: Study) -> dict:
         "seed": study.seed,
         "max_images": study.max_images,
         "render_style": study.render_style,
+        "colormap": study.colormap,
         "min_visible_box_fraction": study.min_visible_box_fraction,
         "accept_fewer_trials": study.accept_fewer_trials,
         "trials_available_per_participant": trials_available(study),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -166,6 +167,17 @@ class Study(models.Model):
     )
     render_style = models.CharField(
         max_length=20, default="auto", help_text="how CAM maps are drawn: auto, masked or overlay"
+    )
+    colormap = models.CharField(
+        max_length=20,
+        choices=[
+            ("jet", "jet (the paper's)"),
+            ("cividis", "cividis (colour-vision safe)"),
+            ("viridis", "viridis (colour-vision safe)"),
+        ],
+        default="jet",
+        help_text="colormap of heatmap overlays; cividis and viridis read the same for people with a colour "
+        "vision deficiency, jet does not. Masked and gradient stimuli use no colormap.",
     )
     min_visible_box_fraction = models.FloatField(
         default=0.5,
@@ -490,3 +502,69 @@ class FaithfulnessReport(models.Model):
 
     def __str__(self):
         return f"faithfulness of {self.study_id} ({self.status})"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Create"
+    EDIT = "edit", "Edit"
+    GENERATE = "generate", "Generate stimuli"
+    LAUNCH = "launch", "Launch"
+    CLOSE = "close", "Close"
+    EXPORT = "export", "Export"
+    DELETE = "delete", "Delete"
+    DISCARD_PILOT = "discard_pilot", "Discard pilot data"
+    PURGE_PERSONAL_DATA = "purge_personal_data", "Purge personal data"
+
+
+class AuditEntry(models.Model):
+    """One staff action on a study or its participants: who, when, what. Written once, never changed.
+
+    The study's slug and the actor's name are copied, so that an entry still says what it was about
+    after the study or the account is deleted.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    actor_name = models.CharField(max_length=200, help_text="account name, or the command and system user")
+    via = models.CharField(max_length=20, help_text="admin, staff page, api or command")
+    action = models.CharField(max_length=30, choices=AuditAction.choices, db_index=True)
+    study = models.ForeignKey(Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    study_slug = models.CharField(max_length=60, blank=True, db_index=True)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name}: {self.summary}"
+
+
+class ApiToken(models.Model):
+    """A researcher's read-only key to the JSON API. Only its sha256 is stored; revoking is final."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="what the token is for, e.g. 'analysis notebook'")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False, help_text="the first characters, to recognise it")
+    studies = models.ManyToManyField(
+        Study, blank=True, related_name="+", help_text="the studies it may read; none chosen: every study"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…, {self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
