@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0005_display_geometry_and_immutable_trials'),
+        ('studies', '0006_condition_slots'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
