@@ -12,7 +12,7 @@ from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("studies.migrations.0005_condition_slots")
+migration = importlib.import_module("studies.migrations.0006_condition_slots")
 
 
 def test_the_migration_gives_current_participants_slots_and_consent_continues_balanced():
