@@ -441,7 +441,8 @@ class Explainer:
                 else:
                     (g,) = torch.autograd.grad(selected, x, retain_graph=retain)
                     input_grads[what].append(g)
-            del wrt_bias, bias_outputs
+            del wrt_bias
+            bias_outputs.clear()
 
             model = self.model
 

@@ -74,7 +74,7 @@ CHANNELS_LAST_FAMILIES = ("SwinTransformer",)
 
 
 def family_layout(model: nn.Module) -> str | None:
-    """"nhwc" for the families whose feature maps are channels-last; None otherwise."""
+    """ "nhwc" for the families whose feature maps are channels-last; None otherwise."""
     return "nhwc" if type(model).__name__ in CHANNELS_LAST_FAMILIES else None
 
 

@@ -30,10 +30,9 @@ shaped (N, K, 3, H, W); rendering picks its recipe from it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import hashlib
 
 import torch
 import torch.nn.functional as F
@@ -221,7 +220,9 @@ class Ingredients:
 
     def per_target_elementwise_cam(self, combine) -> torch.Tensor:
         """Stack over targets of upsample(ReLU(sum over channels of combine(grad, acts)))."""
-        maps = [self.upsample(torch.relu(combine(self.layer_grad(k), self.acts).sum(1))) for k in range(self.num_targets)]
+        maps = [
+            self.upsample(torch.relu(combine(self.layer_grad(k), self.acts).sum(1))) for k in range(self.num_targets)
+        ]
         return torch.stack(maps, 1)
 
     def weighted_cam(self, weights: torch.Tensor) -> torch.Tensor:
@@ -230,11 +231,15 @@ class Ingredients:
         return torch.stack([self.upsample(cams[:, k]) for k in range(self.num_targets)], 1)
 
     def image_seed(self, seed: int, i: int, target: int | None = None) -> int:
-        """A seed for image ``i`` (and a target class) from ``seed`` and the image's values,
-        so that a map does not depend on the batch the image came in."""
-        data = self.x[i].detach().float().cpu().contiguous().numpy().tobytes()
-        h = hashlib.sha256(f"{seed}:{target}:".encode() + data).digest()
-        return int.from_bytes(h[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+        return image_seed(self.x[i], seed, target)
+
+
+def image_seed(image: torch.Tensor, seed: int, target: int | None = None) -> int:
+    """A seed for one image (and a target class) from ``seed`` and the image's values, so that a
+    seeded map does not depend on the batch the image came in."""
+    data = image.detach().float().cpu().contiguous().numpy().tobytes()
+    h = hashlib.sha256(f"{seed}:{target}:".encode() + data).digest()
+    return int.from_bytes(h[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 # --------------------------------------------------------------------- CAMs
@@ -346,7 +351,9 @@ def _scorecam(ing: Ingredients) -> torch.Tensor:
         scores[ci[:, 0], ci[:, 1]] = zero_logits[ing.targets[ci[:, 0]]]
     for part in _chunks(len(pairs), p["batch_size"]):
         img, ch = pairs[part, 0], pairs[part, 1]
-        masks = F.interpolate(A[img, ch][:, None], size=ing.input_size, mode="bilinear", align_corners=p["align_corners"])
+        masks = F.interpolate(
+            A[img, ch][:, None], size=ing.input_size, mode="bilinear", align_corners=p["align_corners"]
+        )
         lo = masks.amin((2, 3), keepdim=True)
         hi = masks.amax((2, 3), keepdim=True)
         masks = (masks - lo) / (hi - lo + 1e-8)
