@@ -101,32 +101,24 @@ def resolve_params(methods, overrides=None) -> dict[str, dict]:
     return out
 
 
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
 def _cast(method, key, value, default):
     kind = type(default)
-    try:
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if kind is int:
-            if isinstance(value, bool) or int(value) != value:
-                raise TypeError
-            value = int(value)
-            least = 0 if key == "seed" else 1
-            if value < least:
-                raise ValueError(f"{method} parameter {key} must be at least {least}, not {value}")
-            return value
-        if kind is float:
-            if isinstance(value, bool):
-                raise TypeError
-            value = float(value)
-            if value != value:
-                raise TypeError
-            return value
-    except (TypeError, ValueError) as e:
-        if isinstance(e, ValueError) and str(e):
-            raise
-        raise ValueError(f"{method} parameter {key} must be a {kind.__name__}, not {value!r}") from None
+    if kind not in _TYPE_WORDS:
+        return value
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = ok and int(value) == value
+    if not ok:
+        raise ValueError(f"{method} parameter {key} must be {_TYPE_WORDS[kind]}, not {value!r}")
+    value = kind(value)
+    least = 0 if key == "seed" else 1
+    if kind is int and value < least:
+        raise ValueError(f"{method} parameter {key} must be at least {least}, not {value}")
     return value
 
 
@@ -379,7 +371,10 @@ def _ablationcam(ing: Ingredients) -> torch.Tensor:
             moved[torch.arange(len(channels), device=raw.device), channels] = p["value"]
             logits = ing.forward_with_layer_output(ing.x[i : i + 1].expand(len(channels), *ing.x.shape[1:]), batch)
             ablated[i, part] = logits.gather(1, ing.targets[i : i + 1].expand(len(channels), -1))
-    original = ing.scores.gather(1, ing.targets)[:, None, :]  # (N, 1, K)
+    # The unablated score through the same path as the ablated ones, so that the small differences
+    # between the model's forward and this path are not divided by a small score.
+    original = torch.cat([ing.forward_with_layer_output(ing.x[i : i + 1], raw[i : i + 1]) for i in range(n)])
+    original = original.gather(1, ing.targets)[:, None, :]  # (N, 1, K)
     return ing.weighted_cam(((original - ablated) / original).float())
 
 
