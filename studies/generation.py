@@ -692,8 +692,10 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
             style = unit.style
             png = render_stimulus(unit.method, display, raw, style=("auto" if style == "gradient" else style))
             score = float(scores[i, unit.target_index])
-            extra = {"score": score, "input_size": list(x.shape[-2:]), "method_params": out.params[unit.method]}
-            prov = _provenance(unit, model, im, study, job_id, str(dev), extra)
+            prov = _provenance(
+                unit, model, im, study, job_id, str(dev), {"score": score, "input_size": list(x.shape[-2:])}
+            )
+            prov["method_params"] = out.params[unit.method]
             counts["created" if _save_stimulus(unit, model, im, png, raw, score, prov) else "existing"] += 1
 
 
