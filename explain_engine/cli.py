@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--method", action="append", help="method (repeatable; default: gradcam, guided_backprop, guided_gradcam)"
     )
+    e.add_argument(
+        "--param",
+        action="append",
+        metavar="METHOD.NAME=VALUE",
+        help="a method's parameter, e.g. integrated_gradients.steps=32 (repeatable; see 'methods')",
+    )
     e.add_argument("--out", required=True, help="output directory")
     e.add_argument("--device", default="cpu")
     e.add_argument("--target-layer", help="dotted module name (default: automatic)")
@@ -57,6 +63,23 @@ def _photo_from_input(x):
     return np.clip(np.round(arr * 255), 0, 255).astype(np.uint8)
 
 
+def parse_params(items) -> dict[str, dict]:
+    """["scorecam.batch_size=64", ...] -> {"scorecam": {"batch_size": 64}}; values are JSON
+    (numbers, true/false) or else strings; the engine checks names and types."""
+    params: dict[str, dict] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        method, dot, name = key.partition(".")
+        if not sep or not dot or not method or not name:
+            raise CLIError(f"--param wants METHOD.NAME=VALUE, not {item!r}")
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+        params.setdefault(method, {})[name] = value
+    return params
+
+
 def _explain(args) -> int:
     import numpy as np
     import torch
@@ -64,7 +87,7 @@ def _explain(args) -> int:
 
     from . import ENGINE_VERSION
     from .core import DEFAULT_METHODS, Explainer
-    from .methods import METHODS
+    from .methods import METHODS, resolve_params
     from .models import load_model
     from .render import RECIPE_VERSION, render_stimulus
 
@@ -72,6 +95,8 @@ def _explain(args) -> int:
     for m in methods:
         if m not in METHODS:
             raise CLIError(f"unknown method {m!r}; known: {', '.join(METHODS)}")
+    params = parse_params(args.param)
+    resolve_params(methods, params)  # refuse bad parameters before loading the model
     weights = args.weights
     if weights is not None and weights.lower() in ("none", "random"):
         weights = None
@@ -103,7 +128,7 @@ def _explain(args) -> int:
         if not 0 <= t < n_classes:
             raise CLIError(f"target {t} is out of range for {args.arch} with {n_classes} classes")
     targets = [args.target] if args.target else None
-    out = ex.explain(x[None], targets, methods=methods)
+    out = ex.explain(x[None], targets, methods=methods, params=params)
     targets = out.targets[0].tolist()
 
     os.makedirs(args.out, exist_ok=True)
@@ -127,6 +152,7 @@ def _explain(args) -> int:
         "target_layer": out.target_layer,
         "targets": targets,
         "methods": list(methods),
+        "params": out.params,
         "input_shape": list(x.shape),
         "files": files,
         "top5": [
@@ -156,6 +182,9 @@ def main(argv=None) -> int:
         width = max(len(n) for n in METHODS)
         for name, m in METHODS.items():
             print(f"{name:<{width}}  [{m.kind}]  {m.description}")
+            if m.defaults:
+                options = ", ".join(f"{k}={v}" for k, v in m.defaults.items())
+                print(f"{'':<{width}}  parameters: {options}")
         return 0
     try:
         return _explain(args)

@@ -31,8 +31,27 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .layers import detect_by_tracing, family_target_layer, get_module, module_name
-from .methods import DECONV, GUIDED, LAYER_GRAD, METHODS, Ingredients, required_ingredients
+from .layers import (
+    detect_by_tracing,
+    family_layout,
+    family_target_layer,
+    get_module,
+    layer_suffix,
+    module_name,
+    to_grid,
+)
+from .methods import (
+    ACTS,
+    BIAS_GRADS,
+    DECONV,
+    GUIDED,
+    LAYER_GRAD,
+    METHODS,
+    PLAIN,
+    Ingredients,
+    required_ingredients,
+    resolve_params,
+)
 
 DEFAULT_METHODS = ("gradcam", "guided_backprop", "guided_gradcam")
 
@@ -205,14 +224,45 @@ def _check_modules(model: nn.Module, why: str) -> None:
             )
 
 
+# FullGrad's decomposition into bias-gradients holds for piecewise-linear networks whose biases
+# all sit in convolutions and batch norms; these layers break it.
+FULLGRAD_UNSUPPORTED = (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d, nn.LocalResponseNorm, nn.MultiheadAttention)
+
+
+def _bias_layers(model: nn.Module) -> list[tuple[nn.Module, torch.Tensor]]:
+    """FullGrad's layers: every Conv2d and BatchNorm2d with a bias, with its effective bias
+    (a batch norm's bias after its running statistics, as in the authors' code)."""
+    why = "fullgrad"
+    _check_modules(model, why)
+    for name, m in model.named_modules():
+        if isinstance(m, FULLGRAD_UNSUPPORTED):
+            raise UnsupportedActivationError(
+                f"fullgrad cannot handle the layer {type(m).__name__} at '{name}': its bias-gradient "
+                "decomposition holds only for ReLU networks of convolutions and batch norms "
+                "(CAM methods such as gradcam work for this model)"
+            )
+    layers = []
+    for m in model.modules():
+        if type(m) is nn.BatchNorm2d and m.bias is not None:
+            bias = m.bias - m.running_mean * m.weight / torch.sqrt(m.running_var + m.eps)
+            layers.append((m, bias.detach()))
+        elif type(m) is nn.Conv2d and m.bias is not None:
+            layers.append((m, m.bias.detach()))
+    if not layers:
+        raise UnsupportedActivationError("fullgrad needs convolutions or batch norms with biases; the model has none")
+    return layers
+
+
 class Explanation(dict):
     """method name -> float32 tensor; plus ``scores`` (N, C) logits, ``targets`` (N, K),
-    ``target_layer`` (dotted name) and ``guided_relus`` (ReLU calls the guided rule covered)."""
+    ``target_layer`` (dotted name), ``guided_relus`` (ReLU calls the guided rule covered) and
+    ``params`` (method name -> the parameters it ran with, for provenance)."""
 
     scores: torch.Tensor
     targets: torch.Tensor
     target_layer: str
     guided_relus: int
+    params: dict
 
     def numpy(self) -> dict:
         return {k: v.detach().cpu().numpy() for k, v in self.items()}
@@ -267,6 +317,7 @@ class Explainer:
 
     def __init__(self, model: nn.Module, target_layer: str | nn.Module | None = None):
         self.model = model
+        self._suffixes: dict = {}
         if isinstance(target_layer, nn.Module):
             self._layer_name = module_name(model, target_layer)
         elif isinstance(target_layer, str):
@@ -281,54 +332,77 @@ class Explainer:
     def target_layer(self) -> str | None:
         return self._layer_name
 
-    def __call__(self, x, targets=None, methods: Sequence[str] = DEFAULT_METHODS) -> Explanation:
-        return self.explain(x, targets, methods)
+    def __call__(self, x, targets=None, methods: Sequence[str] = DEFAULT_METHODS, params=None) -> Explanation:
+        return self.explain(x, targets, methods, params)
 
-    def explain(self, x: torch.Tensor, targets=None, methods: Iterable[str] | str = DEFAULT_METHODS) -> Explanation:
+    def explain(
+        self,
+        x: torch.Tensor,
+        targets=None,
+        methods: Iterable[str] | str = DEFAULT_METHODS,
+        params: dict | None = None,
+    ) -> Explanation:
         """Explain ``x`` (N, 3, H, W, preprocessed) for ``targets`` (int, (N,) or (N, K);
-        None: each image's top-1 class). Returns an :class:`Explanation`."""
+        None: each image's top-1 class). ``params`` maps a method to its parameters
+        (``{"integrated_gradients": {"steps": 32}}``); the rest keep their defaults.
+        Returns an :class:`Explanation`."""
         if isinstance(methods, str):
             methods = (methods,)
         methods = tuple(dict.fromkeys(methods))
         needs = required_ingredients(methods)
+        resolved = resolve_params(methods, params)
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
             raise ValueError("x must be a float tensor shaped (N, C, H, W)")
         param = next(self.model.parameters(), None)
         device = param.device if param is not None else x.device
         dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
         rules = [r for r in (GUIDED, DECONV) if r in needs]
-        why = " / ".join(m for m in methods if METHODS[m].kind == "gradient") or "the guided rule"
+        why = " / ".join(m for m in methods if METHODS[m].needs & {GUIDED, DECONV, BIAS_GRADS}) or "the guided rule"
+        wants_layer = bool({LAYER_GRAD, ACTS} & needs)
+        input_grad = bool(rules) or bool({PLAIN, BIAS_GRADS} & needs)
 
         with torch.inference_mode(False), torch.enable_grad(), _ModelGuard(self.model):
             x = x.detach().to(device=device, dtype=dtype)
             if x.is_inference():
                 x = x.clone()
-            if self._layer_name is None:
+            if self._layer_name is None and wants_layer:
                 self._layer_name = detect_by_tracing(self.model, x[:1])
-            layer = get_module(self.model, self._layer_name)
+            layer = get_module(self.model, self._layer_name) if wants_layer else None
             if rules:
                 _check_modules(self.model, why)
+            bias_layers = _bias_layers(self.model) if BIAS_GRADS in needs else []
+            if input_grad:
                 x.requires_grad_(True)
             store: dict[str, torch.Tensor] = {}
+            bias_outputs: dict[int, torch.Tensor] = {}
 
             def hook(module, inputs, output):
                 if not isinstance(output, torch.Tensor):
                     raise ValueError(f"target layer {self._layer_name!r} does not return a tensor")
+                if LAYER_GRAD not in needs:
+                    store["acts"] = output.detach().clone()  # an in-place op downstream cannot change it
+                    return None
                 if not output.requires_grad:  # CAM-only call: nothing below the layer needs a graph
                     output = output.detach().requires_grad_(True)
                 store["acts"] = output
                 return output.clone()
 
+            def bias_hook(module, inputs, output):
+                # a clone downstream, so that an in-place ReLU cannot change the tensor we differentiate by
+                bias_outputs[id(module)] = output
+                return output.clone()
+
             state = _RuleState()
-            handle = layer.register_forward_hook(hook) if LAYER_GRAD in needs else None
+            handles = [layer.register_forward_hook(hook)] if wants_layer else []
+            handles += [m.register_forward_hook(bias_hook) for m, _ in bias_layers]
             try:
-                if rules:
+                if rules or bias_layers:
                     with _GuidedMode(state, why):
                         scores = self.model(x)
                 else:
                     scores = self.model(x)
             finally:
-                if handle is not None:
+                for handle in handles:
                     handle.remove()
             if not isinstance(scores, torch.Tensor) or scores.ndim != 2:
                 raise ValueError("the model must return logits shaped (N, C)")
@@ -338,35 +412,73 @@ class Explainer:
                 bad = t[(t < 0) | (t >= c)][0].item()
                 raise ValueError(f"target {bad} is out of range for a model with {c} classes")
             kk = t.shape[1]
-            acts = store.get("acts")
-            if LAYER_GRAD in needs and acts is None:
+            raw = store.get("acts")
+            if wants_layer and raw is None:
                 raise ValueError(f"target layer {self._layer_name!r} was not called in the forward pass")
-            if LAYER_GRAD in needs and not acts.requires_grad:
+            if LAYER_GRAD in needs and not raw.requires_grad:
                 raise ValueError(f"the scores do not depend on the target layer {self._layer_name!r}")
+            layout = self._layout(raw) if raw is not None else None
 
             passes = [(LAYER_GRAD, k) for k in range(kk)] if LAYER_GRAD in needs else []
             passes += [(r, k) for r in rules for k in range(kk)]
+            passes += [(PLAIN, k) for k in range(kk)] if PLAIN in needs else []
+            passes += [(BIAS_GRADS, k) for k in range(kk)] if BIAS_GRADS in needs else []
             layer_grads: list[torch.Tensor] = []
-            input_grads: dict[str, list[torch.Tensor]] = {r: [] for r in rules}
+            input_grads: dict[str, list[torch.Tensor]] = {r: [] for r in rules + [PLAIN]}
+            bias_grads = []
+            wrt_bias = [bias_outputs[id(m)] for m, _ in bias_layers]
             for i, (what, k) in enumerate(passes):
                 selected = scores.gather(1, t[:, k : k + 1]).sum()
                 retain = i < len(passes) - 1
+                state.rule = {GUIDED: GUIDED_RULE, DECONV: DECONV_RULE}.get(what, NORMAL)
                 if what == LAYER_GRAD:
-                    state.rule = NORMAL
-                    (g,) = torch.autograd.grad(selected, acts, retain_graph=retain)
-                    layer_grads.append(g)
+                    (g,) = torch.autograd.grad(selected, raw, retain_graph=retain)
+                    layer_grads.append(to_grid(g, layout))
+                elif what == BIAS_GRADS:
+                    gx, *gs = torch.autograd.grad(selected, [x, *wrt_bias], retain_graph=retain, allow_unused=True)
+                    pairs = [(g, b) for g, (_, b) in zip(gs, bias_layers) if g is not None]
+                    bias_grads.append((gx, pairs))
                 else:
-                    state.rule = GUIDED_RULE if what == GUIDED else DECONV_RULE
                     (g,) = torch.autograd.grad(selected, x, retain_graph=retain)
                     input_grads[what].append(g)
+            del wrt_bias
+            bias_outputs.clear()
+
+            model = self.model
+
+            def forward(batch, grad=False):
+                with torch.set_grad_enabled(grad):
+                    return model(batch)
+
+            def forward_with_layer_output(batch, output):
+                suffix = self._suffix()
+                if suffix is not None:  # the layers before the target are not run again
+                    with torch.no_grad():
+                        return suffix(output)
+                handle = layer.register_forward_hook(lambda module, inputs, out: output)
+                try:
+                    with torch.no_grad():
+                        return model(batch)
+                finally:
+                    handle.remove()
 
             with torch.no_grad():
+                raw = raw.detach() if raw is not None else None
                 ing = Ingredients(
-                    acts.detach() if acts is not None else None,
+                    to_grid(raw, layout) if raw is not None else None,
                     layer_grads,
                     input_grads,
                     x.shape[-2:],
                     kk,
+                    x=x.detach(),
+                    targets=t,
+                    scores=scores.detach(),
+                    params=resolved,
+                    bias_grads=bias_grads,
+                    forward=forward,
+                    forward_with_layer_output=forward_with_layer_output,
+                    raw_acts=raw,
+                    channel_dim=1 if layout in (None, "nchw") else raw.ndim - 1,
                 )
                 out = Explanation()
                 for name in methods:
@@ -375,4 +487,21 @@ class Explainer:
         out.targets = t.detach()
         out.target_layer = self._layer_name
         out.guided_relus = state.count
+        out.params = resolved
         return out
+
+    def _suffix(self):
+        if self._layer_name not in self._suffixes:
+            self._suffixes[self._layer_name] = layer_suffix(self.model, self._layer_name)
+        return self._suffixes[self._layer_name]
+
+    def _layout(self, raw: torch.Tensor) -> str:
+        """How the target layer's output holds its map: "nchw", "nhwc" or "tokens"."""
+        if raw.ndim == 3:
+            return "tokens"
+        if raw.ndim == 4:
+            return family_layout(self.model) or "nchw"
+        raise ValueError(
+            f"the target layer {self._layer_name!r} returns a {raw.ndim}-D tensor; CAM methods need a "
+            "spatial map (N, C, h, w) or tokens (N, T, C)"
+        )

@@ -293,3 +293,112 @@ def deletion_auc(model, x, target: int, saliency, **kwargs) -> float:
 def insertion_auc(model, x, target: int, saliency, **kwargs) -> float:
     """Area under the insertion curve (higher is better)."""
     return auc(insertion_curve(model, x, target, saliency, **kwargs))
+
+
+# ------------------------------------------ sanity checks (Adebayo et al. 2018) and sparseness
+
+
+def ssim(a, b, data_range: float = 1.0, win_size: int = 7) -> float:
+    """Structural similarity (Wang et al. 2004) as scikit-image's ``structural_similarity``
+    computes it by default, which Quantus uses: a ``win_size`` uniform window (reflected at the
+    edges), K1 = 0.01, K2 = 0.03, the sample covariance, the mean over the interior."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError("ssim wants two 2-D maps of the same shape")
+    if min(a.shape) < win_size:
+        raise ValueError(f"maps must be at least {win_size} pixels on each side")
+    mean = lambda t: ndimage.uniform_filter(t, size=win_size)  # noqa: E731
+    ua, ub = mean(a), mean(b)
+    norm = win_size**2 / (win_size**2 - 1)
+    va = norm * (mean(a * a) - ua * ua)
+    vb = norm * (mean(b * b) - ub * ub)
+    vab = norm * (mean(a * b) - ua * ub)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ua * ub + c1) * (2 * vab + c2)) / ((ua * ua + ub * ub + c1) * (va + vb + c2))
+    pad = (win_size - 1) // 2
+    return float(s[pad:-pad, pad:-pad].mean())
+
+
+def gini(saliency) -> float:
+    """Sparseness (Chalasani et al. 2020) as Quantus' ``Sparseness``: the Gini index of |map| + 1e-7
+    over all its values; 0 for a uniform map, (n - 1) / n for a single non-zero value."""
+    a = np.sort(np.abs(np.asarray(saliency, dtype=np.float64)).ravel() + 1e-7)
+    n = a.size
+    return float(np.sum((2 * np.arange(1, n + 1) - n - 1) * a) / (n * np.sum(a)))
+
+
+def _sanity_map(m) -> np.ndarray:
+    """|map| as (H, W) (a gradient map's channels summed), divided by its maximum (Quantus'
+    ``normalise_by_max``), so that SSIM's data range is 1."""
+    m = np.abs(np.asarray(m.detach().cpu() if hasattr(m, "detach") else m, dtype=np.float64))
+    if m.ndim == 3:
+        m = m.sum(0)
+    top = m.max()
+    return m / top if top > 0 else m
+
+
+def randomization_layers(model) -> list[str]:
+    """The layers cascading randomization resets, top (output) first: every module with parameters
+    of its own and a ``reset_parameters`` method, in the reverse order of the model's definition."""
+    names = [
+        n
+        for n, m in model.named_modules()
+        if n and hasattr(m, "reset_parameters") and any(True for _ in m.parameters(recurse=False))
+    ]
+    return names[::-1]
+
+
+def _smoothed(explain, model, x, target, samples: int, noise_level: float, seed: int):
+    if samples <= 0:
+        return _sanity_map(explain(model, x, target))
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    std = noise_level * float(x.max() - x.min())
+    maps = [
+        _sanity_map(explain(model, x + torch.randn(x.shape, generator=g).to(x) * std, target)) for _ in range(samples)
+    ]
+    return np.mean(maps, 0)
+
+
+def mprt(
+    model, explain, x, target: int, *, seed: int = 0, smooth_samples: int = 0, noise_level: float = 0.1, layers=None
+) -> dict:
+    """Cascading model-parameter randomization (Adebayo et al. 2018): the layers are re-initialized
+    (``reset_parameters`` under ``seed``) one by one from the top down, cumulatively, and after each
+    step the map is compared with the original one by Spearman correlation and SSIM of the |maps|.
+
+    ``explain(model, x, target)`` returns the map ((H, W) or (3, H, W)) for a (1, 3, H, W) input.
+    ``smooth_samples`` > 0 gives Smooth-MPRT (Hedström et al. 2023): every map is the mean over that
+    many noisy copies of x (Gaussian, ``noise_level`` times x's range, seeded). The caller's model is
+    not touched (the randomization runs on a copy). Returns the layers and one score per layer;
+    Spearman is nan where a map is constant (a Grad-CAM that the ReLU zeroes, for instance)."""
+    import copy
+
+    import torch
+
+    work = copy.deepcopy(model).eval()
+    order = list(layers) if layers is not None else randomization_layers(work)
+    modules = dict(work.named_modules())
+    original = _smoothed(explain, work, x, target, smooth_samples, noise_level, seed)
+    result = {"layers": order, "spearman": [], "ssim": [], "seed": seed, "smooth_samples": smooth_samples}
+    torch.manual_seed(seed)
+    state = torch.get_rng_state()
+    for name in order:
+        torch.set_rng_state(state)
+        with torch.no_grad():
+            modules[name].reset_parameters()
+        state = torch.get_rng_state()
+        now = _smoothed(explain, work, x, target, smooth_samples, noise_level, seed)
+        result["spearman"].append(rank_correlation(original, now))
+        result["ssim"].append(ssim(original, now))
+    return result
+
+
+def random_logit(model, explain, x, target: int, num_classes: int, seed: int = 0) -> float:
+    """The random-logit test (Sixt et al. 2020, Quantus' ``RandomLogit``): SSIM between the |map| for
+    the target and the |map| for a class drawn at random (seeded) among the others. A
+    class-sensitive method scores low."""
+    other = int(np.random.default_rng(seed).choice([c for c in range(num_classes) if c != target]))
+    return ssim(_sanity_map(explain(model, x, target)), _sanity_map(explain(model, x, other)))

@@ -427,17 +427,22 @@ def link_trials(study: Study) -> tuple[int, list[Unit]]:
 
 
 def make_chunks(job: GenerationJob, missing: list[Unit], chunk_images: int = CHUNK_IMAGES) -> list[dict]:
-    """Group the missing units by model, then by image; photo crops go with their model's chunks."""
-    by_model: dict[int, dict[int, list[Unit]]] = defaultdict(lambda: defaultdict(list))
+    """Group the missing units by model, then by image; photo crops go with their model's chunks.
+    Methods that run many forward passes of their own (Score-CAM, Integrated Gradients...) get
+    chunks of their own, so that every chunk costs about the same and the progress bar stays honest."""
+    from explain_engine import METHODS
+
+    by_model: dict[tuple, dict[int, list[Unit]]] = defaultdict(lambda: defaultdict(list))
     for unit in missing:
-        by_model[unit.model_id][unit.image_id].append(unit)
+        method = METHODS.get(unit.method)
+        by_model[(unit.model_id, unit.method if method and method.expensive else "")][unit.image_id].append(unit)
     chunks = []
-    for model_id in sorted(by_model):
-        images = sorted(by_model[model_id])
+    for model_id, own in sorted(by_model):
+        images = sorted(by_model[(model_id, own)])
         for start in range(0, len(images), chunk_images):
             items = []
             for image_id in images[start : start + chunk_images]:
-                units = by_model[model_id][image_id]
+                units = by_model[(model_id, own)][image_id]
                 items.append(
                     {
                         "image_id": image_id,
@@ -802,6 +807,7 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
                 str(dev),
                 {"score": score, "input_size": list(x.shape[-2:]), "display": provenance_record(bundle.geometry)},
             )
+            prov["method_params"] = out.params[unit.method]
             counts["created" if _save_stimulus(unit, model, im, png, raw, score, prov) else "existing"] += 1
 
 

@@ -151,3 +151,28 @@ def test_unsupported_activation_is_a_clean_error(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 1 and "Hardswish" in err and err.count("\n") == 1
+
+
+def test_method_parameters_reach_the_engine_and_the_metadata(checkpoint, tmp_path):
+    import json
+
+    x = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(3))
+    np.save(tmp_path / "x.npy", x.numpy())
+    out = tmp_path / "out"
+    argv = ["explain", "--arch", "shapes_weak", "--checkpoint", checkpoint, "--input", str(tmp_path / "x.npy")]
+    argv += ["--method", "smoothgrad", "--method", "random", "--param", "smoothgrad.samples=3"]
+    assert main([*argv, "--param", "random.seed=7", "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["params"]["smoothgrad"]["samples"] == 3
+    assert meta["params"]["random"] == {"seed": 7}
+
+
+@pytest.mark.parametrize("bad", ["smoothgrad.samples", "smoothgrad.sample=3", "random.seed=x"])
+def test_bad_method_parameters_are_refused(checkpoint, tmp_path, capsys, bad):
+    x = torch.rand(3, 128, 128)
+    np.save(tmp_path / "x.npy", x.numpy())
+    argv = ["explain", "--arch", "shapes_weak", "--checkpoint", checkpoint, "--input", str(tmp_path / "x.npy")]
+    argv += ["--method", "smoothgrad", "--method", "random", "--param", bad, "--out", str(tmp_path / "o")]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not (tmp_path / "o").exists()

@@ -14,21 +14,29 @@ from .conftest import ALL_METHODS, TINY_X, Tiny
 THREE = ("gradcam", "guided_backprop", "guided_gradcam")
 
 
+# Few samples, and a 64-channel layer for the methods that run one forward pass per channel.
+CHEAP_PARAMS = {"integrated_gradients": {"steps": 3}, "smoothgrad": {"samples": 3}}
+
+
 def test_batch_equals_singles_and_k_targets_equal_k_calls(resnet18_random):
     torch.manual_seed(1)
-    x = torch.randn(3, 3, 64, 64)
+    x = torch.randn(3, 3, 32, 32)
     targets = torch.tensor([[1, 5], [7, 2], [3, 3]])
-    ex = Explainer(resnet18_random)
-    batch = ex.explain(x, targets, methods=ALL_METHODS)
-    assert batch["gradcam"].shape == (3, 2, 64, 64)
-    assert batch["guided_backprop"].shape == (3, 2, 3, 64, 64)
+    ex = Explainer(resnet18_random, "layer1.0.conv1")
+    batch = ex.explain(x, targets, methods=ALL_METHODS, params=CHEAP_PARAMS)
+    assert batch["gradcam"].shape == (3, 2, 32, 32)
+    assert batch["guided_backprop"].shape == (3, 2, 3, 32, 32)
     assert batch.scores.shape == (3, 1000)
     for i in range(3):
         for k in range(2):
-            single = ex.explain(x[i : i + 1], [int(targets[i, k])], methods=ALL_METHODS)
+            single = ex.explain(x[i : i + 1], [int(targets[i, k])], methods=ALL_METHODS, params=CHEAP_PARAMS)
             for name in ALL_METHODS:
+                expected = single[name][0, 0]
+                # Ablation-CAM's weights (y - y_k) / y subtract nearly equal scores, so the float noise
+                # of a different batch shape grows to about 1e-4 of the map where one channel moves y little.
+                atol = 1e-4 * expected.abs().max().item() if name == "ablationcam" else 1e-6
                 torch.testing.assert_close(
-                    batch[name][i, k], single[name][0, 0], rtol=1e-4, atol=1e-6, msg=f"{name} image {i} target {k}"
+                    batch[name][i, k], expected, rtol=1e-4, atol=atol, msg=f"{name} image {i} target {k}"
                 )
 
 
@@ -173,10 +181,10 @@ def test_memory_does_not_grow_over_300_calls(tiny):
     ex = Explainer(tiny)
     x = TINY_X.repeat(4, 1, 1, 1)
     for _ in range(20):
-        ex.explain(x, [[0, 1]] * 4, methods=ALL_METHODS)
+        ex.explain(x, [[0, 1]] * 4, methods=ALL_METHODS, params=CHEAP_PARAMS)
     tensors, rss = _tensor_count(), _rss_mb()
     for _ in range(300):
-        out = ex.explain(x, [[0, 1]] * 4, methods=ALL_METHODS)
+        out = ex.explain(x, [[0, 1]] * 4, methods=ALL_METHODS, params=CHEAP_PARAMS)
     del out
     assert _tensor_count() <= tensors
     assert _rss_mb() - rss < 5.0
