@@ -406,3 +406,35 @@ class FaithfulnessReport(models.Model):
 
     def __str__(self):
         return f"faithfulness of {self.study_id} ({self.status})"
+
+
+class AnalysisKind(models.TextChoices):
+    DISSECTION = "dissection", "Dissection (concept names of a layer's channels)"
+    TEXTUAL = "textual", "Textual explanations"
+    FAILURES = "failures", "Failure modes"
+    BIAS = "bias", "Bias summary"
+
+
+class ModelAnalysis(models.Model):
+    """A computed view of a model on an image set (studies/analyses.py), cached by its content key:
+    the hash of every input (weights, layer, the image set's images and annotations, parameters and
+    versions), so a repeated request is served from the row and a changed input makes a new one."""
+
+    kind = models.CharField(max_length=20, choices=AnalysisKind.choices)
+    model = models.ForeignKey(ClassifierModel, on_delete=models.CASCADE, related_name="analyses")
+    image_set = models.ForeignKey(ImageSet, on_delete=models.CASCADE, related_name="analyses")
+    layer = models.CharField(max_length=200, blank=True)
+    content_key = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
+    parameters = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.kind} of {self.model_id} on {self.image_set_id} ({self.status})"

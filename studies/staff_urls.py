@@ -5,7 +5,7 @@ Staff only: generation progress (JSON) and stimulus provenance.
 
 from django.urls import path
 
-from . import staff_views
+from . import explorer_views, staff_views
 
 urlpatterns = [
     path(
@@ -14,4 +14,6 @@ urlpatterns = [
         name="generation-progress",
     ),
     path("staff/stimuli/<int:pk>/", staff_views.stimulus_detail, name="stimulus-detail"),
+    path("staff/explorer/", explorer_views.explorer_page, name="explorer"),
+    path("staff/explorer/files/<str:key>/<str:filename>", explorer_views.explorer_file, name="explorer-file"),
 ]

@@ -1,0 +1,125 @@
+"""Textual explanations from neuron importance (the Grad-CAM paper's NetDissect step), on the Django side.
+
+The probe set is an image set: its concepts are the labels of its boxes (each object's box) and its
+cue regions (boxes labelled `cue:<name>` in labels.csv, such as the demo's stripes). The dissection
+of a (model, layer, probe set) and the explanations of a class over a set are ModelAnalysis rows
+(studies/analyses.py), computed on the `gpu` queue and cached by content key. The arithmetic is in
+explain_engine.dissect.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import analyses
+from .faithfulness import scale_boxes
+from .models import AnalysisKind, ClassifierModel, ImageItem, ImageSet, JobStatus, ModelAnalysis
+
+DEFAULT_TOP = 3
+
+
+class TextualError(Exception):
+    """A request for textual explanations is refused; the message says why."""
+
+
+def concept_masks(image: ImageItem, size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Boolean masks (at the network's input size (H, W)) of every concept annotated on the image."""
+    from explain_engine.dissect import box_masks
+
+    names = [b["label"] for b in image.boxes]
+    scaled = scale_boxes([b["box"] for b in image.boxes], (image.width, image.height), size)
+    return box_masks(list(zip(names, scaled)), size)
+
+
+def cue_concepts(image: ImageItem) -> list[str]:
+    return sorted({b["label"] for b in image.boxes if b.get("cue")})
+
+
+def compute_dissection(analysis: ModelAnalysis, bundle, get_bundle) -> dict:
+    import torch
+
+    from explain_engine.dissect import DEFAULT_QUANTILE, dissect, layer_activations
+
+    layer = analysis.layer or analyses.default_layer(analysis.model, bundle)
+    images = list(analysis.image_set.images.order_by("id"))
+    if not images:
+        raise TextualError(f"the image set {analysis.image_set.name} has no images")
+    acts, masks, cues = [], [], set()
+    for group in analyses.image_batches(images, bundle):
+        x = torch.stack([t for _, t, _ in group])
+        acts.append(layer_activations(bundle.module, layer, x))
+        for im, t, _ in group:
+            masks.append(concept_masks(im, tuple(t.shape[-2:])))
+            cues.update(cue_concepts(im))
+    if len({a.shape[1:] for a in acts}) > 1:
+        raise TextualError("the probe set's images give activation maps of different sizes; use one image size")
+    quantile = float(analysis.parameters.get("quantile", DEFAULT_QUANTILE))
+    result = dissect(torch.cat(acts), masks, layer=layer, quantile=quantile).as_dict()
+    result["cue_concepts"] = sorted(cues)
+    return result
+
+
+def request_dissection(model: ClassifierModel, image_set: ImageSet, layer: str = "", *, wait=None) -> ModelAnalysis:
+    return analyses.do_request_analysis(AnalysisKind.DISSECTION, model, image_set, layer, {}, wait=wait)
+
+
+def request_textual(
+    model: ClassifierModel, image_set: ImageSet, class_name: str, top: int = DEFAULT_TOP, layer: str = "", *, wait=None
+) -> ModelAnalysis:
+    if class_name not in model.categories:
+        raise TextualError(f"{model.name} has no class {class_name!r} (its classes: {', '.join(model.categories)})")
+    if not 1 <= int(top) <= 50:
+        raise TextualError("top must be between 1 and 50")
+    if not image_set.images.filter(labels__contains=[class_name]).exists():
+        raise TextualError(f"no image of {image_set.name} is labelled {class_name!r}")
+    parameters = {"class": class_name, "top": int(top)}
+    return analyses.do_request_analysis(AnalysisKind.TEXTUAL, model, image_set, layer, parameters, wait=wait)
+
+
+def _done_dissection(analysis: ModelAnalysis, get_bundle) -> dict:
+    """The dissection the explanations rest on; computed here (we are on the worker) when missing."""
+    row, _ = analyses.find_or_create(AnalysisKind.DISSECTION, analysis.model, analysis.image_set, analysis.layer, {})
+    if row.status != JobStatus.DONE:
+        row = analyses.do_run_analysis(row.pk, get_bundle)
+    if row.status != JobStatus.DONE:
+        raise TextualError(f"the dissection failed: {row.error}")
+    return {"id": row.pk, "content_key": row.content_key, "results": row.results}
+
+
+def compute_textual(analysis: ModelAnalysis, bundle, get_bundle) -> dict:
+    import torch
+
+    from explain_engine.dissect import Dissection, textual_explanations, top_k_shares
+
+    class_name, top = analysis.parameters["class"], int(analysis.parameters["top"])
+    dissection_row = _done_dissection(analysis, get_bundle)
+    dissection = Dissection.from_dict(dissection_row["results"])
+    target = analysis.model.categories.index(class_name)
+    images = [im for im in analysis.image_set.images.order_by("id") if class_name in im.labels]
+    entries = []
+    for group in analyses.image_batches(images, bundle):
+        x = torch.stack([t for _, t, _ in group])
+        for (im, _, _), explanation in zip(
+            group, textual_explanations(bundle.module, dissection, x, target, class_name, top), strict=True
+        ):
+            entries.append({"image": im.filename, "image_id": im.pk, "cues": cue_concepts(im), **explanation})
+    with_cue = {}
+    for cue in sorted({c for e in entries for c in e["cues"]}):
+        subset = [e for e in entries if cue in e["cues"]]
+        with_cue[cue] = {"images": len(subset), "top_k_share": top_k_shares(subset)}
+    return {
+        "class": class_name,
+        "top": top,
+        "layer": dissection.layer,
+        "dissection": {"id": dissection_row["id"], "content_key": dissection_row["content_key"]},
+        "images": entries,
+        "summary": {"images": len(entries), "top_k_share": top_k_shares(entries), "with_cue": with_cue},
+    }
+
+
+def share_naming(analysis: ModelAnalysis, concept: str, cue: str | None = None) -> float | None:
+    """The share of the explanations (of images with `cue`, if given) that name `concept` in their top k."""
+    images = [e for e in analysis.results.get("images", []) if cue is None or cue in e["cues"]]
+    if not images:
+        return None
+    return sum(any(c["name"] == concept for c in e["concepts"]) for e in images) / len(images)

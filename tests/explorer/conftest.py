@@ -1,0 +1,53 @@
+"""Fixtures for the researcher's tools: the admin tests' tiny scenes and seeded random nets."""
+
+import pytest
+
+from tests.studies_admin.conftest import (  # noqa: F401 - fixtures used by these tests
+    media_root,
+    scenes,
+    strong_checkpoint,
+    strong_model,
+    weak_checkpoint,
+    weak_model,
+)
+
+
+@pytest.fixture(autouse=True)
+def in_process_tasks():
+    """The shipped default without a broker: `gpu` tasks run in the calling process (the worker test
+    turns this off by asking for the real worker)."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def hardswish_model(db, tmp_path, media_root):  # noqa: F811
+    """A MobileNetV3 (Hardswish activations: the guided rule refuses it), random seeded weights."""
+    import torch
+    import torchvision
+
+    from explain_engine.synthetic import CLASSES
+    from studies.registry import register_model
+
+    torch.manual_seed(3)
+    net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=len(CLASSES))
+    path = tmp_path / "mobilenet.pt"
+    torch.save(net.state_dict(), path)
+    return register_model("mobile", "mobilenet_v3_small", checkpoint=str(path), categories=list(CLASSES))
+
+
+def explorer_url(model, image, methods=("gradcam", "guided_backprop"), classes="", layer="") -> str:
+    from urllib.parse import urlencode
+
+    query = [("model", model.pk), ("image", image)] + [("methods", m) for m in methods]
+    if classes:
+        query.append(("classes", classes))
+    if layer:
+        query.append(("layer", layer))
+    return "/staff/explorer/?" + urlencode(query)
