@@ -390,10 +390,9 @@ class Response(models.Model):
         ]
 
 
-class FaithfulnessReport(models.Model):
-    """The paper's automatic evaluations of a study's methods, computed on a GPU worker."""
+class ComputedOnWorker(models.Model):
+    """What a result computed on a GPU worker records: its state, inputs, outputs and the reason it failed."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="faithfulness_reports")
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
     parameters = models.JSONField(default=dict, blank=True)
     results = models.JSONField(default=dict, blank=True)
@@ -402,7 +401,17 @@ class FaithfulnessReport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+
+class FaithfulnessReport(ComputedOnWorker):
+    """The paper's automatic evaluations of a study's methods, computed on a GPU worker."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="faithfulness_reports")
+
+    class Meta(ComputedOnWorker.Meta):
+        pass
 
     def __str__(self):
         return f"faithfulness of {self.study_id} ({self.status})"
@@ -415,7 +424,7 @@ class AnalysisKind(models.TextChoices):
     BIAS = "bias", "Bias summary"
 
 
-class ModelAnalysis(models.Model):
+class ModelAnalysis(ComputedOnWorker):
     """A computed view of a model on an image set (studies/analyses.py), cached by its content key:
     the hash of every input (weights, layer, the image set's images and annotations, parameters and
     versions), so a repeated request is served from the row and a changed input makes a new one."""
@@ -425,16 +434,10 @@ class ModelAnalysis(models.Model):
     image_set = models.ForeignKey(ImageSet, on_delete=models.CASCADE, related_name="analyses")
     layer = models.CharField(max_length=200, blank=True)
     content_key = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
-    parameters = models.JSONField(default=dict, blank=True)
-    results = models.JSONField(default=dict, blank=True)
     provenance = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(ComputedOnWorker.Meta):
+        pass
 
     def __str__(self):
         return f"{self.kind} of {self.model_id} on {self.image_set_id} ({self.status})"
