@@ -132,6 +132,53 @@ def _open_image(spec: dict):
     return img.convert("RGB"), sha
 
 
+def ensure_tiles(model, bundle, pil, image_sha: str, layer: str, methods, targets, x=None):
+    """Make sure every (method, target) map of one image is in the cache; one engine call computes the
+    missing methods for all targets. Returns ({(method, target): key}, methods computed, {method: why
+    the engine refused it})."""
+    import numpy as np
+    import torch
+
+    from explain_engine import METHODS, Explainer, UnsupportedActivationError
+
+    keys = {
+        (m, t): tile_key(image_sha256=image_sha, model=model, layer=layer, method=m, target_index=t)
+        for m in methods
+        for t in targets
+    }
+    missing = sorted({m for (m, _), k in keys.items() if not default_storage.exists(tile_path(k, "map.npy"))})
+    refused: dict[str, str] = {}
+    if missing:
+        from explain_engine.render import heatmap_png, render_stimulus
+
+        dev = next(bundle.module.parameters()).device
+        x = bundle.preprocess(pil)[None].to(dev) if x is None else x
+        display = bundle.display(pil) if bundle.display else np.asarray(pil)
+        explainer = Explainer(bundle.module, layer)
+        target_t = torch.tensor([targets], dtype=torch.long, device=dev)
+        try:
+            out = explainer.explain(x, target_t, methods=tuple(missing))
+        except UnsupportedActivationError as exc:
+            gradient = [m for m in missing if METHODS[m].kind == "gradient"]
+            refused = {m: str(exc) for m in gradient}
+            missing = [m for m in missing if m not in gradient]
+            out = explainer.explain(x, target_t, methods=tuple(missing)) if missing else {}
+        for m in missing:
+            maps = out[m][0].cpu().numpy()
+            for j, t in enumerate(targets):
+                raw = maps[j]
+                key = keys[(m, t)]
+                overlay = render_stimulus(m, display, raw)
+                plain = heatmap_png(raw, display.shape[:2]) if METHODS[m].kind == "cam" else overlay
+                buf = io.BytesIO()
+                np.save(buf, np.asarray(raw, dtype=np.float32), allow_pickle=False)
+                _save(tile_path(key, "overlay.png"), overlay)
+                _save(tile_path(key, "raw.png"), plain)
+                _save(tile_path(key, "map.npy"), buf.getvalue())  # written last: its presence marks the tile done
+
+    return keys, missing, refused
+
+
 def do_explore(request: dict, get_bundle, device: str = "cpu") -> dict:
     """Maps of every (method, class) for one image; returns the page's data, or {"error": reason}.
 
@@ -145,10 +192,9 @@ def do_explore(request: dict, get_bundle, device: str = "cpu") -> dict:
 
 
 def _explore(request: dict, get_bundle, device: str) -> dict:
-    import numpy as np
     import torch
 
-    from explain_engine import METHODS, Explainer, UnsupportedActivationError
+    from explain_engine import METHODS
     from explain_engine.dissect import conv_layers
 
     model = ClassifierModel.objects.filter(pk=request.get("model")).first()
@@ -174,39 +220,8 @@ def _explore(request: dict, get_bundle, device: str) -> dict:
         classes = [model.categories[i] for i in top]
     targets = [model.categories.index(c) for c in classes]
 
-    keys = {
-        (m, t): tile_key(image_sha256=image_sha, model=model, layer=layer, method=m, target_index=t)
-        for m in methods
-        for t in targets
-    }
+    keys, missing, refused = ensure_tiles(model, bundle, pil, image_sha, layer, methods, targets, x=x)
     meta_of = {k: tile_path(k, "map.npy") for k in keys.values()}
-    missing = sorted({m for (m, _), k in keys.items() if not default_storage.exists(meta_of[k])})
-    refused: dict[str, str] = {}
-    if missing:
-        from explain_engine.render import heatmap_png, render_stimulus
-
-        display = bundle.display(pil) if bundle.display else np.asarray(pil)
-        explainer = Explainer(bundle.module, layer)
-        target_t = torch.tensor([targets], dtype=torch.long, device=dev)
-        try:
-            out = explainer.explain(x, target_t, methods=tuple(missing))
-        except UnsupportedActivationError as exc:
-            gradient = [m for m in missing if METHODS[m].kind == "gradient"]
-            refused = {m: str(exc) for m in gradient}
-            missing = [m for m in missing if m not in gradient]
-            out = explainer.explain(x, target_t, methods=tuple(missing)) if missing else {}
-        for m in missing:
-            maps = out[m][0].cpu().numpy()
-            for j, t in enumerate(targets):
-                raw = maps[j]
-                key = keys[(m, t)]
-                overlay = render_stimulus(m, display, raw)
-                plain = heatmap_png(raw, display.shape[:2]) if METHODS[m].kind == "cam" else overlay
-                buf = io.BytesIO()
-                np.save(buf, np.asarray(raw, dtype=np.float32), allow_pickle=False)
-                _save(tile_path(key, "overlay.png"), overlay)
-                _save(tile_path(key, "raw.png"), plain)
-                _save(tile_path(key, "map.npy"), buf.getvalue())  # written last: its presence marks the tile done
 
     probs = torch.sigmoid(logits) if bundle.arch.startswith("shapes_") else torch.softmax(logits, 0)
     tiles = []

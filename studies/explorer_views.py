@@ -54,14 +54,17 @@ def _page(request, form, result=None, error="", status=200):
     )
     for im in images:
         im.explorer_value = f"item:{im.pk}"
-    model = form.cleaned_data.get("model") if form.is_bound and hasattr(form, "cleaned_data") else None
+    models = list(ClassifierModel.objects.order_by("name"))
+    selected = str(form.data.get("model") or form.initial.get("model") or "")
+    model = next((m for m in models if str(m.pk) == selected), models[0] if models else None)
     return render(
         request,
         "admin/studies/explorer.html",
         {
             "title": "Explorer",
             "form": form,
-            "models": ClassifierModel.objects.order_by("name"),
+            "models": models,
+            "selected_model": str(model.pk) if model else "",
             "images": images,
             "methods": explorer.known_methods(),
             "default_methods": DEFAULT_METHODS,
@@ -98,8 +101,8 @@ def explorer_page(request):
         query += [("layer", form.cleaned_data["layer"])] if form.cleaned_data["layer"] else []
         return HttpResponseRedirect(f"{reverse('studies:explorer')}?{urlencode(query)}")
 
-    if "model" not in request.GET:
-        return _page(request, ExploreForm())
+    if "image" not in request.GET:  # the empty form, maybe with a model chosen (the admin links here)
+        return _page(request, ExploreForm(initial={"model": request.GET.get("model", "")}))
     form = ExploreForm(request.GET)
     if not form.is_valid():
         return _page(request, form, error="; ".join(e for errs in form.errors.values() for e in errs), status=400)

@@ -5,7 +5,7 @@ Staff only: generation progress (JSON) and stimulus provenance.
 
 from django.urls import path
 
-from . import explorer_views, staff_views
+from . import analysis_views, explorer_views, staff_views
 
 urlpatterns = [
     path(
@@ -16,4 +16,6 @@ urlpatterns = [
     path("staff/stimuli/<int:pk>/", staff_views.stimulus_detail, name="stimulus-detail"),
     path("staff/explorer/", explorer_views.explorer_page, name="explorer"),
     path("staff/explorer/files/<str:key>/<str:filename>", explorer_views.explorer_file, name="explorer-file"),
+    path("staff/models/<int:model_id>/failures/", analysis_views.model_failures, name="model-failures"),
+    path("staff/models/<int:model_id>/bias/", analysis_views.model_bias, name="model-bias"),
 ]

@@ -13,6 +13,13 @@ from tests.studies_admin.conftest import (  # noqa: F401 - fixtures used by thes
 
 
 @pytest.fixture(autouse=True)
+def own_media_root(settings, tmp_path):
+    """A fresh media root per test: the cache is keyed by content, and the seeded nets are the same
+    in every test, so a shared root would serve one test the maps another computed."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
 def in_process_tasks():
     """The shipped default without a broker: `gpu` tasks run in the calling process (the worker test
     turns this off by asking for the real worker)."""
