@@ -49,6 +49,12 @@ def hardswish_model(db, tmp_path, media_root):  # noqa: F811
     return register_model("mobile", "mobilenet_v3_small", checkpoint=str(path), categories=list(CLASSES))
 
 
+@pytest.fixture
+def demo_explorer_world(strong_model, scenes):  # noqa: F811
+    """(model, image) for the browser test."""
+    return strong_model, scenes.images.order_by("id").first()
+
+
 def explorer_url(model, image, methods=("gradcam", "guided_backprop"), classes="", layer="") -> str:
     from urllib.parse import urlencode
 

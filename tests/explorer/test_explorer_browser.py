@@ -1,0 +1,87 @@
+"""A researcher uses the explorer in a real browser: picks an image, classes and methods, switches the layer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def admin_page(browser, live_server, transactional_db, researcher):
+    """Rosa signed in to the admin through its login form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "rosa")
+    page.fill("#id_password", "rosa-password-123")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.js_errors = errors
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def all_images_loaded(page) -> None:
+    page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_a_researcher_explores_three_classes_with_four_methods_and_switches_the_layer(
+    admin_page, live_server, demo_explorer_world, tmp_path
+):
+    model, image = demo_explorer_world
+    page = admin_page
+    page.get_by_role("link", name="Explorer").click()
+    page.get_by_test_id("explorer-model").select_option(str(model.pk))
+    page.get_by_test_id("explorer-image").select_option(f"item:{image.pk}")
+    page.get_by_test_id("explorer-classes").fill("star, circle, ring")
+    checked = page.locator("[data-testid=explorer-method]:checked")
+    assert sorted(checked.evaluate_all("els => els.map(e => e.value)")) == [
+        "counterfactual_gradcam",
+        "gradcam",
+        "guided_backprop",
+        "guided_gradcam",
+    ]
+    page.get_by_test_id("explorer-submit").click()
+    page.get_by_test_id("explorer-results").wait_for()
+    tiles = page.get_by_test_id("explorer-tile")
+    assert tiles.count() == 12
+    assert page.get_by_test_id("explorer-refused").count() == 0
+    all_images_loaded(page)
+    first = page.locator("[data-testid=explorer-tile][data-method=gradcam][data-class=star] img").first
+    deep_src = first.get_attribute("src")
+    shot = tmp_path / "explorer.png"
+    page.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("SCREENSHOT_DIR"):
+        shutil.copy(shot, os.path.join(os.environ["SCREENSHOT_DIR"], "explorer.png"))
+
+    with page.expect_download() as download:
+        page.locator(
+            "[data-testid=explorer-tile][data-method=gradcam][data-class=star] [data-testid=explorer-npy]"
+        ).click()
+    assert download.value.suggested_filename.endswith("map.npy")
+
+    page.get_by_test_id("explorer-layer").select_option("features.8")
+    page.get_by_test_id("explorer-layer-submit").click()
+    page.wait_for_url("**layer=features.8**")
+    assert "features.8" in page.locator("h2").first.inner_text()
+    all_images_loaded(page)
+    shallow = page.locator("[data-testid=explorer-tile][data-method=gradcam][data-class=star] img").first
+    assert shallow.get_attribute("src") != deep_src
+    assert page.get_by_test_id("explorer-tile").count() == 12
+
+    # A file that is not an image is refused with a message, on the same page.
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not an image at all")
+    page.get_by_test_id("explorer-upload").set_input_files(str(bad))
+    page.get_by_test_id("explorer-submit").click()
+    assert "not an image" in page.get_by_test_id("explorer-error").inner_text()
+    assert page.js_errors == []
