@@ -5,8 +5,8 @@
   highest), and a confusion matrix of true against predicted class (an image whose top-1 is one of
   its labels counts as that label, correct).
 * Bias summary: per class, over the images labelled with it, the share of the class's Grad-CAM mass
-  outside the class's boxes and on each cue region (`cue:<name>` boxes), each with a bootstrap
-  interval over images; the most cue-driven classes first.
+  outside the class's boxes, and over those of them that show a cue region (`cue:<name>` boxes), the
+  share on the cue; each with a bootstrap interval over images; the most cue-driven classes first.
 
 Both are ModelAnalysis rows (studies/analyses.py) computed on the `gpu` queue; their maps are the
 explorer's cached tiles, so the pages link the same files the explorer serves.
@@ -101,6 +101,9 @@ def _mass_shares(cam: np.ndarray, boxes, cue_boxes: dict, image, size) -> tuple[
     outside = 1.0 - float(cam[masks["object"]].sum()) / total
     on_cue = {}
     for name, cb in cue_boxes.items():
+        if not cb:  # the cue is not in this image: the share is taken over the images that show it
+            on_cue[name] = float("nan")
+            continue
         m = box_masks([(name, b) for b in scale_boxes(cb, (image.width, image.height), size)], size)[name]
         on_cue[name] = float(cam[m].sum()) / total
     return outside, on_cue

@@ -64,3 +64,30 @@ def explorer_url(model, image, methods=("gradcam", "guided_backprop"), classes="
     if layer:
         query.append(("layer", layer))
     return "/staff/explorer/?" + urlencode(query)
+
+
+def cue_scenes_archive(n: int, seed: int = 5, start: int = 0) -> bytes:
+    """n demo scenes with the stripes cue going with "star", written as the demo writes them, zipped."""
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from explain_engine.synthetic import write_image_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_image_folder(tmp, n, seed, bias="star", start=start)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for path in sorted(Path(tmp).iterdir()):
+                zf.write(path, path.name)
+        return buf.getvalue()
+
+
+@pytest.fixture
+def cue_scenes(db, media_root):  # noqa: F811
+    import io
+
+    from studies.imports import import_image_set
+
+    return import_image_set("cue scenes", io.BytesIO(cue_scenes_archive(12)))
