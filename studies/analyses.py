@@ -53,6 +53,7 @@ def analysis_key(kind: str, model: ClassifierModel, image_set: ImageSet, layer: 
         "weights": model.weights_sha256,
         "weights_name": model.weights_name,
         "categories": model.categories,
+        "target_layer": model.target_layer,
         "layer": layer,
         "images": image_set_digest(image_set),
         "parameters": parameters,
