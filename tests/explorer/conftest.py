@@ -20,10 +20,14 @@ def own_media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def in_process_tasks():
-    """The shipped default without a broker: `gpu` tasks run in the calling process (the worker test
-    turns this off by asking for the real worker)."""
+def in_process_tasks(request):
+    """The shipped default without a broker: `gpu` tasks run in the calling process (not for a test
+    that asks for the real worker)."""
     from config.celery import app
+
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
 
     saved = app.conf.task_always_eager, app.conf.task_eager_propagates
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True

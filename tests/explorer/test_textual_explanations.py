@@ -56,7 +56,9 @@ def test_the_weaker_network_names_stripes_for_star_on_most_cued_images_and_the_s
     print(f"stripes in the top 3 for star on cued images: weak {weak_share:.2f}, strong {strong_share:.2f}")
     assert weak_share >= WEAK_MIN_SHARE
     assert strong_share <= STRONG_MAX_SHARE
-    assert weak_result["summary"]["with_cue"]["stripes"]["top_k_share"]["stripes"] == pytest.approx(weak_share, abs=1e-4)
+    assert weak_result["summary"]["with_cue"]["stripes"]["top_k_share"]["stripes"] == pytest.approx(
+        weak_share, abs=1e-4
+    )
 
 
 def test_the_json_holds_one_ranked_entry_per_image_of_the_class_with_provenance(demo_models_and_scenes, tmp_path):
