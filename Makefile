@@ -8,14 +8,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 # The test settings: real Postgres and Redis on this machine.
-TEST_ENV := DEBUG=0 SECRET_KEY=test-secret-key-not-for-production \
+TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/visexp \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
 	STATICFILES_STORAGE=django.contrib.staticfiles.storage.StaticFilesStorage \
 	SECURE_COOKIES=0 ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
 	MEDIA_ROOT=$(CURDIR)/var/test-media TORCH_DEVICE=cpu
 
-.PHONY: demo test bench lint loadtest services chromium clean
+.PHONY: demo dev test bench lint loadtest services chromium clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ demo: $(VENV)/.runtime
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)  Ctrl-C to stop"
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
+# The site with its real parts on this machine: Postgres, Redis, gunicorn and one Celery worker.
+dev: $(VENV)/.runtime
+	HOST=$(HOST) PORT=$(PORT) PY=$(PY) bash scripts/dev.sh
+
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
@@ -50,7 +54,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/engine.py
 
 loadtest: $(VENV)/.dev services
-	$(PY) bench/loadtest.py
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="0",
-        SECRET_KEY="bench-secret-key-not-for-production",
+        SECRET_KEY="bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         ALLOWED_HOSTS="testserver",
         SECURE_COOKIES="0",
         DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",

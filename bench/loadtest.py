@@ -3,14 +3,22 @@
 Starts gunicorn with the settings of docker-compose (DEBUG off, Postgres, Redis, whitenoise serving
 static files and stimuli) on 127.0.0.1, builds the demo studies in a fresh database, then plays:
 
-1. burst: N participants at once answering with no pause;
-2. paced: N participants at once, each pausing 1-3 s on every page before it acts (consent,
+1. wave: a recruitment platform releases the study: W people open the link and consent, their
+   arrivals spread evenly over 10 s, while one participant already in the study keeps loading
+   trial pages. Targets: consent p99 < 300 ms, that participant's trial page p99 < 100 ms, and
+   the arms within one participant of even. With several sizes (--wave-sizes 500,750,1000) it
+   plays each and reports the largest wave that met every target;
+2. burst: N participants at once answering with no pause;
+3. paced: N participants at once, each pausing 1-3 s on every page before it acts (consent,
    instructions, every answer), as a reader does;
-3. fault: participants paced while PostgreSQL is restarted in the middle of the run.
+4. fault: participants paced while PostgreSQL is restarted in the middle of the run.
 
 After each phase it checks that the database holds exactly one response per acknowledged answer
 (none lost, none doubled) and prints the requests per second, p50/p95/p99 latency and errors per
 page type. Everything runs on this machine's loopback; every loop is bounded.
+
+gunicorn runs as docker-compose runs it: gthread workers, so that a slow request (a consent)
+never holds up the cheap ones (a trial page) behind it.
 """
 
 from __future__ import annotations
@@ -18,12 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import secrets
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -31,6 +41,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "var" / "loadtest"
 DB_NAME = "visexp_load"
+WAVE_SECONDS = 10.0
+WAVE_CONSENT_P99_MS = 300.0
+WAVE_TRIAL_P99_MS = 100.0
 
 
 def production_env(port: int) -> dict:
@@ -48,6 +61,25 @@ def production_env(port: int) -> dict:
         "LOG_LEVEL": "WARNING",
         "TORCH_DEVICE": "cpu",
     }
+
+
+def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
+    """The web command of docker-compose.yml: threads, so that a slow request (a consent) never
+    holds up the cheap ones (a trial page) queued behind it in the same process."""
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+    ]
 
 
 def run(cmd, env, **kwargs):
@@ -137,12 +169,123 @@ def phase(name: str, study, base_url: str, n: int, pause, fault_after: float | N
     return result
 
 
+def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict:
+    """`size` consents released evenly over `seconds`, while a participant already in the study
+    reads trial pages; per-request latencies come from the bots' own timing (studies/bots.py)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+    from django.db.models import Count
+
+    from studies.bots import Bot, BotError, Timings, simulation_token
+    from studies.models import Participant
+    from studies.participation import holding_filter
+
+    print(f"\n== wave: {size} consents released within {seconds:.0f} s on {study.slug}", flush=True)
+    tag = f"wave{size}-{secrets.token_hex(3)}"
+    simulated = simulation_token(study.slug)  # flags the wave's participants as simulated
+    reader_timings, timings = Timings(), Timings()
+
+    def start_url(external_id: str, session: str) -> str:
+        query = urllib.parse.urlencode({"PROLIFIC_PID": external_id, "SESSION_ID": session, "SIMULATED": simulated})
+        return f"/s/{study.slug}/?{query}"
+
+    def bot(name: str, own: Timings) -> Bot:
+        return Bot(base_url, study.slug, name, policy="random", rng=random.Random(name), timings=own)
+
+    reader = bot(f"{tag}-reader", Timings())
+    page = reader.get_page("start", start_url(reader.external_id, tag))
+    form, button = page.form_with("consent-accept")
+    reader.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
+    reader.timings = reader_timings  # from here on: only the trial pages it reads during the wave
+    done = threading.Event()
+
+    def read_trials():
+        while not done.is_set():
+            try:
+                reader.get_page("trial", f"/s/{study.slug}/trial/")
+            except BotError:
+                pass  # counted as an error by the timings
+            time.sleep(0.05)
+
+    def consent(i: int, release_at: float) -> bool:
+        time.sleep(max(0.0, release_at - time.monotonic()))
+        person = bot(f"{tag}-{i:05d}", timings)
+        try:
+            page = person.get_page("start", start_url(person.external_id, str(i)))
+            form, button = page.form_with("consent-accept")
+            person.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
+        except BotError:
+            return False
+        return True
+
+    reading = threading.Thread(target=read_trials)
+    reading.start()
+    time.sleep(0.5)  # the reader's steady state before the wave
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(size, 200)) as pool:
+        consented = sum(pool.map(lambda i: consent(i, started + seconds * i / size), range(size)))
+    elapsed = time.monotonic() - started
+    done.set()
+    reading.join()
+    timings.finished = reader_timings.finished = time.monotonic()
+
+    connection.close()
+    holding = Participant.objects.filter(study=study, is_pilot=False).filter(holding_filter(study))
+    arms = dict(holding.values_list("condition").annotate(n=Count("id")).values_list("condition", "n"))
+    consent_row = next((row for row in timings.table() if row["page"] == "consent"), None)
+    trial_row = next((row for row in reader_timings.table() if row["page"] == "trial"), None)
+    consent_p99 = consent_row["p99_ms"] if consent_row else float("inf")
+    trial_p99 = trial_row["p99_ms"] if trial_row else float("inf")
+    balanced = bool(arms) and max(arms.values()) - min(arms.values()) <= 1
+    result = {
+        "phase": f"wave {size}",
+        "participants": size,
+        "completed": consented,
+        "seconds": round(elapsed, 1),
+        "consents_per_s": round(consented / elapsed, 1) if elapsed else 0.0,
+        "consent_p99_ms": round(consent_p99, 1),
+        "reader_trial_p99_ms": round(trial_p99, 1),
+        "arms": arms,
+        "balanced": balanced,
+        "errors": sum(row["errors"] for row in timings.table() + reader_timings.table()),
+        "pages": timings.table(),
+        "reader_pages": reader_timings.table(),
+        "lost": 0,
+        "doubled": 0,
+    }
+    result["held"] = bool(
+        consented == size
+        and elapsed <= seconds + 1.0
+        and consent_p99 < WAVE_CONSENT_P99_MS
+        and trial_p99 < WAVE_TRIAL_P99_MS
+        and balanced
+        and result["errors"] == 0
+    )
+    print(timings.format_table())
+    print("the participant already in the study, meanwhile:")
+    print(reader_timings.format_table())
+    print(
+        f"{consented}/{size} consented in {result['seconds']} s ({result['consents_per_s']}/s); consent p99 "
+        f"{result['consent_p99_ms']} ms (target < {WAVE_CONSENT_P99_MS:.0f}), reader's trial page p99 "
+        f"{result['reader_trial_p99_ms']} ms (target < {WAVE_TRIAL_P99_MS:.0f}); arms {arms} "
+        f"({'balanced' if balanced else 'NOT balanced'}); {'held' if result['held'] else 'NOT held'}",
+        flush=True,
+    )
+    return result
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--fault-participants", type=int, default=50)
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 3)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", 4)))
+    parser.add_argument(
+        "--wave-sizes", default="500", help="comma-separated wave sizes, played in order; 0 skips the wave"
+    )
+    parser.add_argument("--only-wave", action="store_true", help="play the wave phase and nothing else")
     parser.add_argument("--skip-fault", action="store_true")
     args = parser.parse_args(argv)
 
@@ -163,16 +306,7 @@ def main(argv=None) -> int:
     base_url = f"http://127.0.0.1:{args.port}"
     # The web command of docker-compose.yml.
     gunicorn = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--timeout",
-            "60",
-        ],
+        gunicorn_command(args.port, args.workers, args.threads),
         cwd=ROOT,
         env=env,
         stdout=open(OUT / "gunicorn.log", "wb"),
@@ -191,16 +325,23 @@ def main(argv=None) -> int:
     try:
         wait_healthy(base_url)
         cd, trust = Study.objects.get(slug=CD_SLUG), Study.objects.get(slug=TRUST_SLUG)
-        results.append(phase("burst", cd, base_url, args.participants, (0.0, 0.0)))
-        results.append(phase("paced", trust, base_url, args.participants, (1.0, 3.0)))
-        if not args.skip_fault:
-            results.append(phase("fault", cd, base_url, args.fault_participants, (1.0, 3.0), fault_after=8.0))
+        waves = [wave(cd, base_url, size) for size in map(int, args.wave_sizes.split(",")) if size > 0]
+        results.extend(waves)
+        if waves:
+            held = [w["participants"] for w in waves if w["held"]]
+            print(f"\nLargest wave held: {max(held) if held else 'none'} (of {[w['participants'] for w in waves]})")
+        if not args.only_wave:
+            results.append(phase("burst", cd, base_url, args.participants, (0.0, 0.0)))
+            results.append(phase("paced", trust, base_url, args.participants, (1.0, 3.0)))
+            if not args.skip_fault:
+                results.append(phase("fault", cd, base_url, args.fault_participants, (1.0, 3.0), fault_after=8.0))
     finally:
         gunicorn.terminate()
         gunicorn.wait(20)
     (OUT / "report.json").write_text(json.dumps(results, indent=2))
     print(f"\nWrote {OUT / 'report.json'}")
     bad = [r for r in results if r["lost"] or r["doubled"] or r["completed"] != r["participants"]]
+    bad += [r for r in results if r.get("balanced") is False]
     return 1 if bad else 0
 
 

@@ -20,9 +20,31 @@ ONE_YEAR_S = 365 * 24 * 60 * 60
 PUBLIC_MEDIA_SUBDIR = "stimuli"
 
 
+def add_security_headers(headers, path: str, url: str) -> None:
+    """The headers Django's middleware gives its own responses, for files served before it
+    (stimuli here, static files in WhiteNoiseMiddleware: WHITENOISE_ADD_HEADERS_FUNCTION)."""
+    from django.conf import settings
+
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+    headers["Referrer-Policy"] = settings.SECURE_REFERRER_POLICY
+    if settings.SECURE_HSTS_SECONDS:
+        # Files are indexed once, not per request: browsers ignore the header over plain http.
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        hsts += "; includeSubDomains" if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS else ""
+        hsts += "; preload" if settings.SECURE_HSTS_PRELOAD else ""
+        headers["Strict-Transport-Security"] = hsts
+
+
 class StimulusFiles(WhiteNoise):
     def __init__(self, application, media_root: str | Path, media_url: str):
-        super().__init__(application, autorefresh=True, max_age=ONE_YEAR_S, immutable_file_test=lambda p, u: True)
+        super().__init__(
+            application,
+            autorefresh=True,
+            max_age=ONE_YEAR_S,
+            immutable_file_test=lambda p, u: True,
+            add_headers_function=add_security_headers,
+        )
         self.prefix = media_url.rstrip("/") + f"/{PUBLIC_MEDIA_SUBDIR}/"
         self.add_files(str(Path(media_root) / PUBLIC_MEDIA_SUBDIR), self.prefix)
 

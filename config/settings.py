@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.media import add_security_headers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -20,6 +22,16 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # A development key is only acceptable on a developer's machine.
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Keys that were ever shipped in this repository (examples, old test settings): public, so refused.
+_PUBLISHED_SECRET_KEYS = {
+    _DEV_SECRET_KEY,
+    "replace-with-the-output-of-python-c-import-secrets-print-secrets-token_urlsafe-50",
+    "change-me-to-a-long-random-string",
+    "test-secret-key-not-for-production",
+    "collectstatic-only",
+}
+MIN_SECRET_KEY_LENGTH = 50
+_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -28,6 +40,12 @@ if not SECRET_KEY:
             "or set DEBUG=1 for a development machine."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and SECRET_KEY in _PUBLISHED_SECRET_KEYS:
+    raise ImproperlyConfigured(f"SECRET_KEY is a published placeholder. Make a key of your own with: {_MAKE_A_KEY}")
+elif not DEBUG and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters. Make a longer one with: {_MAKE_A_KEY}"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -40,7 +58,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # the API's documentation page, served from its own static files
     "studies",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "studies.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +109,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Failed admin logins are counted per username (behind a proxy every request has the proxy's
+# address); past the limit even the right password is refused until the cool-off ends or an
+# administrator lifts the lockout (admin: Access attempts, or `manage.py axes_reset_username`).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("ADMIN_LOCKOUT_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False
+# axes warns that without the address, rotating user agents or cookies escapes the count: not so
+# when the count is per username, as here.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -141,7 +177,8 @@ CELERY_RESULT_BACKEND = env.str(
 )
 if not CELERY_BROKER_URL:
     # No broker: run tasks in-process, and let their errors reach the caller.
-    CELERY_BROKER_URL = "memory://"
+    # kombu warns "No hostname was supplied" on every connection to a broker URL without a host.
+    CELERY_BROKER_URL = "memory://localhost/"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_RESULT_BACKEND:
@@ -177,9 +214,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True  # pages send the token from the form, never read it from the cookie
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's health check speaks plain http
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+WHITENOISE_ADD_HEADERS_FUNCTION = add_security_headers  # static files leave before X-Frame-Options is set
 
 # --- Logging: everything to stdout, one line per record -------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -9,9 +9,13 @@ points at the stripes, not at the object (the Grad-CAM paper's doctor/nurse
 bias experiment in miniature).  Both are measured here and the numbers are
 written to ``demo_models.json``.
 
-Usage::
+The trained networks ship with the code (``explain_engine/demo_weights/``), so the demo and the
+tests load them instead of training: :func:`load_shipped_demo_models` checks their sha256 and
+refuses weights made by another recipe.  Training stays available, and is bit-identical for the
+recorded seed and thread count::
 
     python -m explain_engine.demo_train --out var/demo_models [--seed 0] [--force]
+    python -m explain_engine.demo_train --out explain_engine/demo_weights --force   # re-ship
 
 A second call with the same seed and settings reuses the cached files.
 This module imports nothing from Django.
@@ -39,10 +43,14 @@ from .models import file_sha256
 from .synthetic import CLASSES, DEFAULT_BIAS, Bias
 
 __all__ = [
+    "DemoWeightsError",
     "MANIFEST_NAME",
+    "RECIPE_VERSION",
+    "SHIPPED_DIR",
     "MEAN",
     "STD",
     "default_settings",
+    "load_shipped_demo_models",
     "train_demo_models",
     "preprocess",
     "grad_cam",
@@ -51,11 +59,25 @@ __all__ = [
 
 MANIFEST_NAME = "demo_models.json"
 MANIFEST_FORMAT = 1
+#: Bump with any change to the training recipe; the shipped weights must then be retrained.
+RECIPE_VERSION = 1
+#: The trained networks shipped with the code.
+SHIPPED_DIR = Path(__file__).resolve().with_name("demo_weights")
+SEED = 0
+RETRAIN_HINT = (
+    f"retrain them with `python -m explain_engine.demo_train --out {SHIPPED_DIR} --force` and commit the new "
+    "files, or build the demo from freshly trained networks with `python manage.py demo --retrain`"
+)
 #: Input normalisation of both networks (ImageNet statistics, the platform's default).
 MEAN = DEMO_MEAN
 STD = DEMO_STD
 #: Thread count during training: weights are bit-identical only for a fixed count.
 TRAIN_THREADS = 2
+#: Numerics pinned for training, read by torch, oneDNN and MKL when the process starts. Unpinned,
+#: each dispatches to the widest instructions the CPU has (AVX-512 on one machine, AVX2 on another)
+#: and the weights differ from machine to machine; pinned to AVX2 code paths, with MKL's strict
+#: conditional numerical reproducibility, they are the same on any x86-64 CPU with AVX2.
+PINNED_NUMERICS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT"}
 #: Test scenes start at this index, far away from the training indices.
 TEST_START = 10_000_000
 
@@ -73,6 +95,7 @@ def default_settings(
     """The full recipe; its hash decides whether a cache can be reused."""
     bias = synthetic._coerce_bias(bias) or DEFAULT_BIAS
     return {
+        "recipe_version": RECIPE_VERSION,
         "generator_version": synthetic.GENERATOR_VERSION,
         "classes": list(CLASSES),
         "n_train": int(n_train),
@@ -81,6 +104,7 @@ def default_settings(
         "test_start": TEST_START,
         "batch": int(batch),
         "threads": TRAIN_THREADS,
+        "numerics": dict(PINNED_NUMERICS),
         "augment": "random horizontal and vertical flips",
         "optimizer": "AdamW",
         "schedule": "linear warmup 5% then cosine decay to 0",
@@ -282,11 +306,60 @@ def _load_cached(cache_dir: Path, key: str) -> dict | None:
         return None
     if manifest.get("format") != MANIFEST_FORMAT or manifest.get("settings_key") != key:
         return None
+    return None if _first_damaged_file(manifest, cache_dir) else manifest
+
+
+def _first_damaged_file(manifest: dict, directory: Path) -> tuple[Path, str, str] | None:
+    """(path, actual sha256, recorded sha256) of the first weight file that differs from its record."""
     for info in manifest.get("models", {}).values():
-        f = cache_dir / info["file"]
-        if not f.is_file() or file_sha256(f) != info["sha256"]:
-            return None
-    return manifest
+        path = directory / info["file"]
+        actual = file_sha256(path) if path.is_file() else "missing"
+        if actual != info["sha256"]:
+            return path, actual, info["sha256"]
+    return None
+
+
+class DemoWeightsError(RuntimeError):
+    """The shipped demo weights are missing, damaged, or made by another recipe."""
+
+
+def load_shipped_demo_models(directory=SHIPPED_DIR, progress=print) -> dict:
+    """The shipped demo networks' manifest (as :func:`train_demo_models` returns it), verified.
+
+    Refuses, with a message that says how to retrain, weights whose recipe differs from the code's
+    or whose sha256 differs from the one recorded when they were trained.
+    """
+    if progress is None:
+        progress = lambda *_a, **_k: None  # noqa: E731
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    except (OSError, ValueError) as exc:
+        raise DemoWeightsError(f"no readable demo weights in {directory} ({exc}); {RETRAIN_HINT}") from exc
+    shipped_version = manifest.get("settings", {}).get("recipe_version")
+    if shipped_version != RECIPE_VERSION:
+        raise DemoWeightsError(
+            f"the demo weights in {directory} were trained with recipe version {shipped_version}, but the code's "
+            f"recipe is version {RECIPE_VERSION}; {RETRAIN_HINT}"
+        )
+    seed = manifest.get("seed", SEED)
+    if manifest.get("format") != MANIFEST_FORMAT or manifest.get("settings_key") != _settings_key(
+        seed, default_settings()
+    ):
+        raise DemoWeightsError(
+            f"the demo weights in {directory} were trained with other settings than the code's recipe version "
+            f"{RECIPE_VERSION} (was the recipe changed without bumping RECIPE_VERSION?); {RETRAIN_HINT}"
+        )
+    damaged = _first_damaged_file(manifest, directory)
+    if damaged:
+        path, actual, recorded = damaged
+        raise DemoWeightsError(
+            f"{path} does not hold the recorded demo weights (sha256 {actual[:12]}, recorded {recorded[:12]}); "
+            f"restore it from the repository, or {RETRAIN_HINT}"
+        )
+    progress(f"Demo models: the shipped networks in {directory} (seed {seed}, recipe version {RECIPE_VERSION}).")
+    _print_summary(manifest, progress)
+    return _with_paths(manifest, directory, cached=True)
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -295,7 +368,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool = False, **settings) -> dict:
+def train_demo_models(cache_dir, seed: int = SEED, progress=print, *, force: bool = False, **settings) -> dict:
     """Train (or reuse) ``shapes_strong`` and ``shapes_weak``; return the manifest.
 
     Writes ``shapes_strong.pt``, ``shapes_weak.pt`` (state dicts of plain
@@ -318,6 +391,8 @@ def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool =
             return _with_paths(cached, cache_dir, cached=True)
 
     cache_dir.mkdir(parents=True, exist_ok=True)
+    if not numerics_pinned():
+        return _train_in_pinned_process(cache_dir, seed, progress, settings)
     bias = Bias(**cfg["bias"])
     prev_threads = torch.get_num_threads()
     t_start = time.perf_counter()
@@ -367,6 +442,7 @@ def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool =
             "target_layer": DEMO_TARGET_LAYER,
             "preprocessing": {"size": synthetic.SIZE, "scale": "1/255", "mean": list(MEAN), "std": list(STD)},
             "torch_version": torch.__version__,
+            "trained_on": _platform(),
             "models": {},
             "grad_cam": cam,
         }
@@ -390,6 +466,46 @@ def train_demo_models(cache_dir, seed: int = 0, progress=print, *, force: bool =
     finally:
         torch.set_num_threads(prev_threads)
     _print_summary(manifest, progress)
+    return _with_paths(manifest, cache_dir, cached=False)
+
+
+def _platform() -> dict:
+    """Where the weights were trained (provenance; the pinned numerics make it not matter)."""
+    import platform
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"machine": platform.machine(), "cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def numerics_pinned() -> bool:
+    """Whether this process started with the pinned numerics (they cannot be set once torch is loaded)."""
+    return all(os.environ.get(k) == v for k, v in PINNED_NUMERICS.items())
+
+
+def _train_in_pinned_process(cache_dir: Path, seed: int, progress, settings: dict) -> dict:
+    """Train in a child process started with the pinned numerics, relaying its progress lines."""
+    import subprocess
+
+    if settings.get("bias") is not None:
+        settings = dict(settings, bias=synthetic._coerce_bias(settings["bias"]).as_dict())
+    command = [sys.executable, "-m", "explain_engine.demo_train", "--out", str(cache_dir), "--seed", str(seed)]
+    command += ["--force", "--settings", json.dumps(settings)]
+    env = {**os.environ, **PINNED_NUMERICS, "PYTHONUNBUFFERED": "1"}
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+        lines = []
+        for line in child.stdout:
+            lines.append(line.rstrip("\n"))
+            if not line.startswith("{"):
+                progress(lines[-1])
+    if child.returncode != 0:
+        raise RuntimeError("training the demo networks failed:\n" + "\n".join(lines[-20:]))
+    manifest = json.loads((cache_dir / MANIFEST_NAME).read_text())
     return _with_paths(manifest, cache_dir, cached=False)
 
 
@@ -424,12 +540,13 @@ def main(argv=None) -> int:
         prog="python -m explain_engine.demo_train", description="Train (or reuse) the demo world's two CNNs on the CPU."
     )
     parser.add_argument("--out", default="var/demo_models", help="cache directory (default var/demo_models)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--strong-steps", type=int, default=None)
     parser.add_argument("--weak-steps", type=int, default=None)
     parser.add_argument("--force", action="store_true", help="retrain even if the cache matches")
+    parser.add_argument("--settings", default="", help="other recipe settings as JSON (see default_settings)")
     args = parser.parse_args(argv)
-    kwargs = {}
+    kwargs = json.loads(args.settings) if args.settings else {}
     if args.strong_steps is not None:
         kwargs["strong_steps"] = args.strong_steps
     if args.weak_steps is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,9 +14,14 @@ import torch
 from torch import nn
 
 from .demo_nets import DEMO_ARCHITECTURES, DEMO_MEAN, DEMO_STD, DEMO_TARGET_LAYER
+from .geometry import DISPLAY_CHOICES, WHOLE, DisplayGeometry
 from .layers import family_target_layer
 
 DEMO_INPUT_SIZE = (128, 128)
+PICKLED_CHECKPOINT = (
+    "this checkpoint contains pickled Python objects; save a state_dict with torch.save(model.state_dict())"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -28,6 +35,7 @@ class ModelBundle:
     input_size: tuple[int, int]  # (H, W) of the preprocessed tensor
     display: Callable = field(repr=False, default=None)  # PIL.Image -> uint8 (H, W, 3), same geometry
     weights: str | None = None  # torchvision weights name, "checkpoint" or "random"
+    geometry: DisplayGeometry = WHOLE  # how preprocess and display place the photograph
 
     @property
     def num_classes(self) -> int:
@@ -75,9 +83,15 @@ def _load_checkpoint(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle refusal, corrupt file
+    except pickle.UnpicklingError:
+        # torch.load(weights_only=True) refuses any pickled object that is not a tensor or a container
+        # of tensors: a whole saved module, an optimizer, custom classes. Its own text is a terminal
+        # page with colour codes; say what to do instead.
+        raise ValueError(PICKLED_CHECKPOINT) from None
+    except Exception as e:  # noqa: BLE001 - a corrupt or foreign file
+        first = _ANSI.sub("", str(e)).strip().splitlines()
         raise ValueError(
-            f"cannot load checkpoint {path} as a plain state dict (weights_only=True): {str(e).splitlines()[0]}"
+            f"cannot read the checkpoint: not a file written by torch.save ({first[0] if first else type(e).__name__})"
         ) from None
     categories = None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
@@ -90,6 +104,44 @@ def _load_checkpoint(path):
     if obj and all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj, categories
+
+
+def placeholder_categories(n: int) -> list[str]:
+    """The names a model gets when neither the caller nor the checkpoint names its classes."""
+    return [f"class_{i}" for i in range(n)]
+
+
+def _examples(names, n: int = 3) -> str:
+    return ", ".join(list(names)[:n])
+
+
+def check_fit(model: nn.Module, state_dict, arch: str, categories_given: int | None) -> None:
+    """Why a state dict cannot load into ``model``, in a sentence, before torch lists every key."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    if missing or unexpected:
+        examples = []
+        if missing:
+            examples.append(f"missing {_examples(missing)}")
+        if unexpected:
+            examples.append(f"unexpected {_examples(unexpected)}")
+        raise ValueError(
+            f"the checkpoint does not match {arch}: {len(missing)} missing and {len(unexpected)} unexpected keys, "
+            f"e.g. {'; '.join(examples)}"
+        )
+    head = _head_size(state_dict)
+    if categories_given is not None and head is not None and head != categories_given:
+        raise ValueError(f"{categories_given} categories given, the checkpoint has {head} outputs")
+    wrong = [k for k, v in expected.items() if tuple(state_dict[k].shape) != tuple(v.shape)]
+    if wrong:
+        k = wrong[0]
+        shape = "x".join(map(str, state_dict[k].shape))
+        want = "x".join(map(str, expected[k].shape))
+        raise ValueError(
+            f"the checkpoint does not match {arch}: {len(wrong)} tensors have other shapes, "
+            f"e.g. {k} is {shape} in the checkpoint and {want} in {arch}"
+        )
 
 
 def _head_size(state_dict) -> int | None:
@@ -110,27 +162,69 @@ def _demo_preprocess(img) -> torch.Tensor:
     return (x - mean) / std
 
 
-def _demo_display(img) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-
-
-def _tv_preprocess(transforms):
+def _geometry_preprocess(geometry: DisplayGeometry, normalize: Callable) -> Callable:
     def preprocess(img) -> torch.Tensor:
-        return transforms(img.convert("RGB"))
+        return normalize(geometry.apply(img.convert("RGB")))
 
     return preprocess
 
 
-def _tv_display(transforms):
-    from torchvision.transforms import functional as TF
-
+def _geometry_display(geometry: DisplayGeometry) -> Callable:
     def display(img) -> np.ndarray:
-        img = img.convert("RGB")
-        img = TF.resize(img, transforms.resize_size, interpolation=transforms.interpolation, antialias=True)
-        img = TF.center_crop(img, transforms.crop_size)
-        return np.asarray(img, dtype=np.uint8).copy()
+        return np.asarray(geometry.apply(img.convert("RGB")), dtype=np.uint8).copy()
 
     return display
+
+
+def _tv_normalize(transforms) -> Callable:
+    """The tensor half of torchvision's ImageClassification transform (its geometry is ours)."""
+    from torchvision.transforms import functional as TF
+
+    def normalize(img) -> torch.Tensor:
+        x = TF.convert_image_dtype(TF.pil_to_tensor(img), torch.float)
+        return TF.normalize(x, mean=transforms.mean, std=transforms.std)
+
+    return normalize
+
+
+def _tv_weights(arch: str, weights: str | None):
+    import torchvision
+
+    if arch not in torchvision.models.list_models(module=torchvision.models):
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known_architectures())}")
+    wenum = torchvision.models.get_model_weights(arch)
+    if weights is None:
+        return wenum.DEFAULT
+    try:
+        return wenum.DEFAULT if weights == "DEFAULT" else wenum[weights]
+    except KeyError:
+        raise ValueError(
+            f"unknown weights {weights!r} for {arch}; known: DEFAULT, {', '.join(w.name for w in wenum)}"
+        ) from None
+
+
+def display_geometry(arch: str, weights: str | None = None, display: str = "standard") -> DisplayGeometry:
+    """The geometry a model of `arch` applies to photographs, without building the network.
+
+    ``display``: "standard" (the architecture's own transform: torchvision resizes the shorter side
+    and keeps the centre crop; the demo networks see the whole scene) or "pad_square" (the whole
+    photograph, padded to a square).
+    """
+    if display not in DISPLAY_CHOICES:
+        raise ValueError(f"unknown display {display!r}; known: {', '.join(DISPLAY_CHOICES)}")
+    if arch in DEMO_ARCHITECTURES:
+        if display == "pad_square":
+            fill = tuple(int(round(255 * m)) for m in DEMO_MEAN)
+            return DisplayGeometry("pad_square", crop=DEMO_INPUT_SIZE, fill=fill)
+        return WHOLE
+    transforms = _tv_weights(arch, weights).transforms()
+    size = list(transforms.crop_size or [224])
+    crop = (size[0], size[-1])  # torchvision gives one number for a square crop
+    interpolation = transforms.interpolation.value
+    if display == "pad_square":
+        fill = tuple(int(round(255 * m)) for m in transforms.mean)
+        return DisplayGeometry("pad_square", crop=crop, interpolation=interpolation, fill=fill)
+    return DisplayGeometry("resize_crop", resize=int(transforms.resize_size[0]), crop=crop, interpolation=interpolation)
 
 
 def load_model(
@@ -140,6 +234,7 @@ def load_model(
     num_classes: int | None = None,
     categories: list[str] | None = None,
     device: str | torch.device = "cpu",
+    display: str = "standard",
 ) -> ModelBundle:
     """Build ``arch`` (a torchvision classifier name or a demo architecture) and load weights.
 
@@ -147,10 +242,12 @@ def load_model(
     random initialisation (seed it with ``torch.manual_seed``). ``checkpoint``: a
     state-dict file, read with ``torch.load(weights_only=True)``. ``num_classes``:
     the head size (default: ``len(categories)``, else the checkpoint's last layer,
-    else the architecture's default). ``categories``: class names.
+    else the architecture's default). ``categories``: class names. ``display``: see
+    ``display_geometry``; preprocess and display share that one geometry.
     """
     if weights is not None and checkpoint is not None:
         raise ValueError("give either weights or checkpoint, not both")
+    categories_given = None if categories is None else len(categories)
     if categories is not None:
         categories = [str(c) for c in categories]
         if num_classes is not None and num_classes != len(categories):
@@ -170,24 +267,15 @@ def load_model(
         if num_classes is None:
             raise ValueError(f"{arch} needs categories=, num_classes= or a checkpoint")
         model = DEMO_ARCHITECTURES[arch](num_classes)
-        preprocess, display, input_size = _demo_preprocess, _demo_display, DEMO_INPUT_SIZE
+        geometry = display_geometry(arch, None, display)
+        preprocess = _geometry_preprocess(geometry, _demo_preprocess)
+        input_size = DEMO_INPUT_SIZE
         target_layer = DEMO_TARGET_LAYER
         meta_categories = None
     else:
         import torchvision
 
-        if arch not in torchvision.models.list_models(module=torchvision.models):
-            raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(known_architectures())}")
-        wenum = torchvision.models.get_model_weights(arch)
-        if weights is not None:
-            try:
-                wobj = wenum.DEFAULT if weights == "DEFAULT" else wenum[weights]
-            except KeyError:
-                raise ValueError(
-                    f"unknown weights {weights!r} for {arch}; known: DEFAULT, {', '.join(w.name for w in wenum)}"
-                ) from None
-        else:
-            wobj = wenum.DEFAULT
+        wobj = _tv_weights(arch, weights)
         meta_categories = list(wobj.meta.get("categories") or []) or None
         kwargs = {}
         if weights is not None:
@@ -204,10 +292,9 @@ def load_model(
             if num_classes is not None:
                 kwargs["num_classes"] = num_classes
             model = torchvision.models.get_model(arch, weights=None, **kwargs)
-        transforms = wobj.transforms()
-        preprocess, display = _tv_preprocess(transforms), _tv_display(transforms)
-        crop = transforms.crop_size[0] if transforms.crop_size else 224
-        input_size = (int(crop), int(crop))
+        geometry = display_geometry(arch, weights, display)
+        preprocess = _geometry_preprocess(geometry, _tv_normalize(wobj.transforms()))
+        input_size = geometry.crop
         target_layer = family_target_layer(model)
         if target_layer is None:  # pragma: no cover - every torchvision classifier we know has a rule
             from .layers import detect_by_tracing
@@ -215,6 +302,7 @@ def load_model(
             target_layer = detect_by_tracing(model.eval(), torch.zeros(1, 3, *input_size))
 
     if state_dict is not None:
+        check_fit(model, state_dict, arch, categories_given)
         try:
             model.load_state_dict(state_dict, strict=True)
         except RuntimeError as e:
@@ -231,7 +319,7 @@ def load_model(
         if meta_categories is not None and n_out == len(meta_categories):
             categories = meta_categories
         else:
-            categories = [f"class_{i}" for i in range(n_out)]
+            categories = placeholder_categories(n_out)
     elif n_out is not None and n_out != len(categories):
         raise ValueError(f"{len(categories)} categories for a model with {n_out} outputs")
 
@@ -244,6 +332,7 @@ def load_model(
         preprocess=preprocess,
         weights_sha256=sha,
         input_size=input_size,
-        display=display,
+        display=_geometry_display(geometry),
         weights=source,
+        geometry=geometry,
     )

@@ -14,6 +14,11 @@ Recipe 1.0.0
   shaped (3, H, W) or (H, W, 3): per-image min-max over all channels together,
   as the authors' code does, times 255, rounded.
 * PNG encoded by Pillow with fixed settings, so the same input gives the same bytes.
+
+The colormap is part of the recipe: an overlay or heatmap drawn with another colormap than jet has
+the recipe version ``1.0.0+<colormap>`` (``recipe_version``), so that a stimulus's recipe version
+says how its pixels were drawn and a content key built from it changes with the colormap. Masked
+and gradient stimuli use no colormap and keep ``1.0.0``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,23 @@ RECIPE_VERSION = "1.0.0"
 
 CAM_STYLES = ("overlay", "masked", "heatmap")
 GRADIENT_STYLES = ("gradient",)
+COLORMAP_STYLES = ("overlay", "heatmap")  # the styles whose pixels depend on the colormap
+DEFAULT_COLORMAP = "jet"  # the paper's
+COLOR_VISION_SAFE_COLORMAPS = ("cividis", "viridis")  # perceptually uniform, readable with a colour vision deficiency
+
+
+def colormap_for(style: str, colormap: str = DEFAULT_COLORMAP) -> str | None:
+    """The colormap that draws a stimulus of this style, or None when the style uses none."""
+    return colormap if style in COLORMAP_STYLES else None
+
+
+def recipe_version(style: str, colormap: str = DEFAULT_COLORMAP) -> str:
+    """The recipe version of a stimulus drawn in ``style`` with ``colormap`` (jet keeps the bare version)."""
+    used = colormap_for(style, colormap)
+    if used is None or used == DEFAULT_COLORMAP:
+        return RECIPE_VERSION
+    colormap_lut(used)  # an unknown name fails here, before any stimulus is keyed with it
+    return f"{RECIPE_VERSION}+{used}"
 
 
 def encode_png(arr: np.ndarray) -> bytes:

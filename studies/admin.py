@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import generation
+from . import admin_audit, admin_tokens, audit, generation, pilots, progress  # noqa: F401 (registers the log, tokens)
 from .imports import ImportRefused, inspect_archive, write_plan
 from .models import (
+    AuditAction,
     ClassifierModel,
     GenerationFailure,
     GenerationJob,
     ImageItem,
     ImageSet,
+    Participant,
     Prediction,
     Stimulus,
     Study,
@@ -38,11 +42,29 @@ def _reverse_or_none(name: str, **kwargs) -> str | None:
         return None
 
 
+def listing(names: list[str], shown: int = 50) -> str:
+    """Names separated by commas, the first `shown` of them, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 # --- image sets -------------------------------------------------------------------------------
 class ImageSetImportForm(forms.ModelForm):
     archive = forms.FileField(
         help_text="A zip of images (JPEG, PNG, WebP, BMP) with a labels.csv (filename,labels,boxes; labels "
         "separated by ';', boxes as label:x0,y0,x1,y1;...) or PASCAL VOC XML annotations.",
+    )
+
+    unannotated = forms.ChoiceField(
+        label="Images without annotations",
+        choices=[
+            ("warn", "Import the annotated images and list the skipped ones"),
+            ("refuse", "Refuse the archive"),
+        ],
+        initial="warn",
+        required=False,  # empty: warn
+        widget=forms.RadioSelect,
+        help_text="An image that labels.csv or the VOC XML does not mention has no labels, so it cannot be used.",
     )
 
     class Meta:
@@ -57,6 +79,11 @@ class ImageSetImportForm(forms.ModelForm):
                 self.plan = inspect_archive(archive)
             except ImportRefused as exc:
                 raise ValidationError([ValidationError(e) for e in exc.errors[:50]]) from None
+            if self.plan.ignored and cleaned.get("unannotated") == "refuse":
+                raise ValidationError(
+                    f"{len(self.plan.ignored)} image{pluralize(len(self.plan.ignored))} without an annotation: {listing(self.plan.ignored)}. "
+                    "Add them to the annotations, remove them from the archive, or choose to import the others."
+                )
         return cleaned
 
     def save(self, commit=True):
@@ -107,12 +134,21 @@ class ImageSetAdmin(CreateThroughFormAdmin):
     list_display = ["name", "annotation_format", "image_count", "created_at"]
     search_fields = ["name"]
     add_form = ImageSetImportForm
-    add_fields = ["name", "description", "archive"]
+    add_fields = ["name", "description", "archive", "unannotated"]
     change_readonly = ["annotation_format", "image_count", "label_summary", "created_at"]
     change_fields = ["name", "description", *change_readonly]
 
     def created_message(self, obj) -> str:
         return f"Imported {obj.images.count()} images into {obj.name}."
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        skipped = [] if change else form.plan.ignored
+        if skipped:
+            messages.warning(
+                request,
+                f"Skipped {len(skipped)} image{pluralize(len(skipped))} without an annotation: {listing(skipped)}",
+            )
 
     @admin.display(description="images")
     def image_count(self, obj):
@@ -132,14 +168,35 @@ class ImageItemAdmin(admin.ModelAdmin):
     list_display = ["filename", "image_set", "labels", "width", "height", "thumbnail"]
     list_filter = ["image_set"]
     search_fields = ["filename", "sha256"]
-    readonly_fields = ["image_set", "filename", "file", "sha256", "width", "height", "labels", "boxes", "thumbnail"]
+    fields = readonly_fields = [
+        "image_set",
+        "filename",
+        "file_link",
+        "sha256",
+        "width",
+        "height",
+        "labels",
+        "boxes",
+        "thumbnail",
+    ]
 
     def has_add_permission(self, request):
         return False
 
+    # Photographs are private media: staff see them through the staff-only view, in every mode.
     @admin.display(description="image")
     def thumbnail(self, obj):
-        return format_html('<img src="{}" alt="" style="max-height:64px">', obj.file.url) if obj.file else "-"
+        if not obj.file:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="" style="max-height:64px">', reverse("studies:image-file", args=[obj.pk])
+        )
+
+    @admin.display(description="file")
+    def file_link(self, obj):
+        if not obj.file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("studies:image-file", args=[obj.pk]), obj.file.name)
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -159,10 +216,11 @@ class RegisterModelForm(forms.ModelForm):
         label="Categories",
         help_text="Or type them here, one per line. Empty for torchvision weights: their categories are used.",
     )
+    display = ClassifierModel._meta.get_field("display").formfield(required=False)
 
     class Meta:
         model = ClassifierModel
-        fields = ["name", "arch", "weights_name", "target_layer", "notes"]
+        fields = ["name", "arch", "weights_name", "target_layer", "display", "notes"]
 
     def _post_clean(self):
         # Model validation (unique name) first; then load and register, which writes the row.
@@ -188,6 +246,7 @@ class RegisterModelForm(forms.ModelForm):
                 categories=cats or None,
                 target_layer=cleaned.get("target_layer", ""),
                 notes=cleaned.get("notes", ""),
+                display=cleaned.get("display") or "standard",
             )
         except RegistrationRefused as exc:
             self.add_error(None, str(exc))
@@ -211,6 +270,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "categories_file",
         "categories_text",
         "target_layer",
+        "display",
         "notes",
     ]
     change_readonly = [
@@ -220,6 +280,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "target_layer",
         "weights_sha256",
         "input_size",
+        "display",
         "category_list",
         "created_at",
     ]
@@ -270,6 +331,8 @@ class StudyForm(forms.ModelForm):
         initial="auto",
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
+    min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
+    colormap = Study._meta.get_field("colormap").formfield(required=False)
 
     class Meta:
         model = Study
@@ -285,7 +348,10 @@ class StudyForm(forms.ModelForm):
             "image_set",
             "max_images",
             "render_style",
+            "colormap",
+            "min_visible_box_fraction",
             "trials_per_participant",
+            "accept_fewer_trials",
             "target_participants_per_condition",
             "seed",
             "min_window_width",
@@ -307,6 +373,10 @@ class StudyForm(forms.ModelForm):
             raise ValidationError("A live or closed study cannot be edited: its configuration is frozen.")
         if self.errors:
             return cleaned
+        if cleaned.get("min_visible_box_fraction") is None:  # left empty: keep the default (or current) rule
+            cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
+        if not cleaned.get("colormap"):  # not posted: keep the default (or current) colormap
+            cleaned["colormap"] = self.instance.colormap
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
@@ -337,6 +407,14 @@ STUDY_STATE_FIELDS = [
 ]
 
 
+# The audit action of each lifecycle button and admin action, by the message it ends with.
+LIFECYCLE_ACTIONS = {
+    "stimulus generation started": AuditAction.GENERATE,
+    "launched": AuditAction.LAUNCH,
+    "closed": AuditAction.CLOSE,
+}
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyForm
@@ -354,19 +432,31 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "design"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    actions = ["generate_stimuli", "launch_studies", "close_studies"]
+    actions = ["generate_stimuli", "launch_studies", "close_studies", "discard_pilot_data"]
     change_form_template = "admin/studies/study/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
         (
             "Models and images",
-            {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images", "render_style"]},
+            {
+                "fields": [
+                    "model",
+                    "stronger_model",
+                    "weaker_model",
+                    "image_set",
+                    "max_images",
+                    "render_style",
+                    "colormap",
+                    "min_visible_box_fraction",
+                ]
+            },
         ),
         (
             "Participants",
             {
                 "fields": [
                     "trials_per_participant",
+                    "accept_fewer_trials",
                     "target_participants_per_condition",
                     "seed",
                     "min_window_width",
@@ -410,8 +500,9 @@ class StudyAdmin(admin.ModelAdmin):
         n = generation.eligible_image_count(obj)
         if n is None:
             return "-"
+        cropped = generation.crop_exclusion_text(obj)
         if obj.kind == StudyKind.CLASS_DISCRIMINATION:
-            return f"{n} images have exactly two labels that the model knows (the paper's rule)."
+            return f"{n} images have exactly two labels that the model knows (the paper's rule).{cropped}"
         survived = (
             ""
             if obj.surviving_image_count is None
@@ -419,7 +510,7 @@ class StudyAdmin(admin.ModelAdmin):
         )
         return (
             f"{n} images have a class both models know; those whose class both networks predict are kept "
-            f"when stimuli are generated.{survived}"
+            f"when stimuli are generated.{survived}{cropped}"
         )
 
     @admin.display(description="configuration frozen at launch")
@@ -440,6 +531,7 @@ class StudyAdmin(admin.ModelAdmin):
         if change and generation.mark_stale_if_changed(obj, form.changed_data):
             messages.warning(request, "The configuration changed: generate the stimuli again before launching.")
         super().save_model(request, obj, form, change)
+        audit.do_record_edit(request.user, obj, form.changed_data, created=not change)
         eligible = getattr(form, "eligible", None)
         if eligible is not None:
             what = (
@@ -447,22 +539,33 @@ class StudyAdmin(admin.ModelAdmin):
                 if obj.kind == StudyKind.CLASS_DISCRIMINATION
                 else "have a class both models know"
             )
-            messages.info(request, f"{eligible} images {what}.")
+            messages.info(request, f"{eligible} images {what}.{generation.crop_exclusion_text(obj)}")
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.status in (StudyStatus.LIVE, StudyStatus.CLOSED):
             return False
         return super().has_delete_permission(request, obj)
 
+    def delete_model(self, request, obj):
+        audit.do_record_deletion(request.user, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for study in queryset:
+            audit.do_record_deletion(request.user, study)
+        super().delete_queryset(request, queryset)
+
     # actions -----------------------------------------------------------------------------------
-    def _run(self, request, studies, func, done_text):
+    def _run(self, request, studies, func, done_text, named=True):
+        """Run an action; on a study's own page (`named=False`) the messages leave out its name, shown above."""
         for study in studies:
             try:
                 func(study)
             except generation.StudyError as exc:
-                self.message_user(request, f"{study.name}: {exc}", messages.ERROR)
+                self.message_user(request, _message(study, str(exc), named), messages.ERROR)
             else:
-                self.message_user(request, f"{study.name}: {done_text}", messages.SUCCESS)
+                audit.do_record(request.user, LIFECYCLE_ACTIONS[done_text], f"{study.slug}: {done_text}", study=study)
+                self.message_user(request, _message(study, done_text, named), messages.SUCCESS)
 
     @admin.action(description="Generate stimuli")
     def generate_stimuli(self, request, queryset):
@@ -476,9 +579,62 @@ class StudyAdmin(admin.ModelAdmin):
     def close_studies(self, request, queryset):
         self._run(request, queryset, generation.do_close, "closed")
 
+    @admin.action(description="Discard pilot data (pilot participants and their answers)")
+    def discard_pilot_data(self, request, queryset):
+        if request.POST.get("confirm") == "yes":
+            for study in queryset:
+                self._discard_pilot_data(request, study)
+            return None
+        return self._confirm_discard(request, list(queryset), from_action=True)
+
+    def _discard_pilot_data(self, request, study):
+        counts = pilots.do_discard_pilot_data(study, by=request.user.get_username())
+        audit.do_record_pilot_discard(request.user, study, counts)
+        self.log_change(request, study, f"Discarded pilot data: {counts}.")
+        self.message_user(request, f"Discarded {counts} of {study.name}.", messages.SUCCESS)
+
+    def _confirm_discard(self, request, studies, from_action=False):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Discard pilot data?",
+            "opts": self.model._meta,
+            "studies": [(study, pilots.pilot_counts(study)) for study in studies],
+            "from_action": from_action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/studies/study/discard_pilot.html", context)
+
+    def preview_view(self, request, pk):
+        """Open the study as a pilot participant, or say what is missing (the participant pages cannot)."""
+        study = get_object_or_404(Study, pk=pk)
+        if not self.has_view_permission(request, study):
+            raise PermissionDenied
+        reason = preview_refusal(study)
+        if reason:
+            self.message_user(request, reason, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:studies_study_change", args=[pk]))
+        return HttpResponseRedirect(f"{reverse('studies:participant-start', args=[study.slug])}?pilot=1")
+
+    def discard_pilot_view(self, request, pk):
+        study = get_object_or_404(Study, pk=pk)
+        if not self.has_change_permission(request, study):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            self._discard_pilot_data(request, study)
+            return HttpResponseRedirect(reverse("admin:studies_study_change", args=[pk]))
+        return self._confirm_discard(request, [study])
+
     def get_urls(self):
         info = self.model._meta.app_label, self.model._meta.model_name
         custom = [
+            path(
+                "<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="{}_{}_preview".format(*info)
+            ),
+            path(
+                "<int:pk>/discard-pilot/",
+                self.admin_site.admin_view(self.discard_pilot_view),
+                name="{}_{}_discard_pilot".format(*info),
+            ),
             path(
                 "<int:pk>/generate/",
                 self.admin_site.admin_view(self.generate_view),
@@ -494,10 +650,8 @@ class StudyAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         study = get_object_or_404(Study, pk=pk)
         if not self.has_change_permission(request, study):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
-        self._run(request, [study], func, done_text)
+        self._run(request, [study], func, done_text, named=False)
         return HttpResponseRedirect(reverse("admin:studies_study_change", args=[pk]))
 
     def generate_view(self, request, pk):
@@ -527,17 +681,23 @@ class StudyAdmin(admin.ModelAdmin):
                 )
             ]
             job = generation.latest_job(study)
+            if not study.is_editable:
+                # A live or closed study's configuration is frozen: nothing to save.
+                extra_context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
             extra_context.update(
                 {
                     "study": study,
                     "study_links": [(label, url) for label, url in links if url],
-                    "preview_url": f"/s/{study.slug}/?pilot=1",
+                    "preview_url": reverse("admin:studies_study_preview", args=[study.pk]),
+                    "preview_refusal": preview_refusal(study),
                     "progress_url": reverse("studies:generation-progress", kwargs={"study_id": study.pk}),
-                    "progress": generation.generation_progress(study),
+                    "progress": progress.study_progress(study),
                     "job": job,
                     "generate_url": reverse("admin:studies_study_generate", args=[study.pk]),
                     "launch_url": reverse("admin:studies_study_launch", args=[study.pk]),
                     "close_url": reverse("admin:studies_study_close", args=[study.pk]),
+                    "discard_pilot_url": reverse("admin:studies_study_discard_pilot", args=[study.pk]),
+                    "pilot_counts": pilots.pilot_counts(study),
                     "sample_stimuli": Stimulus.objects.filter(
                         pk__in=study.trials.exclude(stimulus=None).values("stimulus")
                     )
@@ -546,6 +706,24 @@ class StudyAdmin(admin.ModelAdmin):
                 }
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _message(study: Study, text: str, named: bool) -> str:
+    """`Study: text` in a list of studies; `Text.` on the study's own page, whose title names it."""
+    if named:
+        return f"{study.name}: {text}"
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def preview_refusal(study: Study) -> str:
+    """Why the study cannot be previewed as a pilot participant yet (empty when it can)."""
+    if study.status == StudyStatus.CLOSED:
+        return "A closed study cannot be previewed."
+    if study.status == StudyStatus.GENERATING:
+        return "The stimuli are being generated: preview the study when the job is done."
+    if not generation.stimuli_complete(study):
+        return "Generate the stimuli first: a pilot preview shows the study's trials with their stimuli."
+    return ""
 
 
 # --- stimuli and jobs -------------------------------------------------------------------------
@@ -565,7 +743,10 @@ class StimulusAdmin(admin.ModelAdmin):
     ]
     list_filter = ["method", "model", "render_style", "engine_version", "recipe_version"]
     search_fields = ["content_key", "image__filename", "target_class"]
-    readonly_fields = [f.name for f in Stimulus._meta.fields] + ["thumbnail", "provenance_link"]
+    readonly_fields = [f.name if f.name != "raw_map" else "raw_map_link" for f in Stimulus._meta.fields] + [
+        "thumbnail",
+        "provenance_link",
+    ]
 
     def has_add_permission(self, request):
         return False
@@ -577,9 +758,65 @@ class StimulusAdmin(admin.ModelAdmin):
     def thumbnail(self, obj):
         return format_html('<img src="{}" alt="" style="max-height:64px">', obj.png.url) if obj.png else "-"
 
+    @admin.display(description="raw map")
+    def raw_map_link(self, obj):
+        if not obj.raw_map:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("studies:stimulus-raw-map", args=[obj.pk]), obj.raw_map.name)
+
     @admin.display(description="provenance")
     def provenance_link(self, obj):
         return format_html('<a href="{}">provenance</a>', reverse("studies:stimulus-detail", args=[obj.pk]))
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    """Read-only: participants are created by the participant flow; pilots are discarded from their study."""
+
+    list_display = [
+        "public_id",
+        "study",
+        "status",
+        "is_pilot",
+        "is_simulated",
+        "condition",
+        "progress",
+        "consented_at",
+        "completed_at",
+    ]
+    list_filter = ["study", "status", "is_pilot", "is_simulated"]
+    search_fields = ["public_id"]
+    list_select_related = ["study"]
+    # The token is the participant's credential and the external id is personal data: neither is shown.
+    fields = readonly_fields = [
+        "public_id",
+        "study",
+        "status",
+        "is_pilot",
+        "is_simulated",
+        "external_source",
+        "condition",
+        "latin_square_row",
+        "seed",
+        "progress",
+        "consented_at",
+        "last_seen_at",
+        "completed_at",
+        "comment",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="answered")
+    def progress(self, obj):
+        return f"{obj.answered_count} of {obj.trial_count}"
 
 
 class GenerationFailureInline(admin.TabularInline):

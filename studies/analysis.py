@@ -564,12 +564,14 @@ def report(
     plan: tuple[float, float] | None = None,
     alpha: float = 0.05,
     power: float = 0.8,
+    trials_per_participant: int | None = None,
 ) -> dict:
     """The whole analysis of one study's responses export as a JSON-ready dict.
 
     `methods` (the study's order) and `rules` come from the study when it is known; without them the
     methods are sorted and the exclusions are read from the export's own columns. `participants` is
-    the participants export, used only to count simulated participants. `plan` adds a power analysis.
+    the participants export, used only to count simulated participants. `plan` adds a power analysis,
+    at `trials_per_participant` (the study's number; else the median observed so far).
     """
     df = normalize_frame(df) if len(df) and df["is_pilot"].dtype != "boolean" else df
     kind = kind or (infer_kind(df) if len(df) else CLASS_DISCRIMINATION)
@@ -627,7 +629,7 @@ def report(
         included = set(people.loc[~people["excluded"] & ~people["is_pilot"], "participant"])
         out["simulated"] = {"participants": len(simulated), "included": len(simulated & included)}
     if plan is not None:
-        tpp = int(main.groupby("participant").size().median()) if len(main) else 1
+        tpp = trials_per_participant or (int(main.groupby("participant").size().median()) if len(main) else 1)
         out["power"] = participants_for_two_proportions(
             plan[0], plan[1], alpha=alpha, power=power, trials_per_participant=tpp
         )
@@ -716,8 +718,8 @@ def text_report(result: Mapping, title: str = "") -> str:
     if "power" in result:
         pw = result["power"]
         w(
-            f"\nPower: {pw['p1']:.4f} vs {pw['p2']:.4f} (h={pw['cohens_h']:.3f}), alpha={pw['alpha']}, power={pw['power']}: "
-            f"{pw['observations_per_condition']} responses per condition, about {pw['participants_per_condition']} "
-            f"participants at {pw['trials_per_participant']} trials each (independent trials assumed)\n"
+            f"\nPower: {pw['p1']:.4f} vs {pw['p2']:.4f} (h={pw['cohens_h']:.3f}), alpha={pw['alpha']}, power={pw['power']}:\n"
+            f"  {pw['observations_per_condition']} responses per condition, about {pw['participants_per_condition']} "
+            f"participants\n  at {pw['trials_per_participant']} trials each (independent trials assumed)\n"
         )
     return out.getvalue()

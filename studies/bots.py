@@ -196,7 +196,9 @@ class Oracle:
         from .models import Trial
 
         self.by_url: dict[str, object] = {}
-        trials = Trial.objects.filter(study=study).select_related("image", "stimulus", "stimulus_weaker")
+        trials = Trial.objects.filter(study=study).select_related(
+            "stimulus__image", "stimulus__model", "stimulus_weaker__image", "stimulus_weaker__model"
+        )
         for trial in trials:
             for stimulus in (trial.stimulus, trial.stimulus_weaker):
                 if stimulus is not None and stimulus.png:
@@ -214,15 +216,15 @@ class Oracle:
             return self._maps[stimulus.pk]
 
     def share_in_boxes(self, stimulus, label: str) -> float:
+        from .geometry import boxes_on_map
+
         mass = self.mass_map(stimulus)
-        image = stimulus.image
         total = float(mass.sum())
         if total <= 0:
             return 0.0
         inside = np.zeros(mass.shape, dtype=bool)
-        sy, sx = mass.shape[0] / max(image.height, 1), mass.shape[1] / max(image.width, 1)
-        for x0, y0, x1, y1 in image.boxes_for(label):
-            inside[int(y0 * sy) : int(np.ceil(y1 * sy)), int(x0 * sx) : int(np.ceil(x1 * sx))] = True
+        for x0, y0, x1, y1 in boxes_on_map(stimulus, label, mass.shape):
+            inside[y0:y1, x0:x1] = True
         return float(mass[inside].sum()) / total
 
 

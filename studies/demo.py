@@ -10,7 +10,10 @@ no broker is set) and launched. Every step reuses what a previous run built.
 from __future__ import annotations
 
 import io
+import os
 import secrets
+import shlex
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -37,6 +40,30 @@ TRUST_SLUG = "demo-trust"
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
 COMPLETION_CODE = "DEMO2017"
+
+
+# The settings a printed command needs to reach the same database, broker and files as this process.
+COMMAND_ENV = ("DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "DEMO_MODELS_DIR")
+
+
+def _from_here(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it (.venv/bin/python), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def manage_command(arguments: str) -> str:
+    """A manage.py command line that runs as printed: this interpreter, this checkout, these settings."""
+    env = " ".join(f"{name}={shlex.quote(os.environ[name])}" for name in COMMAND_ENV if os.environ.get(name))
+    python = _from_here(Path(sys.executable))
+    manage = _from_here(Path(settings.BASE_DIR) / "manage.py")
+    return f"{env + ' ' if env else ''}{shlex.quote(python)} {shlex.quote(manage)} {arguments}"
+
+
+def bots_command(slug: str, n: int = 20) -> str:
+    return manage_command(f"simulate_participants {slug} --n {n} --policy oracle")
 
 
 def do_reset_demo_staff(username: str = DEMO_USERNAME) -> str:
@@ -81,11 +108,15 @@ def ensure_image_set(say) -> ImageSet:
     return image_set
 
 
-def ensure_models(say) -> tuple[ClassifierModel, ClassifierModel, dict]:
-    from explain_engine.demo_train import train_demo_models
+def ensure_models(say, retrain: bool = False) -> tuple[ClassifierModel, ClassifierModel, dict]:
+    """Register the demo networks: the shipped ones, or (``retrain``) ones trained here from scratch."""
+    from explain_engine.demo_train import SEED, load_shipped_demo_models, train_demo_models
     from explain_engine.synthetic import CLASSES
 
-    manifest = train_demo_models(models_dir(), seed=0, progress=say)
+    if retrain:
+        manifest = train_demo_models(models_dir(), seed=SEED, progress=say, force=True)
+    else:
+        manifest = load_shipped_demo_models(progress=say)
     registered = []
     for name, arch, notes in (
         (STRONG_NAME, "shapes_strong", "16-32-64-128 channels, trained on unbiased scenes"),
@@ -190,8 +221,8 @@ def _wait(job, say, timeout: float = 1800):
         time.sleep(1)
 
 
-def do_build_demo(say=print) -> DemoStudies:
+def do_build_demo(say=print, retrain: bool = False) -> DemoStudies:
     image_set = ensure_image_set(say)
-    strong, weak, manifest = ensure_models(say)
+    strong, weak, manifest = ensure_models(say, retrain=retrain)
     studies = ensure_studies(image_set, strong, weak, say)
     return DemoStudies(ensure_live(studies.class_discrimination, say), ensure_live(studies.trust, say))

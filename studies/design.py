@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 # Method name of attention-check stimuli for class discrimination: the photograph cut down to the
 # target's ground-truth box, so that the answer is unmistakable.
 ATTENTION_CROP = "photo_crop"
+NO_ENGINE = "-"  # engine version recorded for stimuli made without the engine (those crops)
 ATTENTION_POOL_FACTOR = 4
 
 
@@ -158,15 +159,11 @@ def williams_square(n: int) -> list[list[int]]:
     return rows
 
 
-def choose_between_condition(methods: Sequence[str], holding: Mapping[str, int]) -> str:
-    """The method with the fewest participants holding a slot; ties go to the earlier method."""
-    return min(methods, key=lambda m: (holding.get(m, 0), methods.index(m)))
-
-
-def choose_latin_row(methods: Sequence[str], holding_rows: Mapping[int, int]) -> int:
-    """The Latin-square row with the fewest participants holding a slot; ties go to the lower row."""
-    rows = range(len(williams_square(len(methods))))
-    return min(rows, key=lambda r: (holding_rows.get(r, 0), r))
+def latin_condition(methods: Sequence[str], row: int) -> str:
+    """The label of a within-subjects participant's condition: the row and its order of methods."""
+    square = williams_square(len(methods))
+    order = square[row % len(square)] if square else []
+    return f"row {row}: " + " > ".join(methods[i] for i in order)
 
 
 def participant_plan(
@@ -183,35 +180,30 @@ def participant_plan(
 ) -> list[PlannedTrial]:
     """One participant's trials in order, with option order and left/right placement.
 
-    Between subjects: trials of `condition` only. Within subjects: every method, each image once,
-    the method of an image given by the Latin-square row, so that across rows every image is shown
-    with every method equally often. A participant never sees the same image twice in main trials.
+    Every participant sees each image at most once in main trials.
+
+    Between subjects: trials of `condition` only, in random order.
+
+    Within subjects: the methods follow the participant's row of the Williams square, block after
+    block (so each method appears equally often, within one when the trials do not divide evenly,
+    and across the square's rows each method follows every other equally often within a block).
+    Images are drawn at random; an image goes, where possible, with the method that the square's
+    row gives its column, so that across rows every image is shown with every method equally often.
     """
     rng = random.Random(participant_seed)
     main = [e for e in bank if e.kind == "main"]
-    image_order = sorted({e.image_id for e in main})
-    position_of = {image_id: p for p, image_id in enumerate(image_order)}
-
     if design == "within":
-        square = williams_square(len(methods))
-        row = square[(latin_row or 0) % len(square)]
-
-        def method_for(image_id):
-            return methods[row[position_of[image_id] % len(methods)]]
+        chosen = _within_sequence(main, methods, trials_per_participant, latin_row or 0, rng)
     else:
         if condition not in methods:
             raise ValueError(f"condition {condition!r} is not one of the study's methods")
-
-        def method_for(image_id):
-            return condition
-
-    picked_images = rng.sample(image_order, min(trials_per_participant, len(image_order)))
-    chosen: list[BankEntry] = []
-    for image_id in picked_images:
-        method = method_for(image_id)
-        candidates = [e for e in main if e.image_id == image_id and e.method == method]
-        chosen.append(rng.choice(candidates))
-    rng.shuffle(chosen)
+        image_order = sorted({e.image_id for e in main})
+        picked_images = rng.sample(image_order, min(trials_per_participant, len(image_order)))
+        chosen = []
+        for image_id in picked_images:
+            candidates = [e for e in main if e.image_id == image_id and e.method == condition]
+            chosen.append(rng.choice(candidates))
+        rng.shuffle(chosen)
 
     checks = [e for e in bank if e.kind == "attention"]
     checks = rng.sample(checks, min(attention_checks, len(checks)))
@@ -227,6 +219,46 @@ def participant_plan(
         swapped = rng.random() < 0.5 if kind == "trust" else False
         plan.append(PlannedTrial(position, entry.index, entry.kind == "attention", swapped, tuple(options)))
     return plan
+
+
+def _within_sequence(
+    main: Sequence[BankEntry], methods: Sequence[str], trials: int, latin_row: int, rng: random.Random
+) -> list[BankEntry]:
+    square = williams_square(len(methods))
+    row = square[latin_row % len(square)]
+    entries: dict[tuple[int, str], list[BankEntry]] = {}
+    for e in main:
+        entries.setdefault((e.image_id, e.method), []).append(e)
+    image_order = sorted({e.image_id for e in main})
+    n_trials = min(trials, len(image_order))
+    wanted = [methods[row[p % len(methods)]] for p in range(n_trials)]
+
+    # The images whose column of the square gives them each method in this row, in random order.
+    preferred: dict[str, list[int]] = {m: [] for m in methods}
+    for column, image_id in enumerate(image_order):
+        preferred[methods[row[column % len(methods)]]].append(image_id)
+    for pool in preferred.values():
+        rng.shuffle(pool)
+    used: set[int] = set()
+    images: list[int | None] = []
+    for method in wanted:
+        pool = preferred[method]
+        while pool and (pool[-1] in used or (pool[-1], method) not in entries):
+            pool.pop()
+        images.append(pool.pop() if pool else None)
+        used.add(images[-1])
+    # Positions whose method ran out of its own images take any unused image that has the method.
+    spare = [i for i in image_order if i not in used]
+    rng.shuffle(spare)
+    chosen = []
+    for method, image_id in zip(wanted, images, strict=True):
+        if image_id is None:
+            image_id = next((i for i in spare if (i, method) in entries), None)
+            if image_id is None:
+                continue
+            spare.remove(image_id)
+        chosen.append(rng.choice(entries[(image_id, method)]))
+    return chosen
 
 
 def rating_toward_stronger(rating: int, swapped: bool) -> int:

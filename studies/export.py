@@ -4,22 +4,27 @@ Every export is a generator of rows read with `.iterator(chunk_size=...)`, so th
 size streams through constant memory, to a file (management command) or to the browser
 (StreamingHttpResponse). The columns are described in docs/codebook.md, tested against it.
 
-Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, tab or carriage
-return) get a leading apostrophe. Numbers are written as numbers and never altered.
+Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, ;, |, tab or
+carriage return, also in fullwidth form or behind zero-width characters) get a leading apostrophe. Numbers are written as numbers and never altered.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
+from pathlib import Path
 
 from django.db.models import Q
 
 from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
+from .design import NO_ENGINE, latin_condition
 from .models import ClassifierModel, Participant, Response, Stimulus, Study, StudyKind, Trial, TrialKind
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
@@ -104,12 +109,51 @@ STIMULUS_COLUMNS = [
     "provenance",
 ]
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", ";", "|")
+# Invisible characters a spreadsheet may skip before it sees the "=".
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+# --- codebook ------------------------------------------------------------------------------
+CODEBOOK_PATH = Path(__file__).resolve().parent.parent / "docs" / "codebook.md"
+RESPONSES_SECTION, PARTICIPANTS_SECTION, STIMULI_SECTION = "Responses export", "Participants export", "Stimuli export"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented column: its name, type (text, integer, number, boolean, timestamp, list, json) and meaning."""
+
+    name: str
+    type: str
+    description: str
+
+
+@lru_cache(maxsize=8)
+def codebook_variables(section: str) -> tuple[Variable, ...]:
+    """The columns documented in the table under '## <section>' of docs/codebook.md, in order.
+
+    The codebook is the one description of every export column: the tests hold the exports to it, and
+    the Psych-DS export and the API's schema describe their columns from it.
+    """
+    text = CODEBOOK_PATH.read_text(encoding="utf-8")
+    if f"## {section}\n" not in text:
+        raise KeyError(f"the codebook has no section {section!r}")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    variables = []
+    for line in body.splitlines():
+        if line.startswith("| ") and not line.startswith("| column"):
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            variables.append(Variable(*cells[:3]))
+    return tuple(variables)
 
 
 def neutralize(value):
-    """Defuse a text cell that a spreadsheet would run as a formula; numbers pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """Defuse a text cell that a spreadsheet would run as a formula; numbers pass unchanged.
+
+    The check reads the text as a spreadsheet may: compatibility forms folded (NFKC turns the
+    fullwidth U+FF1D into "=") and zero-width characters dropped."""
+    if isinstance(value, str) and unicodedata.normalize("NFKC", value).translate(ZERO_WIDTH).startswith(
+        FORMULA_TRIGGERS
+    ):
         return "'" + value
     return value
 
@@ -124,6 +168,20 @@ def _cell(value):
 
 def _iso(dt):
     return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def condition_label(study: Study, condition: str, latin_row: int | None) -> str:
+    """Between subjects: the method; within: the Latin-square row and its order of methods."""
+    if not condition and latin_row is not None and study.methods:
+        return latin_condition(list(study.methods), latin_row)
+    return condition
+
+
+def engine_version(stimulus) -> str | None:
+    """The engine version of a stimulus; empty for stimuli the engine did not make."""
+    if stimulus is None or stimulus.engine_version == NO_ENGINE:
+        return None
+    return stimulus.engine_version
 
 
 def rules_for(study: Study) -> ExclusionRules:
@@ -222,6 +280,7 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
             "assignment__trial",
             "assignment__participant__public_id",
             "assignment__participant__condition",
+            "assignment__participant__latin_square_row",
             "assignment__participant__is_pilot",
             "assignment__trial__kind",
             "assignment__trial__method",
@@ -249,17 +308,17 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
         s, sw = t.stimulus, t.stimulus_weaker
         if trust:
             stimulus = LIST_SEPARATOR.join(str(x.id) for x in (s, sw) if x) or None
-            engine = LIST_SEPARATOR.join(sorted({x.engine_version for x in (s, sw) if x})) or None
+            engine = LIST_SEPARATOR.join(sorted({engine_version(x) for x in (s, sw) if engine_version(x)})) or None
             recipe = LIST_SEPARATOR.join(sorted({x.recipe_version for x in (s, sw) if x})) or None
         else:
             stimulus = str(s.id) if s else None
-            engine = s.engine_version if s else None
+            engine = engine_version(s)
             recipe = s.recipe_version if s else None
         options = list(a.option_order or t.options or [])
         yield {
             "study": study.slug,
             "participant": str(p.public_id),
-            "condition": p.condition,
+            "condition": condition_label(study, p.condition, p.latin_square_row),
             "is_pilot": p.is_pilot,
             "excluded": f.excluded,
             "exclusion_reason": f.reason or None,
@@ -331,7 +390,7 @@ def participant_rows(
         row = {
             "study": study.slug,
             "participant": str(p.public_id),
-            "condition": p.condition,
+            "condition": condition_label(study, p.condition, p.latin_square_row),
             "latin_square_row": p.latin_square_row,
             "status": p.status,
             "is_pilot": p.is_pilot,
@@ -391,7 +450,7 @@ def stimulus_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
                 "target_index": s.target_index,
                 "target_layer": s.target_layer,
                 "weights_sha256": s.weights_sha256,
-                "engine_version": s.engine_version,
+                "engine_version": engine_version(s),
                 "recipe_version": s.recipe_version,
                 "render_style": s.render_style,
                 "score": s.score,

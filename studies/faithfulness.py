@@ -17,7 +17,10 @@ from collections import defaultdict
 import numpy as np
 from django.utils import timezone
 
+from explain_engine.geometry import WHOLE
+
 from . import design
+from .geometry import stimulus_geometry
 from .models import FaithfulnessReport, JobStatus, Study, StudyKind, Trial, TrialKind
 
 DEFAULT_MAX_IMAGES = 40
@@ -37,19 +40,20 @@ def saliency_2d(raw: np.ndarray) -> np.ndarray:
     return np.abs(raw).sum(axis=0) if raw.ndim == 3 else raw
 
 
-def scale_boxes(boxes, image_size: tuple[int, int], map_shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """Ground-truth boxes from image pixels to map pixels (the map covers the resized image)."""
-    width, height = image_size
-    sy, sx = map_shape[0] / max(height, 1), map_shape[1] / max(width, 1)
-    return [
-        (
-            int(x0 * sx),
-            int(y0 * sy),
-            max(int(math.ceil(x1 * sx)), int(x0 * sx) + 1),
-            max(int(math.ceil(y1 * sy)), int(y0 * sy) + 1),
-        )
-        for x0, y0, x1, y1 in boxes
-    ]
+def scale_boxes(
+    boxes, image_size: tuple[int, int], map_shape: tuple[int, int], geometry=WHOLE
+) -> list[tuple[int, int, int, int]]:
+    """Ground-truth boxes from image pixels to map pixels, through the geometry the map was made with
+    (a center crop cuts boxes, or drops those it does not show)."""
+    return geometry.boxes_on_grid(boxes, image_size, map_shape)
+
+
+def model_label(results: dict, role: str) -> str:
+    """The model's name for a row of the report (its role too, in trust studies)."""
+    name = (results.get("models") or {}).get(role)
+    if not name:
+        return role
+    return name if role == "model" else f"{name} ({role})"
 
 
 def evaluate_maps(
@@ -155,13 +159,16 @@ def do_faithfulness(
         # Multi-label demo networks score each class with its own sigmoid; others with a softmax.
         score = "sigmoid" if bundle.arch.startswith("shapes_") else "softmax"
         parameters.update(patch=this_patch, stride=this_stride, step=step, score=score)
-        saliencies = {}
+        saliencies, geometry = {}, None
         for method, stimulus in stimuli.items():
             raw = _load_raw(stimulus)
             if raw is not None:
                 saliencies[method] = saliency_2d(raw)
-        boxes = scale_boxes(image.boxes_for(target), (image.width, image.height), (h, w))
-        if not saliencies or not boxes:
+                geometry = stimulus_geometry(stimulus)
+        if not saliencies:
+            continue
+        boxes = scale_boxes(image.boxes_for(target), (image.width, image.height), (h, w), geometry)
+        if not boxes:
             continue
         target_index = list(model_row.categories).index(target)
         results = evaluate_maps(
@@ -189,7 +196,8 @@ def do_faithfulness(
         if progress:
             progress(n, len(units))
     summary = _summarize(rows)
-    return {"parameters": parameters, "summary": summary, "rows": rows, "methods": list(study.methods)}
+    names = {role: m.name for role, m in models.items() if m is not None and role in summary}
+    return {"parameters": parameters, "summary": summary, "rows": rows, "methods": list(study.methods), "models": names}
 
 
 def do_run_report(report_id: int, get_bundle, progress=None) -> FaithfulnessReport:
@@ -217,14 +225,16 @@ def latest_report(study: Study) -> FaithfulnessReport | None:
 
 def format_report(results: dict, human: dict | None = None) -> str:
     """The report as a text table, one row per (model, method), with the human score beside it."""
-    header = f"{'model':<9}{'method':<24}{'n':>4}" + "".join(f"{m:>18}" for m in METRICS)
+    labels = {role: model_label(results, role) for role in results.get("summary", {})}
+    width = max([9, *(len(label) + 2 for label in labels.values())])
+    header = f"{'model':<{width}}{'method':<24}{'n':>4}" + "".join(f"{m:>18}" for m in METRICS)
     if human:
         header += f"{'human':>10}"
     lines = [header]
     for role, methods in results.get("summary", {}).items():
         for method, values in methods.items():
             cells = "".join(f"{'-' if values[m] is None else format(values[m], '.3f'):>18}" for m in METRICS)
-            line = f"{role:<9}{method:<24}{values['n']:>4}{cells}"
+            line = f"{labels[role]:<{width}}{method:<24}{values['n']:>4}{cells}"
             if human:
                 score = human.get(method)
                 line += f"{'-' if score is None else format(score, '.3f'):>10}"

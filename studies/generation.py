@@ -25,7 +25,7 @@ import json
 import logging
 import os
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -33,8 +33,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from explain_engine.geometry import WHOLE
+
 from . import design
+from .geometry import model_geometry, provenance_record, visible_labels
 from .models import (
+    Assignment,
     GenerationFailure,
     GenerationJob,
     ImageItem,
@@ -65,7 +69,9 @@ GENERATION_FIELDS = (
     "seed",
     "max_images",
     "render_style",
+    "colormap",
     "attention_checks_per_participant",
+    "min_visible_box_fraction",
 )
 
 
@@ -121,49 +127,97 @@ def study_config_errors(study: Study, methods_known: dict[str, str] | None = Non
         errors.append(f"studies of kind {study.kind!r} cannot generate stimuli yet")
     if study.render_style not in RENDER_STYLES:
         errors.append(f"render style must be one of {', '.join(RENDER_STYLES)}")
+    colormaps = [c for c, _ in Study._meta.get_field("colormap").choices]
+    if study.colormap not in colormaps:
+        errors.append(f"colormap must be one of {', '.join(colormaps)}")
     return errors
 
 
 # --- eligibility ------------------------------------------------------------------------------
-def class_discrimination_images(image_set, model) -> list[ImageItem]:
-    """The paper's rule: images with exactly two labels, both known to the model."""
+@dataclass
+class Eligibility:
+    """The images that qualify, and how many more would qualify if the crop did not cut their object off."""
+
+    images: list
+    cropped_out: int = 0
+    visible: dict = field(default_factory=dict)  # image id -> labels whose object the display shows
+
+
+def _keep_visible(images, models, threshold: float, needed) -> Eligibility:
+    geometries = [model_geometry(m) for m in models]
+    kept, visible, cropped_out = [], {}, 0
+    for im in images:
+        shown = visible_labels(im, geometries, threshold)
+        if needed(im, shown):
+            kept.append(im)
+            visible[im.id] = shown
+        else:
+            cropped_out += 1
+    return Eligibility(kept, cropped_out, visible)
+
+
+def class_discrimination_eligibility(image_set, model, threshold: float = 0.0) -> Eligibility:
+    """The paper's rule (exactly two labels, both known to the model), and both objects in view."""
     if image_set is None or model is None:
-        return []
+        return Eligibility([])
     cats = set(model.categories)
-    return [
+    labelled = [
         im
-        for im in image_set.images.only("id", "labels").order_by("id")
+        for im in image_set.images.only("id", "labels", "boxes", "width", "height").order_by("id")
         if design.qualifies_for_class_discrimination(im.labels, cats)
     ]
+    return _keep_visible(labelled, [model], threshold, lambda im, shown: set(im.labels) <= shown)
 
 
-def trust_candidate_images(image_set, stronger, weaker) -> list[ImageItem]:
-    """Images with at least one label that both networks know (their predictions decide the rest)."""
+def trust_eligibility(image_set, stronger, weaker, threshold: float = 0.0) -> Eligibility:
+    """Images with a label that both networks know and whose object both show (predictions decide the rest)."""
     if image_set is None or stronger is None or weaker is None:
-        return []
+        return Eligibility([])
     shared = set(stronger.categories) & set(weaker.categories)
-    return [im for im in image_set.images.order_by("id") if shared & set(im.labels)]
+    labelled = [im for im in image_set.images.order_by("id") if shared & set(im.labels)]
+    return _keep_visible(labelled, [stronger, weaker], threshold, lambda im, shown: bool(shared & shown))
 
 
-def eligible_image_count(study: Study) -> int | None:
+def study_eligibility(study: Study) -> Eligibility | None:
+    threshold = study.min_visible_box_fraction
     if study.kind == StudyKind.CLASS_DISCRIMINATION:
         if study.image_set_id is None or study.model_id is None:
             return None
-        return len(class_discrimination_images(study.image_set, study.model))
+        return class_discrimination_eligibility(study.image_set, study.model, threshold)
     if study.kind == StudyKind.TRUST:
         if study.image_set_id is None or study.stronger_model_id is None or study.weaker_model_id is None:
             return None
-        return len(trust_candidate_images(study.image_set, study.stronger_model, study.weaker_model))
+        return trust_eligibility(study.image_set, study.stronger_model, study.weaker_model, threshold)
     return None
 
 
-def surviving_pairs(images, predictions: dict[tuple[int, int], list[str]], stronger, weaker) -> list[tuple[int, str]]:
-    """(image id, class) for the images whose ground-truth class both networks predict (top-1 of both)."""
+def eligible_image_count(study: Study) -> int | None:
+    found = study_eligibility(study)
+    return None if found is None else len(found.images)
+
+
+def crop_exclusion_text(study: Study) -> str:
+    """For the study form: how many images the center crop disqualifies, and the rule."""
+    found = study_eligibility(study)
+    if found is None or not found.cropped_out:
+        return ""
+    return (
+        f" {found.cropped_out} more images are left out because photos are center-cropped and less than "
+        f"{study.min_visible_box_fraction:.0%} of their labelled object's box is inside the crop."
+    )
+
+
+def surviving_pairs(
+    images, predictions: dict[tuple[int, int], list[str]], stronger, weaker, visible: dict | None = None
+) -> list[tuple[int, str]]:
+    """(image id, class) for the images whose ground-truth class both networks predict (top-1 of both),
+    and, given `visible` (image id -> labels in view), whose object the participant sees."""
     pairs = []
     for im in images:
         top_s = predictions.get((stronger.id, im.id)) or []
         top_w = predictions.get((weaker.id, im.id)) or []
-        if top_s and top_w and top_s[0] == top_w[0] and top_s[0] in im.labels:
+        labels = im.labels if visible is None else visible.get(im.id, ())
+        if top_s and top_w and top_s[0] == top_w[0] and top_s[0] in labels:
             pairs.append((im.id, top_s[0]))
     return pairs
 
@@ -171,7 +225,8 @@ def surviving_pairs(images, predictions: dict[tuple[int, int], list[str]], stron
 # --- trial bank -------------------------------------------------------------------------------
 def build_bank(study: Study, trust_pairs=None) -> list[design.BankEntry]:
     if study.kind == StudyKind.CLASS_DISCRIMINATION:
-        images = [design.ImageInfo(im.id, tuple(im.labels)) for im in study.image_set.images.only("id", "labels")]
+        eligible = class_discrimination_eligibility(study.image_set, study.model, study.min_visible_box_fraction)
+        images = [design.ImageInfo(im.id, tuple(im.labels)) for im in eligible.images]
         return design.build_class_discrimination_bank(
             images,
             study.model.categories,
@@ -188,9 +243,18 @@ def build_bank(study: Study, trust_pairs=None) -> list[design.BankEntry]:
 
 
 def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
-    """Make the study's Trial rows equal the bank (upsert by index). Returns the number changed."""
-    existing = {t.index: t for t in study.trials.all()}
-    changed = 0
+    """Make the study's current trials equal the bank (by index). Returns the number changed.
+
+    A trial that a participant was assigned is immutable: when the bank changes its entry, or the
+    stimulus it would show, it is retired and a new trial takes its index, so that recorded answers
+    keep pointing at what was shown. Trials nobody was assigned are updated or deleted in place.
+    """
+    existing = {t.index: t for t in study.trials.select_related("image", "stimulus", "stimulus_weaker")}
+    held = set(
+        Assignment.objects.filter(trial__in=list(existing.values())).values_list("trial_id", flat=True).distinct()
+    )
+    redrawn = _held_trials_shown_differently(study, [t for t in existing.values() if t.pk in held])
+    retire, create, changed = [], [], 0
     for entry in bank:
         values = {
             "kind": entry.kind,
@@ -201,26 +265,42 @@ def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
             "payload": dict(entry.payload),
         }
         trial = existing.pop(entry.index, None)
-        if trial is None:
-            Trial.objects.create(study=study, index=entry.index, **values)
-            changed += 1
-        elif any(getattr(trial, k) != v for k, v in values.items()):
+        same = trial is not None and all(getattr(trial, k) == v for k, v in values.items())
+        if same and trial.pk not in redrawn:
+            continue
+        changed += 1
+        if trial is not None and trial.pk not in held:
             for k, v in values.items():
                 setattr(trial, k, v)
             trial.stimulus = None
             trial.stimulus_weaker = None
             trial.save()
-            changed += 1
-    stale = [t.pk for t in existing.values()]
-    if stale:
-        if Trial.objects.filter(pk__in=stale, assignments__isnull=False).exists():
-            raise StudyError(
-                "the trial bank changed but participants (pilots) hold trials of the old bank; "
-                "delete those participants first"
-            )
-        Trial.objects.filter(pk__in=stale).delete()
-        changed += len(stale)
+            continue
+        if trial is not None:
+            retire.append(trial.pk)
+        create.append(Trial(study=study, index=entry.index, **values))
+    for trial in existing.values():  # indices the new bank no longer has
+        changed += 1
+        if trial.pk in held:
+            retire.append(trial.pk)
+        else:
+            trial.delete()
+    # Retire first: the new trials take the retired ones' indices.
+    Trial.objects.filter(pk__in=retire).update(retired_at=timezone.now())
+    Trial.objects.bulk_create(create)
     return changed
+
+
+def _held_trials_shown_differently(study: Study, trials) -> set[int]:
+    """Trials whose linked stimulus differs from the one the current configuration makes."""
+    if not trials:
+        return set()
+    redrawn = set()
+    for trial, field_name, unit in trial_units(study, trials):
+        linked = getattr(trial, field_name)
+        if linked is not None and linked.content_key != unit.key:
+            redrawn.add(trial.pk)
+    return redrawn
 
 
 # --- content keys -----------------------------------------------------------------------------
@@ -244,6 +324,7 @@ class Unit:
     style: str
     engine_version: str
     recipe_version: str
+    colormap: str | None = None  # None: the style draws no colormap
 
 
 def content_key(
@@ -264,6 +345,9 @@ def content_key(
     }
     if boxes is not None:
         parts["boxes"] = boxes
+    display = getattr(model, "display", "standard")
+    if display != "standard":  # only then, so the keys of existing stimuli stay as they were
+        parts["display"] = display
     return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -272,11 +356,17 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
     boxes = None
     if method == design.ATTENTION_CROP:
         # A crop of the photograph: no engine involved, the boxes decide the pixels.
-        style, (engine_version, recipe_version) = "photo", ("-", PHOTO_CROP_RECIPE)
+        style, (engine_version, recipe_version) = "photo", (design.NO_ENGINE, PHOTO_CROP_RECIPE)
         boxes = image.boxes_for(target)
+        colormap = None
     else:
+        from explain_engine.render import colormap_for
+        from explain_engine.render import recipe_version as render_recipe
+
         style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
-        engine_version, recipe_version = versions
+        # The colormap enters the content key through the recipe version: another colormap, another stimulus.
+        colormap = colormap_for(style, study.colormap)
+        engine_version, recipe_version = versions[0], render_recipe(style, study.colormap)
     key = content_key(
         image_sha256=image.sha256,
         model=model,
@@ -288,7 +378,7 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
         recipe_version=recipe_version,
         boxes=boxes,
     )
-    return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version)
+    return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version, colormap)
 
 
 def trial_units(study: Study, trials=None) -> list[tuple[Trial, str, Unit]]:
@@ -318,10 +408,14 @@ def link_trials(study: Study) -> tuple[int, list[Unit]]:
     slots = trial_units(study)
     keys = {u.key for _, _, u in slots}
     found = dict(Stimulus.objects.filter(content_key__in=keys).values_list("content_key", "pk"))
+    held = set(Assignment.objects.filter(trial__study=study).values_list("trial_id", flat=True).distinct())
     updates: dict[int, dict] = defaultdict(dict)
     for trial, field_name, unit in slots:
         pk = found.get(unit.key)
-        if getattr(trial, f"{field_name}_id") != pk:
+        current = getattr(trial, f"{field_name}_id")
+        if current is not None and trial.pk in held:
+            continue  # what a participant was shown never changes (sync_trials retires such trials)
+        if current != pk:
             updates[trial.pk][field_name] = pk
     for trial_pk, values in updates.items():
         Trial.objects.filter(pk=trial_pk).update(**{f"{k}_id": v for k, v in values.items()})
@@ -364,7 +458,7 @@ def do_start_generation(study: Study, force: bool = False, enqueue=None) -> Gene
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if not study.is_editable:
-            raise StudyError(f"{study.name} is {study.get_status_display().lower()}: its stimuli cannot change")
+            raise StudyError(f"the study is {study.get_status_display().lower()}: its stimuli cannot change")
         errors = study_config_errors(study)
         if errors:
             raise StudyError("; ".join(errors))
@@ -424,17 +518,20 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
     try:
         if study.kind == StudyKind.TRUST:
-            candidates = trust_candidate_images(study.image_set, study.stronger_model, study.weaker_model)
+            eligible = trust_eligibility(
+                study.image_set, study.stronger_model, study.weaker_model, study.min_visible_box_fraction
+            )
+            candidates = eligible.images
             predictions = {}
             for model in (study.stronger_model, study.weaker_model):
                 for image_id, labels in compute_predictions(candidates, model, get_bundle(model)).items():
                     predictions[(model.id, image_id)] = labels
-            pairs = surviving_pairs(candidates, predictions, study.stronger_model, study.weaker_model)
+            pairs = surviving_pairs(candidates, predictions, study.stronger_model, study.weaker_model, eligible.visible)
             study.eligible_image_count = len(candidates)
             study.surviving_image_count = len(pairs)
             bank = build_bank(study, pairs)
         else:
-            study.eligible_image_count = len(class_discrimination_images(study.image_set, study.model))
+            study.eligible_image_count = eligible_image_count(study)
             study.surviving_image_count = None
             bank = build_bank(study)
         with transaction.atomic():
@@ -443,7 +540,7 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
             )
             sync_trials(study, bank)
             total, missing = link_trials(study)
-            GenerationJob.objects.filter(pk=job.pk).update(total=total)
+            GenerationJob.objects.filter(pk=job.pk).update(total=total, warning=shortfall_text(study))
     except StudyError as exc:
         _fail_job(job, str(exc))
         return []
@@ -575,6 +672,7 @@ def _provenance(unit: Unit, model, image: ImageItem, study: Study, job_id: int, 
         "render_style": unit.style,
         "engine_version": unit.engine_version,
         "recipe_version": unit.recipe_version,
+        "colormap": unit.colormap,
         "torch": torch.__version__,
         "device": device,
         "generated_by": {"study": study.slug, "job": job_id},
@@ -627,7 +725,9 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
             if not boxes:
                 raise ValueError(f"{image.filename} has no ground-truth box for {unit.target_class}")
             png = photo_crop_png(_open_rgb(image), boxes)
-            prov = _provenance(unit, model, image, study, job_id, "none", {"boxes": boxes})
+            prov = _provenance(
+                unit, model, image, study, job_id, "none", {"boxes": boxes, "display": provenance_record(WHOLE)}
+            )
             counts["created" if _save_stimulus(unit, model, image, png, None, None, prov) else "existing"] += 1
         except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
             counts["failed"] += 1
@@ -685,12 +785,44 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
             kk = targets_per_image[i].index(unit.target_index)
             raw = maps[unit.method][i, kk]
             style = unit.style
-            png = render_stimulus(unit.method, display, raw, style=("auto" if style == "gradient" else style))
+            png = render_stimulus(
+                unit.method,
+                display,
+                raw,
+                style=("auto" if style == "gradient" else style),
+                colormap=unit.colormap or "jet",
+            )
             score = float(scores[i, unit.target_index])
             prov = _provenance(
-                unit, model, im, study, job_id, str(dev), {"score": score, "input_size": list(x.shape[-2:])}
+                unit,
+                model,
+                im,
+                study,
+                job_id,
+                str(dev),
+                {"score": score, "input_size": list(x.shape[-2:]), "display": provenance_record(bundle.geometry)},
             )
             counts["created" if _save_stimulus(unit, model, im, png, raw, score, prov) else "existing"] += 1
+
+
+# --- trials per participant -------------------------------------------------------------------
+def trials_available(study: Study) -> int:
+    """Main trials a participant gets: each image at most once, so no more than the bank's images."""
+    images = Trial.objects.filter(study=study, kind="main").values("image_id").distinct().count()
+    return min(study.trials_per_participant, images)
+
+
+def shortfall_text(study: Study) -> str:
+    """A warning when participants would get fewer main trials than configured (empty otherwise)."""
+    available = trials_available(study)
+    if available >= study.trials_per_participant:
+        return ""
+    survived = " survive the rules" if study.kind == StudyKind.TRUST else " qualify"
+    return (
+        f"only {available} images{survived}, so participants get {available} trials instead of the "
+        f"{study.trials_per_participant} configured; to launch, accept the smaller number (accept fewer trials) "
+        "or add images"
+    )
 
 
 # --- progress ---------------------------------------------------------------------------------
@@ -786,6 +918,7 @@ def generation_progress(study: Study, failures_limit: int = 50) -> dict:
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "warning": job.warning,
     }
     data["failures"] = [
         {
@@ -813,6 +946,8 @@ def _model_dict(model) -> dict | None:
         "target_layer": model.target_layer,
         "categories": list(model.categories),
         "input_size": model.input_size,
+        "display": model.display,
+        "display_geometry": model_geometry(model).to_dict(),
     }
 
 
@@ -841,6 +976,10 @@ def study_config_dict(study: Study) -> dict:
         "seed": study.seed,
         "max_images": study.max_images,
         "render_style": study.render_style,
+        "colormap": study.colormap,
+        "min_visible_box_fraction": study.min_visible_box_fraction,
+        "accept_fewer_trials": study.accept_fewer_trials,
+        "trials_available_per_participant": trials_available(study),
         "consent_text": study.consent_text,
         "instructions_text": study.instructions_text,
         "debrief_text": study.debrief_text,
@@ -872,9 +1011,9 @@ def do_launch(study: Study) -> Study:
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.status == StudyStatus.LIVE:
-            raise StudyError(f"{study.name} is already live")
+            raise StudyError("the study is already live")
         if study.status == StudyStatus.CLOSED:
-            raise StudyError(f"{study.name} is closed; closed studies do not reopen")
+            raise StudyError("the study is closed; closed studies do not reopen")
         if study.generation_jobs.filter(status__in=UNFINISHED).exists():
             raise StudyError("stimuli are still being generated; launch when the job is done")
         if study.status != StudyStatus.READY or not stimuli_complete(study):
@@ -882,6 +1021,9 @@ def do_launch(study: Study) -> Study:
         errors = study_config_errors(study)
         if errors:
             raise StudyError("; ".join(errors))
+        shortfall = shortfall_text(study)
+        if shortfall and not study.accept_fewer_trials:
+            raise StudyError(shortfall)
         now = timezone.now()
         snapshot = study_config_dict(study)
         snapshot["launched_at"] = now.isoformat()
@@ -897,7 +1039,7 @@ def do_close(study: Study) -> Study:
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         if study.status != StudyStatus.LIVE:
-            raise StudyError(f"only a live study can be closed ({study.name} is {study.get_status_display().lower()})")
+            raise StudyError(f"only a live study can be closed (this one is {study.get_status_display().lower()})")
         study.status = StudyStatus.CLOSED
         study.closed_at = timezone.now()
         study.save(update_fields=["status", "closed_at", "updated_at"])

@@ -6,6 +6,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
+from .unavailable import unavailable_page
+
 BROKER_TIMEOUT_S = 2
 
 
@@ -34,4 +36,6 @@ def broker_status() -> str:
 def healthz(request):
     checks = {"database": database_status(), "broker": broker_status()}
     healthy = all(value.startswith("ok") for value in checks.values())
+    if not healthy and "text/html" in request.headers.get("Accept", ""):  # a person, not a probe
+        return unavailable_page(503)
     return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -29,6 +30,17 @@ class ClassifierModel(models.Model):
     target_layer = models.CharField(max_length=200, blank=True, help_text="dotted module name; detected if empty")
     weights_sha256 = models.CharField(max_length=64, blank=True)
     input_size = models.PositiveIntegerField(null=True, blank=True)
+    display = models.CharField(
+        max_length=20,
+        choices=[
+            ("standard", "Resize and center-crop (the architecture's own transform)"),
+            ("pad_square", "Pad to square (the whole photograph)"),
+        ],
+        default="standard",
+        help_text="How photographs are shown to the network and to participants. Torchvision networks "
+        "resize the shorter side to 256 px and center-crop 224 px, so the sides of a non-square photo are "
+        "cut off; pad to square keeps the whole photograph.",
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -156,6 +168,28 @@ class Study(models.Model):
     render_style = models.CharField(
         max_length=20, default="auto", help_text="how CAM maps are drawn: auto, masked or overlay"
     )
+    colormap = models.CharField(
+        max_length=20,
+        choices=[
+            ("jet", "jet (the paper's)"),
+            ("cividis", "cividis (colour-vision safe)"),
+            ("viridis", "viridis (colour-vision safe)"),
+        ],
+        default="jet",
+        help_text="colormap of heatmap overlays; cividis and viridis read the same for people with a colour "
+        "vision deficiency, jet does not. Masked and gradient stimuli use no colormap.",
+    )
+    min_visible_box_fraction = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="photos are center-cropped: an image qualifies only if at least this share of its "
+        "labelled object's box is inside the crop",
+    )
+    accept_fewer_trials = models.BooleanField(
+        default=False,
+        help_text="launch even if fewer images qualify than the trials per participant configured "
+        "(participants then get fewer trials)",
+    )
 
     consent_text = models.TextField(blank=True)
     instructions_text = models.TextField(blank=True)
@@ -247,9 +281,14 @@ class GenerationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    warning = models.TextField(blank=True, help_text="what the researcher should know about the result")
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self):
+        when = self.created_at.strftime("%Y-%m-%d %H:%M") if self.created_at else "not saved"
+        return f"generation #{self.pk} of {self.study} ({self.get_status_display().lower()}, {when})"
 
 
 class GenerationFailure(models.Model):
@@ -267,11 +306,22 @@ class TrialKind(models.TextChoices):
     PRACTICE = "practice", "Practice"
 
 
+class CurrentTrials(models.Manager):
+    """The trials of the current banks. Retired trials stay for the answers that point to them, but
+    nothing that builds plans, links stimuli or counts cells may see them, so this is the default."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(retired_at__isnull=True)
+
+
 class Trial(models.Model):
     """One entry of a study's trial bank: which image, class, method and stimuli make a trial.
 
     Class discrimination: `stimulus` is the map for `target_class`, `options` the image's two classes.
     Trust: `stimulus` is the stronger network's map and `stimulus_weaker` the weaker one's.
+
+    A trial that a participant was assigned never changes: when the bank changes, it is retired
+    (`retired_at`) and a new trial takes its index, so recorded answers keep what they showed.
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="trials")
@@ -284,10 +334,20 @@ class Trial(models.Model):
     stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     stimulus_weaker = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     payload = models.JSONField(default=dict, blank=True, help_text="kind-specific extras (attention-check text)")
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="replaced by a new bank; kept for its answers")
+
+    all_versions = models.Manager()
+    objects = CurrentTrials()
 
     class Meta:
         ordering = ["study_id", "index"]
-        constraints = [models.UniqueConstraint(fields=["study", "index"], name="unique_trial_index")]
+        default_manager_name = "objects"
+        base_manager_name = "all_versions"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "index"], condition=Q(retired_at__isnull=True), name="unique_current_trial_index"
+            )
+        ]
 
     def __str__(self):
         return f"{self.study.slug}#{self.index} {self.kind} {self.method} {self.target_class}"
@@ -340,7 +400,11 @@ class Participant(models.Model):
                 name="one_participation_per_external_id",
             )
         ]
-        indexes = [models.Index(fields=["study", "condition", "status"])]
+        indexes = [
+            models.Index(fields=["study", "condition", "status"]),
+            # Consent looks up who dropped out (studies/participation.py: dropped_filter).
+            models.Index(fields=["study", "status", "last_seen_at"], name="participant_activity"),
+        ]
 
     def __str__(self):
         return str(self.public_id)
@@ -361,6 +425,38 @@ class Assignment(models.Model):
         ordering = ["participant_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["participant", "position"], name="unique_position_per_participant")
+        ]
+
+
+class ConditionSlot(models.Model):
+    """A place in one arm of a study (a method, or a Latin-square row), for one participant at a time.
+
+    An arm's places are ranked 0, 1, 2, ...; consent claims the free place of lowest rank (ties to
+    the earlier arm) with SKIP LOCKED, so concurrent consents take different places without a
+    study-wide lock and the arms fill one rank at a time. A place is free when nobody holds it, or
+    once its participant dropped out (released at the next consent).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="condition_slots")
+    is_pilot = models.BooleanField(default=False)
+    arm = models.CharField(max_length=100, help_text="the condition, or the Latin-square row as text")
+    arm_order = models.PositiveIntegerField(help_text="the arm's position among the study's arms")
+    rank = models.PositiveIntegerField()
+    participant = models.OneToOneField(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="condition_slot"
+    )
+
+    class Meta:
+        ordering = ["study_id", "is_pilot", "rank", "arm_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "is_pilot", "arm", "rank"], name="one_slot_per_arm_and_rank")
+        ]
+        indexes = [
+            models.Index(
+                fields=["study", "is_pilot", "rank", "arm_order"],
+                condition=Q(participant=None),
+                name="free_condition_slots",
+            )
         ]
 
 
@@ -415,6 +511,72 @@ class FaithfulnessReport(ComputedOnWorker):
 
     def __str__(self):
         return f"faithfulness of {self.study_id} ({self.status})"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Create"
+    EDIT = "edit", "Edit"
+    GENERATE = "generate", "Generate stimuli"
+    LAUNCH = "launch", "Launch"
+    CLOSE = "close", "Close"
+    EXPORT = "export", "Export"
+    DELETE = "delete", "Delete"
+    DISCARD_PILOT = "discard_pilot", "Discard pilot data"
+    PURGE_PERSONAL_DATA = "purge_personal_data", "Purge personal data"
+
+
+class AuditEntry(models.Model):
+    """One staff action on a study or its participants: who, when, what. Written once, never changed.
+
+    The study's slug and the actor's name are copied, so that an entry still says what it was about
+    after the study or the account is deleted.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    actor_name = models.CharField(max_length=200, help_text="account name, or the command and system user")
+    via = models.CharField(max_length=20, help_text="admin, staff page, api or command")
+    action = models.CharField(max_length=30, choices=AuditAction.choices, db_index=True)
+    study = models.ForeignKey(Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    study_slug = models.CharField(max_length=60, blank=True, db_index=True)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name}: {self.summary}"
+
+
+class ApiToken(models.Model):
+    """A researcher's read-only key to the JSON API. Only its sha256 is stored; revoking is final."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="what the token is for, e.g. 'analysis notebook'")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False, help_text="the first characters, to recognise it")
+    studies = models.ManyToManyField(
+        Study, blank=True, related_name="+", help_text="the studies it may read; none chosen: every study"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…, {self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class AnalysisKind(models.TextChoices):

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from .export import participant_figures
+from .export import condition_label, participant_figures
 from .models import Participant, ParticipantStatus, Response, Study, Trial, TrialKind
 
 
@@ -36,12 +36,21 @@ def monitor_data(study: Study, now=None) -> dict:
     rows = (
         Participant.objects.filter(study=study)
         .values_list(
-            "id", "condition", "status", "is_pilot", "is_simulated", "consented_at", "completed_at", "last_seen_at"
+            "id",
+            "condition",
+            "latin_square_row",
+            "status",
+            "is_pilot",
+            "is_simulated",
+            "consented_at",
+            "completed_at",
+            "last_seen_at",
         )
         .order_by("id")
         .iterator(chunk_size=2000)
     )
-    for pid, condition, status, is_pilot, is_simulated, consented, completed, last_seen in rows:
+    for pid, condition, latin_row, status, is_pilot, is_simulated, consented, completed, last_seen in rows:
+        condition = condition_label(study, condition, latin_row)
         if is_pilot:
             pilot["started"] += 1
             pilot["completed"] += status == ParticipantStatus.COMPLETED

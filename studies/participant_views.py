@@ -76,6 +76,7 @@ def participant_page(view):
             token = request.get_signed_cookie(cookie_name(study), default=None, salt=COOKIE_SALT)
             request.participant_token = token
             try:
+                check_no_nul_in_request(request)
                 response = view(request, study, *args, **kwargs)
             except p.ParticipationError as err:
                 if wants_json(request):
@@ -86,6 +87,13 @@ def participant_page(view):
         return response
 
     return wrapper
+
+
+def check_no_nul_in_request(request) -> None:
+    """Every field a participant sends may end in the database: one NUL anywhere refuses the request."""
+    for params in (request.GET, request.POST):
+        for name, values in params.lists():
+            p.check_no_nul(name, *values)
 
 
 def set_participant_cookie(response, study: Study, participant) -> None:
@@ -141,7 +149,11 @@ def start(request, study):
         if action != "accept":
             raise p.ParticipationError("Please choose whether you agree to take part.")
         participant = p.do_consent(
-            study, identity=decision.identity, pilot=decision.pilot, simulated=is_simulated(params, study)
+            study,
+            identity=decision.identity,
+            pilot=decision.pilot,
+            simulated=is_simulated(params, study),
+            token=request.participant_token,
         )
         return redirect_to_step(study, participant, set_cookie=True)
     context = {

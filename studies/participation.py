@@ -9,8 +9,8 @@ Guarantees that rest on the database, not only on these checks:
 - one response per assignment (OneToOne) and one per idempotency key (unique): a double click, a
   retry after a network error or two racing requests record exactly one row, and the replay gets
   the same success answer;
-- condition slots are decided with the study row locked (select_for_update), so two consents racing
-  for the last slot of a condition are serialized;
+- a condition is a slot row claimed with SELECT ... FOR UPDATE SKIP LOCKED and held by one
+  participant (OneToOne): racing consents take different slots, and no lock spans the study;
 - an answer advances the participant's `answered_count` only from the position it answers, in the
   same transaction as its row (a conditional UPDATE that locks the participant), so answers are
   recorded in order and the counter always equals the number of responses.
@@ -18,6 +18,7 @@ Guarantees that rest on the database, not only on these checks:
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,7 @@ from django.utils import timezone
 from . import design
 from .models import (
     Assignment,
+    ConditionSlot,
     Design,
     Participant,
     ParticipantStatus,
@@ -47,11 +49,18 @@ EXTERNAL_PARAMS = {
     "mturk": ("workerId", ("assignmentId", "hitId", "turkSubmitTo")),
 }
 MTURK_PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
+# The per-submission parameter that only the participant's own recruitment link carries: ids are
+# not secret (an MTurk worker id is public), so resuming in another browser needs this too.
+PROOF_PARAMS = {"prolific": "SESSION_ID", "mturk": "assignmentId"}
+STARTED_ELSEWHERE = "This study was started in another browser. Please continue there, or contact the researcher."
 MAX_EXTERNAL_LENGTH = 255
 MAX_COMMENT_LENGTH = 5000
 MAX_RT_MS = 24 * 3600 * 1000
 TOUCH_INTERVAL = timedelta(minutes=1)
 PILOT_STATUSES = (StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.LIVE)
+# Free places made per arm when every place is taken; more ranks ahead mean fewer of these inserts.
+SLOT_RANKS_AHEAD = 4
+MAX_SLOT_ROUNDS = 50
 
 CLASS_DISCRIMINATION_QUESTION = "Which of the two object categories is depicted in the image?"
 TRUST_QUESTION = "Which model do you find more reliable?"
@@ -95,6 +104,17 @@ class ExternalIdentity:
     @property
     def is_mturk_preview(self) -> bool:
         return self.source == "mturk" and self.meta.get("assignmentId") == MTURK_PREVIEW_ASSIGNMENT
+
+
+NUL_REFUSED = (
+    "The text you sent contains a NUL character (%00), which cannot be stored. Please remove it and try again."
+)
+
+
+def check_no_nul(*texts: str) -> None:
+    """PostgreSQL cannot store NUL in text: refuse it with a clear message instead of failing later."""
+    if any("\x00" in str(text) for text in texts):
+        raise ParticipationError(NUL_REFUSED)
 
 
 def _clean_param(value) -> str:
@@ -181,12 +201,28 @@ def find_by_external(study: Study, identity: ExternalIdentity) -> Participant | 
     )
 
 
+def _same_secret(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
+
+
+def check_holder(participant: Participant, identity: ExternalIdentity, token: str | None) -> None:
+    """Refuse to hand a participation to a browser that cannot show it holds it: its cookie, or the
+    recruitment link's per-submission parameter equal to the one stored at consent."""
+    if _same_secret(token, participant.token):
+        return
+    param = PROOF_PARAMS.get(identity.source, "")
+    if _same_secret(identity.meta.get(param, ""), (participant.external_meta or {}).get(param, "")):
+        return
+    raise ParticipationError(STARTED_ELSEWHERE, status=403)
+
+
 def do_start(study: Study, *, params, token: str | None = None, user=None) -> StartDecision:
     """Decide what a visit to the entry page means. Writes nothing.
 
     A recruitment-platform id wins over the cookie (shared computers): a known id resumes its own
-    participation if unfinished and is refused if finished; an unknown id goes to consent.
-    Without an id, the signed cookie's participant resumes.
+    participation if unfinished (in another browser only with proof, see `check_holder`) and is
+    refused if finished; an unknown id goes to consent. Without an id, the signed cookie's
+    participant resumes.
     """
     identity = external_identity(params)
     pilot = bool(params.get("pilot")) and can_pilot(study, user)
@@ -198,6 +234,8 @@ def do_start(study: Study, *, params, token: str | None = None, user=None) -> St
             return StartDecision("resume", existing, identity)
         if existing.status == ParticipantStatus.ABANDONED:
             raise ParticipationError("This participation has been ended by the researchers.", status=409)
+        if identity.external_id:
+            check_holder(existing, identity, token)
         check_open_for(existing)
         return StartDecision("resume", existing, identity)
     check_open_for_new(study, pilot=pilot)
@@ -205,24 +243,90 @@ def do_start(study: Study, *, params, token: str | None = None, user=None) -> St
 
 
 # --- consent and condition assignment ------------------------------------------------------------
+def _slot_cutoff(study: Study, now=None):
+    return (now or timezone.now()) - timedelta(minutes=study.inactivity_timeout_minutes)
+
+
 def holding_filter(study: Study, now=None) -> Q:
     """Participants who hold a condition slot: completed, or active and seen within the timeout."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(minutes=study.inactivity_timeout_minutes)
-    return Q(status=ParticipantStatus.COMPLETED) | Q(status=ParticipantStatus.ACTIVE, last_seen_at__gte=cutoff)
+    return Q(status=ParticipantStatus.COMPLETED) | Q(
+        status=ParticipantStatus.ACTIVE, last_seen_at__gte=_slot_cutoff(study, now)
+    )
+
+
+def dropped_filter(study: Study, now=None) -> Q:
+    """The others (`holding_filter`'s complement), spelled so that the participant_activity index
+    finds them without reading the participants who hold a slot."""
+    return Q(status=ParticipantStatus.ABANDONED) | Q(
+        status=ParticipantStatus.ACTIVE, last_seen_at__lt=_slot_cutoff(study, now)
+    )
 
 
 def study_bank(study: Study) -> list[design.BankEntry]:
     """The study's trial bank (main trials and attention checks) as design.BankEntry rows."""
-    rows = Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by("index")
-    return [
+    return _bank_with_trial_ids(study)[0]
+
+
+def _bank_with_trial_ids(study: Study) -> tuple[list[design.BankEntry], dict[int, int]]:
+    """The bank, and the trial id of each bank index (one query for both)."""
+    rows = list(Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by("index"))
+    bank = [
         design.BankEntry(t.index, t.kind, t.image_id, t.method, t.target_class, tuple(t.options), t.payload or {})
         for t in rows
     ]
+    return bank, {t.index: t.id for t in rows}
 
 
 def participant_seed(study: Study, public_id) -> int:
     return design.derive_seed(study.seed, "participant", public_id)
+
+
+def study_arms(study: Study, methods: list[str]) -> list[str]:
+    """The arms participants are balanced over: the methods (between subjects) or the Latin-square
+    rows (within subjects, as text), in order; ties in balance go to the earlier arm."""
+    if study.design == Design.WITHIN:
+        return [str(row) for row in range(len(design.williams_square(len(methods))))]
+    return list(methods)
+
+
+def release_dropped_slots(study: Study, pilot: bool, now=None) -> int:
+    """Free the slots of participants who no longer hold one (timed out, or ended by the researchers).
+
+    One short UPDATE in its own transaction; a dropout who returns later keeps its condition and plan."""
+    dropped = Participant.objects.filter(study=study, is_pilot=pilot).filter(dropped_filter(study, now))
+    return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant__in=dropped).update(participant=None)
+
+
+def add_slot_ranks(study: Study, pilot: bool, arms: list[str], ranks: int = SLOT_RANKS_AHEAD) -> None:
+    """Make `ranks` more free places in every arm. Concurrent calls may add the same places: the
+    unique constraint keeps one of each, in a short transaction of its own."""
+    have = dict(
+        ConditionSlot.objects.filter(study=study, is_pilot=pilot, arm__in=arms)
+        .values_list("arm")
+        .annotate(n=Count("id"))
+        .values_list("arm", "n")
+    )
+    ConditionSlot.objects.bulk_create(
+        [
+            ConditionSlot(study=study, is_pilot=pilot, arm=arm, arm_order=order, rank=have.get(arm, 0) + k)
+            for k in range(ranks)
+            for order, arm in enumerate(arms)
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def claim_slot(study: Study, pilot: bool, arms: list[str]) -> ConditionSlot | None:
+    """Lock the free slot of lowest rank (then earliest arm) that no concurrent consent has locked.
+
+    Must run inside the consent's transaction: the lock keeps the slot until the participant holding
+    it is committed, and other consents skip to the next place meanwhile."""
+    return (
+        ConditionSlot.objects.select_for_update(skip_locked=True)
+        .filter(study=study, is_pilot=pilot, arm__in=arms, participant=None)
+        .order_by("rank", "arm_order")
+        .first()
+    )
 
 
 def do_consent(
@@ -232,38 +336,62 @@ def do_consent(
     pilot: bool = False,
     simulated: bool = False,
     now=None,
+    token: str | None = None,
 ) -> Participant:
-    """Create the participant with a condition and a stored plan, or return the existing one.
+    """Create the participant with a condition and a stored plan, or return the existing one
+    (to the browser that holds it: see `check_holder`).
 
-    Runs in one transaction with the study row locked, so that slot decisions are serialized.
+    The condition is the free slot of lowest rank, claimed with SKIP LOCKED, so consents run side by
+    side: two consents never take the same slot, and the arms stay within one participant of each
+    other (counting only participants who hold a slot: dropouts free theirs).
     """
     identity = identity or ExternalIdentity()
     if identity.is_mturk_preview:
         raise ParticipationError("Please accept the HIT before starting the study.", status=403)
     now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            locked = Study.objects.select_for_update().get(pk=study.pk)
-            check_open_for_new(locked, pilot=pilot)
-            existing = find_by_external(locked, identity)
-            if existing is not None:
-                return existing
-            participant = _create_participant(locked, identity, pilot, simulated, now)
-    except IntegrityError:
-        # The same external id consented in another request at the same moment: that one won.
-        existing = find_by_external(study, identity)
-        if existing is None:
-            raise
+    # The status as of now (it may have closed since `study` was read).
+    study.status = Study.objects.filter(pk=study.pk).values_list("status", flat=True).get()
+    check_open_for_new(study, pilot=pilot)
+    existing = find_by_external(study, identity)
+    if existing is not None:
+        check_holder(existing, identity, token)
         return existing
-    return participant
-
-
-def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, simulated: bool, now) -> Participant:
-    bank = study_bank(study)
+    bank, trial_ids = _bank_with_trial_ids(study)
     if not any(e.kind == TrialKind.MAIN for e in bank):
         raise StudyNotOpen("This study has no trials yet. Please try again later.")
     methods = list(study.methods) or sorted({e.method for e in bank if e.kind == TrialKind.MAIN})
-    peers = Participant.objects.filter(study=study, is_pilot=pilot).filter(holding_filter(study, now))
+    arms = study_arms(study, methods)
+    release_dropped_slots(study, pilot, now)
+    for _ in range(MAX_SLOT_ROUNDS):
+        try:
+            with transaction.atomic():
+                slot = claim_slot(study, pilot, arms)
+                if slot is not None:
+                    participant = _create_participant(study, identity, pilot, simulated, slot, bank, trial_ids, methods)
+                    slot.participant = participant
+                    slot.save(update_fields=["participant"])
+                    return participant
+        except IntegrityError:
+            # The same external id consented in another request at the same moment: that one won.
+            existing = find_by_external(study, identity)
+            if existing is None:
+                raise
+            check_holder(existing, identity, token)
+            return existing
+        add_slot_ranks(study, pilot, arms)  # every place is taken or being taken
+    raise ParticipationError("Many people are starting at this moment. Please try again in a few seconds.", 503)
+
+
+def _create_participant(
+    study: Study,
+    identity: ExternalIdentity,
+    pilot: bool,
+    simulated: bool,
+    slot: ConditionSlot,
+    bank: list[design.BankEntry],
+    trial_ids: dict[int, int],
+    methods: list[str],
+) -> Participant:
     participant = Participant(
         study=study,
         external_source=identity.source if identity.external_id else "",
@@ -275,18 +403,9 @@ def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, s
     participant.seed = participant_seed(study, participant.public_id)
     condition, latin_row = None, None
     if study.design == Design.WITHIN:
-        counts = dict(
-            peers.exclude(latin_square_row=None)
-            .values_list("latin_square_row")
-            .annotate(n=Count("id"))
-            .values_list("latin_square_row", "n")
-        )
-        latin_row = design.choose_latin_row(methods, counts)
-        participant.latin_square_row = latin_row
+        latin_row = participant.latin_square_row = slot.arm_order
     else:
-        counts = dict(peers.values_list("condition").annotate(n=Count("id")).values_list("condition", "n"))
-        condition = design.choose_between_condition(methods, counts)
-        participant.condition = condition
+        condition = participant.condition = slot.arm
     plan = design.participant_plan(
         bank,
         kind=study.kind,
@@ -300,7 +419,6 @@ def _create_participant(study: Study, identity: ExternalIdentity, pilot: bool, s
     )
     participant.trial_count = len(plan)
     participant.save()
-    trial_ids = dict(Trial.objects.filter(study=study).values_list("index", "id"))
     Assignment.objects.bulk_create(
         [
             Assignment(
@@ -401,12 +519,19 @@ def _parse_key(value) -> uuid.UUID:
         raise ParticipationError("The answer carries no valid idempotency key; please reload the page.") from None
 
 
-def _replay(participant: Participant, key: uuid.UUID) -> AnswerResult | None:
+def _replay(participant: Participant, key: uuid.UUID, data) -> AnswerResult | None:
     existing = Response.objects.select_related("assignment").filter(idempotency_key=key).first()
     if existing is None:
         return None
     if existing.assignment.participant_id != participant.pk:
         raise ParticipationError("This answer key belongs to another session.", status=409)
+    if str(data.get("assignment", "")).strip() != str(existing.assignment_id):
+        # A replay repeats one answer; the same key on another trial would be acknowledged unstored.
+        raise ParticipationError(
+            f"This answer key was already used for trial {existing.assignment.position + 1}; the answer to "
+            f"trial id {str(data.get('assignment', ''))[:20]} was not recorded. Please reload the page.",
+            status=409,
+        )
     return AnswerResult(existing, replay=True, finished=False)
 
 
@@ -421,7 +546,7 @@ def do_answer(participant: Participant, data) -> AnswerResult:
         # A retry of a recorded answer (or a racing request with the same key that committed first)
         # finds its trial answered, or its key taken: that is a replay, not an error.
         if err.status == 409:
-            replay = _replay(participant, key)
+            replay = _replay(participant, key, data)
             if replay is not None:
                 return replay
         raise
@@ -496,6 +621,7 @@ def _refusal_out_of_turn(participant: Participant, position: int) -> Participati
 def do_questionnaire(participant: Participant, comment: str) -> Participant:
     """Store the optional comment and mark the participation completed (idempotent)."""
     comment = str(comment or "").strip()
+    check_no_nul(comment)
     if len(comment) > MAX_COMMENT_LENGTH:
         raise ParticipationError(f"Please keep the comment under {MAX_COMMENT_LENGTH} characters.")
     if participant.status == ParticipantStatus.COMPLETED:

@@ -96,6 +96,15 @@ def inspect_model(
         )
     except (ValueError, FileNotFoundError, RuntimeError, KeyError, TypeError) as exc:
         raise RegistrationRefused(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    if checkpoint_path and not categories:
+        from explain_engine.models import placeholder_categories
+
+        if bundle.categories == placeholder_categories(bundle.num_classes):
+            # Stimuli, trials and answers name classes; "class_3" would end up in a participant's options.
+            raise RegistrationRefused(
+                f"give the categories: the checkpoint has {bundle.num_classes} outputs and does not name them; "
+                f"list {bundle.num_classes} class names, one per line, in the order of the outputs"
+            )
     if target_layer:
         try:
             Explainer(bundle.module, target_layer)
@@ -113,6 +122,7 @@ def register_model(
     categories=None,
     target_layer: str = "",
     notes: str = "",
+    display: str = "standard",
 ) -> ClassifierModel:
     """Register a model. `checkpoint`: a path, or an uploaded/opened file. Writes nothing on refusal."""
     name = (name or "").strip()
@@ -130,6 +140,7 @@ def register_model(
             target_layer=bundle.target_layer,
             weights_sha256=bundle.weights_sha256,
             input_size=int(bundle.input_size[0]),
+            display=display,
             notes=notes,
         )
         stored = None
@@ -183,11 +194,12 @@ def load_bundle(model: ClassifierModel, device: str):
     """Load a registered model for generation and check that its weights are the registered ones."""
     from explain_engine import load_model
 
+    options = {"categories": model.categories, "device": device, "display": model.display}
     if model.checkpoint:
         with local_copy(model.checkpoint) as path:
-            bundle = load_model(model.arch, checkpoint=path, categories=model.categories, device=device)
+            bundle = load_model(model.arch, checkpoint=path, **options)
     else:
-        bundle = load_model(model.arch, weights=model.weights_name or None, categories=model.categories, device=device)
+        bundle = load_model(model.arch, weights=model.weights_name or None, **options)
     if model.weights_sha256 and bundle.weights_sha256 != model.weights_sha256:
         raise RuntimeError(
             f"the weights of {model.name} changed since registration (sha256 {bundle.weights_sha256[:12]}, "

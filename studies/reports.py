@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from . import analysis, export
+from . import analysis, export, generation
 from .models import Response, Study
 
 PLANNED_COMPARISON = (0.6123, 0.4444)  # the paper's Guided Grad-CAM vs Guided Backprop accuracies
@@ -28,6 +28,7 @@ def study_analysis(study: Study):
         rules=export.rules_for(study),
         seed=study.seed,
         plan=PLANNED_COMPARISON if study.kind != "trust" else None,
+        trials_per_participant=generation.trials_available(study) or study.trials_per_participant,
     )
     cache.set(key, (result, df), CACHE_SECONDS)
     return result, df

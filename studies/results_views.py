@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import analysis, export, plots
+from . import analysis, audit, export, plots
 from .models import Study
 from .reports import study_analysis
 
@@ -65,7 +65,7 @@ def study_monitor_data(request, study_id: int):
 
 
 def faithfulness_context(study: Study, result: dict) -> dict:
-    from .faithfulness import human_scores, latest_report
+    from .faithfulness import human_scores, latest_report, model_label
 
     report = latest_report(study)
     human = human_scores(result)
@@ -73,7 +73,9 @@ def faithfulness_context(study: Study, result: dict) -> dict:
     if report is not None:
         for role, methods in report.results.get("summary", {}).items():
             for method, values in methods.items():
-                rows.append({"role": role, "method": method, "human": human.get(method), **values})
+                rows.append(
+                    {"role": model_label(report.results, role), "method": method, "human": human.get(method), **values}
+                )
     return {
         "faithfulness": report,
         "faithfulness_rows": rows,
@@ -149,6 +151,7 @@ def study_plot(request, study_id: int, name: str, fmt: str):
 @staff_member_required
 def export_responses(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
+    audit.do_record_export(request.user, study, "responses", via=audit.VIA_STAFF_PAGE)
     return _csv_response(export.export_responses(study), f"{study.slug}-responses.csv")
 
 
@@ -157,6 +160,7 @@ def export_participants(request, study_id: int):
     """Participants; the external ids appear in clear only with ?external_ids=1 (an explicit request)."""
     study = get_object_or_404(Study, pk=study_id)
     include = request.GET.get("external_ids") == "1"
+    audit.do_record_export(request.user, study, "participants", via=audit.VIA_STAFF_PAGE, external_ids=include)
     return _csv_response(
         export.export_participants(study, include_external_ids=include),
         f"{study.slug}-participants{'-with-external-ids' if include else ''}.csv",
@@ -166,4 +170,5 @@ def export_participants(request, study_id: int):
 @staff_member_required
 def export_stimuli(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
+    audit.do_record_export(request.user, study, "stimuli", via=audit.VIA_STAFF_PAGE)
     return _csv_response(export.export_stimuli(study), f"{study.slug}-stimuli.csv")

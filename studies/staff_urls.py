@@ -1,6 +1,6 @@
 """URL patterns; gathered by studies/urls.py under the `studies` namespace.
 
-Staff only: generation progress (JSON) and stimulus provenance.
+Staff only: generation progress (JSON), stimulus provenance, photographs and raw maps.
 """
 
 from django.urls import path
@@ -18,4 +18,6 @@ urlpatterns = [
     path("staff/explorer/files/<str:key>/<str:filename>", explorer_views.explorer_file, name="explorer-file"),
     path("staff/models/<int:model_id>/failures/", analysis_views.model_failures, name="model-failures"),
     path("staff/models/<int:model_id>/bias/", analysis_views.model_bias, name="model-bias"),
+    path("staff/stimuli/<int:pk>/raw-map.npy", staff_views.raw_map_file, name="stimulus-raw-map"),
+    path("staff/images/<int:pk>/file", staff_views.image_file, name="image-file"),
 ]

@@ -1,21 +1,25 @@
-"""Staff pages for generation: the progress JSON behind the admin's progress bar, and stimulus provenance.
+"""Staff pages for generation: the progress JSON behind the admin's progress bar, stimulus provenance,
+and the private media files (photographs and raw maps).
 
-Thin views over studies/generation.py; staff only (`staff_member_required` sends anyone else to the
-admin login). Stimulus images are linked by `stimulus.png.url`: in production the media files are
-served by whitenoise or the web server with long-lived cache headers (their names are content keys,
-so a file never changes under its URL), never through Django.
+Thin views; staff only (`staff_member_required` sends anyone else to the admin login). Stimulus
+images are linked by `stimulus.png.url`: they are the only public media, served by whitenoise or the
+web server with long-lived cache headers (their names are content keys, so a file never changes under
+its URL), never through Django. Photographs and raw maps are not public in any mode (a
+class-discrimination participant must never see the unmasked photograph), so staff get them here,
+through the default storage, whatever it is.
 """
 
 import json
+import mimetypes
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import generation
-from .models import Stimulus, Study, Trial
+from . import progress
+from .models import ImageItem, Stimulus, Study, Trial
 
 
 @staff_member_required
@@ -23,7 +27,7 @@ from .models import Stimulus, Study, Trial
 @never_cache
 def generation_progress(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
-    return JsonResponse(generation.generation_progress(study))
+    return JsonResponse(progress.study_progress(study))
 
 
 @staff_member_required
@@ -45,3 +49,31 @@ def stimulus_detail(request, pk: int):
             "title": f"Stimulus {stimulus.pk}",
         },
     )
+
+
+def _private_file(field_file, filename: str):
+    if not field_file:
+        raise Http404("no file")
+    try:
+        handle = field_file.storage.open(field_file.name, "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("the file is missing from the storage") from None
+    content_type = mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type, filename=filename)
+    # Content-addressed, so it never changes; but it is private: no shared cache may keep it.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@staff_member_required
+@require_GET
+def image_file(request, pk: int):
+    image = get_object_or_404(ImageItem, pk=pk)
+    return _private_file(image.file, image.filename.rsplit("/", 1)[-1])
+
+
+@staff_member_required
+@require_GET
+def raw_map_file(request, pk: int):
+    stimulus = get_object_or_404(Stimulus, pk=pk)
+    return _private_file(stimulus.raw_map, f"stimulus-{stimulus.pk}-raw-map.npy")

@@ -39,7 +39,7 @@ def cached_bundle(model):
     from studies.registry import load_bundle
 
     device = resolve_device()
-    key = (model.pk, model.weights_sha256, model.target_layer, device)
+    key = (model.pk, model.weights_sha256, model.target_layer, model.display, device)
     if key in _MODEL_CACHE:
         _MODEL_CACHE.move_to_end(key)
         return _MODEL_CACHE[key]

@@ -9,6 +9,8 @@ explain_engine.dissect.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from . import analyses
@@ -123,3 +125,48 @@ def share_naming(analysis: ModelAnalysis, concept: str, cue: str | None = None) 
     if not images:
         return None
     return sum(any(c["name"] == concept for c in e["concepts"]) for e in images) / len(images)
+
+
+# --- textual explanations as stimuli ------------------------------------------------------------
+METHOD = "textual"  # a study method beside the engine's: the participant reads the sentence instead of a map
+TEXT_RECIPE = "text-1"
+TEXT_SIDE = 360
+
+
+def sentence_png(text: str, side: int = TEXT_SIDE) -> bytes:
+    """The sentence set on a white square (the stimulus file; the participant page shows the text itself)."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (side, side), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=20)
+    lines = textwrap.wrap(text, width=30)
+    y = max(8, (side - 26 * len(lines)) // 2)
+    for line in lines:
+        draw.text((16, y), line, fill="black", font=font)
+        y += 26
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def text_stimulus(model: ClassifierModel, probe_set: ImageSet, image: ImageItem, target_class: str, get_bundle) -> dict:
+    """The textual explanation of one decision, from the dissection of the model's target layer on the
+    probe set (computed here when missing: this runs on the worker). Returns {text, concepts, dissection}."""
+    from explain_engine.dissect import Dissection, channel_importance, explain_decision, sentence
+
+    from .generation import _open_rgb
+
+    row, _ = analyses.find_or_create(AnalysisKind.DISSECTION, model, probe_set, "", {})
+    if row.status != JobStatus.DONE:
+        row = analyses.do_run_analysis(row.pk, get_bundle)
+    if row.status != JobStatus.DONE:
+        raise TextualError(f"the dissection failed: {row.error}")
+    dissection = Dissection.from_dict(row.results)
+    bundle = get_bundle(model)
+    x = bundle.preprocess(_open_rgb(image))[None]
+    alpha, _ = channel_importance(bundle.module, dissection.layer, x, model.categories.index(target_class))
+    ranked = explain_decision(alpha[0], dissection, DEFAULT_TOP)
+    return {"text": sentence(target_class, ranked), "concepts": ranked, "dissection": row.content_key}

@@ -5,6 +5,7 @@ import redis
 from django.conf import settings
 
 from tests.support.browser import launch
+from tests.support.researcher_world import researcher_files, researcher_world  # noqa: F401 (fixtures)
 from tests.support.worker import WorkerProcess
 
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse ORM calls.
@@ -71,18 +72,8 @@ def outsider_client(client, outsider):
 
 # --- the demo world ----------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def trained_demo_models(tmp_path_factory):
-    """The demo networks at the real settings, trained once per test session.
-
-    Returns (manifest, cache_dir, progress messages, seconds); shared by the training tests and the
-    end-to-end demo test, so the suite trains them only once.
-    """
-    import time
-
+def shipped_demo_models():
+    """The trained demo networks shipped in explain_engine/demo_weights, verified on load (no training)."""
     from explain_engine import demo_train
 
-    cache = tmp_path_factory.mktemp("demo_models")
-    messages: list[str] = []
-    started = time.perf_counter()
-    manifest = demo_train.train_demo_models(cache, seed=0, progress=messages.append)
-    return manifest, cache, messages, time.perf_counter() - started
+    return demo_train.load_shipped_demo_models(progress=None)

@@ -1,5 +1,5 @@
 // Live generation progress on the study's admin page: polls the JSON endpoint named in
-// data-progress-url and updates the bar, the counts, the rate, the time left and the failures.
+// data-progress-url and updates the bar, the status, the job's summary and the failures.
 (function () {
   "use strict";
   function $(root, name) { return root.querySelector('[data-progress="' + name + '"]'); }
@@ -11,18 +11,16 @@
     text($(root, "eligible"), data.eligible_image_count === null ? "-" : data.eligible_image_count);
     text($(root, "surviving"), data.surviving_image_count === null ? "-" : data.surviving_image_count);
     var status = document.querySelector('[data-progress="study_status"]');
-    text(status, data.study_status);
+    text(status, data.study_status_label);
     if (!job) { return false; }
     var bar = $(root, "bar");
     if (bar) {
       bar.style.width = job.percent + "%";
       bar.parentNode.setAttribute("aria-valuenow", job.percent);
+      bar.parentNode.setAttribute("data-phase", job.phase);
     }
-    var parts = ["Job " + job.id + ": " + job.status + " \u2014 " + job.done + " of " + job.total +
-                 " stimuli, " + job.failed + " failed"];
-    if (job.rate_per_s) { parts.push(job.rate_per_s.toFixed(2) + " per second"); }
-    if (job.eta_s !== null && job.status === "running") { parts.push("about " + Math.round(job.eta_s) + " s left"); }
-    text($(root, "summary"), parts.join(", ") + ".");
+    // The server writes the summary (phase, counts, queue position), so the page and the poll agree.
+    text($(root, "summary"), job.summary);
     var list = $(root, "failures");
     if (list) {
       list.textContent = "";
@@ -33,12 +31,11 @@
       }
       data.failures.forEach(function (f) {
         var li = document.createElement("li");
-        li.textContent = (f.image ? f.image + " " : "") + (f.model ? "(" + f.model + ") " : "") +
-          (f.method || "") + ": " + f.reason;
+        li.textContent = f.text;
         list.appendChild(li);
       });
     }
-    return job.status === "pending" || job.status === "running";
+    return job.phase === "waiting" || job.phase === "planning" || job.phase === "generating";
   }
 
   function poll(root, url, wasRunning) {

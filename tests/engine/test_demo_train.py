@@ -1,14 +1,17 @@
-"""Training the demo world's two CNNs: accuracy, bias visible in Grad-CAM, cache, determinism.
+"""The demo world's two CNNs: the shipped weights, their accuracy and bias, the cache, and bit-for-bit
+reproducibility.
 
-The real demo settings are trained ONCE per session (about 1-2 minutes on two cores) in a
-session-scoped fixture; every other test either reads that result or trains a tiny model through
-the same code path.  No Django.
+The trained networks ship in explain_engine/demo_weights; every test reads them except
+``test_retraining_reproduces_the_shipped_weights_bit_for_bit``, the only one that trains them at
+the real settings (about 1.5 minutes on two cores).  The cache rules are checked on a miniature
+run (seconds) through the same code path.  No Django.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 
 import numpy as np
@@ -19,28 +22,34 @@ from explain_engine import demo_train
 from explain_engine.demo_nets import DEMO_ARCHITECTURES
 from explain_engine.synthetic import CLASSES, DEFAULT_BIAS, Bias, apply_bias, make_dataset
 
-# Training shares two cores with whatever else runs; leave room beyond the suite-wide timeout.
-pytestmark = pytest.mark.timeout(1500)
-
 TINY = dict(strong_steps=6, weak_steps=6, n_train=128, n_test=32, n_cam=8)
 
 
 @pytest.fixture(scope="session")
-def demo(trained_demo_models):
-    """The demo models at the real settings, trained once per test session (tests/conftest.py)."""
-    return trained_demo_models
+def demo(shipped_demo_models):
+    """(manifest, directory) of the shipped demo networks."""
+    return shipped_demo_models, demo_train.SHIPPED_DIR
+
+
+@pytest.fixture
+def shipped_copy(tmp_path):
+    copy = tmp_path / "weights"
+    shutil.copytree(demo_train.SHIPPED_DIR, copy)
+    return copy
 
 
 def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_writes_state_dicts_and_manifest(demo):
-    manifest, cache, _, _ = demo
-    assert manifest["cached"] is False
+def test_the_shipped_weights_are_state_dicts_with_their_manifest(demo):
+    manifest, cache = demo
     on_disk = json.loads((cache / "demo_models.json").read_text())
     assert on_disk["categories"] == list(CLASSES)
-    assert on_disk["seed"] == 0
+    assert on_disk["seed"] == demo_train.SEED
+    assert on_disk["settings"]["recipe_version"] == demo_train.RECIPE_VERSION
+    assert on_disk["settings"]["threads"] == demo_train.TRAIN_THREADS
+    assert on_disk["settings"]["numerics"] == demo_train.PINNED_NUMERICS
     assert on_disk["target_layer"] == "features.13"
     assert set(on_disk["models"]) == {"shapes_strong", "shapes_weak"}
     for name, info in on_disk["models"].items():
@@ -85,7 +94,7 @@ def test_weak_grad_cam_attends_to_the_cue(demo):
 
 def test_grad_cam_recomputed_from_saved_weights(demo):
     """Independently of the manifest: load the files and look at the maps on fresh cued scenes."""
-    _, cache, _, _ = demo
+    _, cache = demo
     models = {}
     for name in ("shapes_strong", "shapes_weak"):
         m = DEMO_ARCHITECTURES[name](len(CLASSES))
@@ -108,32 +117,76 @@ def test_grad_cam_recomputed_from_saved_weights(demo):
         assert all(not m._forward_hooks for m in model.modules())
 
 
-def test_progress_and_summary_printed(demo):
-    messages = demo[2]
-    assert any("shapes_strong: step" in m and "loss" in m for m in messages)
-    assert any("shapes_weak: step" in m for m in messages)
+def test_loading_verifies_and_prints_the_summary(demo):
+    messages: list[str] = []
+    manifest = demo_train.load_shipped_demo_models(progress=messages.append)
+    assert manifest["cached"] is True
+    assert manifest["paths"]["shapes_weak"] == str((demo[1] / "shapes_weak.pt").resolve())
+    assert any("shipped networks" in m for m in messages)
     assert any("both labels in top 2" in m for m in messages)
 
 
-def test_cache_reuse_is_fast_and_identical(demo):
-    manifest, cache, _, _ = demo
+def test_a_damaged_weight_file_is_refused(shipped_copy):
+    (shipped_copy / "shapes_weak.pt").write_bytes(b"junk")
+    with pytest.raises(demo_train.DemoWeightsError, match="shapes_weak.pt does not hold the recorded demo weights"):
+        demo_train.load_shipped_demo_models(shipped_copy, progress=None)
+
+
+def test_a_missing_manifest_is_refused_with_the_retrain_command(tmp_path):
+    with pytest.raises(demo_train.DemoWeightsError, match="python -m explain_engine.demo_train"):
+        demo_train.load_shipped_demo_models(tmp_path, progress=None)
+
+
+def test_a_changed_recipe_without_new_weights_is_refused(shipped_copy, monkeypatch):
+    monkeypatch.setattr(demo_train, "RECIPE_VERSION", demo_train.RECIPE_VERSION + 1)
+    with pytest.raises(demo_train.DemoWeightsError) as refused:
+        demo_train.load_shipped_demo_models(shipped_copy, progress=None)
+    message = str(refused.value)
+    assert f"recipe version {demo_train.RECIPE_VERSION - 1}" in message
+    assert "--force" in message and "manage.py demo --retrain" in message
+
+
+def test_a_recipe_edited_without_a_version_bump_is_refused(shipped_copy, monkeypatch):
+    edited = demo_train.default_settings(weak_steps=801)
+    monkeypatch.setattr(demo_train, "default_settings", lambda: edited)
+    with pytest.raises(demo_train.DemoWeightsError, match="other settings"):
+        demo_train.load_shipped_demo_models(shipped_copy, progress=None)
+
+
+def test_the_shipped_weights_are_a_valid_training_cache(shipped_copy):
     messages: list[str] = []
     t = time.perf_counter()
-    again = demo_train.train_demo_models(cache, seed=0, progress=messages.append)
+    again = demo_train.train_demo_models(shipped_copy, progress=messages.append)
     assert time.perf_counter() - t < 5
     assert again["cached"] is True
-    for name in ("shapes_strong", "shapes_weak"):
-        assert again["models"][name]["sha256"] == manifest["models"][name]["sha256"]
     assert any("reusing" in m for m in messages)
 
 
-def test_cli_reuses_cache(demo, capsys):
-    _, cache, _, _ = demo
+def test_cli_reuses_cache(shipped_copy, capsys):
     t = time.perf_counter()
-    assert demo_train.main(["--out", str(cache)]) == 0
+    assert demo_train.main(["--out", str(shipped_copy)]) == 0
     assert time.perf_counter() - t < 5
     out = capsys.readouterr().out
     assert "reusing" in out and "shapes_weak" in out
+
+
+@pytest.mark.timeout(1500)  # training shares two cores with whatever else runs
+def test_retraining_reproduces_the_shipped_weights_bit_for_bit(demo, tmp_path):
+    """The only test that trains the demo networks at the real settings (seed and thread count recorded)."""
+    shipped, _ = demo
+    messages: list[str] = []
+    before = torch.get_num_threads()
+    retrained = demo_train.train_demo_models(tmp_path, seed=shipped["seed"], progress=messages.append, force=True)
+    assert torch.get_num_threads() == before  # the fixed training thread count is restored
+    assert retrained["cached"] is False
+    assert retrained["settings"]["threads"] == shipped["settings"]["threads"]
+    for name in ("shapes_strong", "shapes_weak"):
+        assert retrained["models"][name]["sha256"] == shipped["models"][name]["sha256"], name
+        assert _sha(tmp_path / f"{name}.pt") == shipped["models"][name]["sha256"]
+        assert retrained["models"][name]["accuracy"] == shipped["models"][name]["accuracy"]
+    assert retrained["grad_cam"] == shipped["grad_cam"]
+    assert any("shapes_strong: step" in m and "loss" in m for m in messages)
+    assert any("shapes_weak: step" in m for m in messages)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +195,7 @@ def tiny(tmp_path_factory):
     cache = tmp_path_factory.mktemp("tiny")
     before = torch.get_num_threads()
     manifest = demo_train.train_demo_models(cache, seed=3, progress=None, **TINY)
-    assert torch.get_num_threads() == before  # the fixed training thread count is restored
+    assert torch.get_num_threads() == before
     return manifest, cache
 
 
@@ -157,8 +210,6 @@ def test_training_is_deterministic(tiny, tmp_path):
 
 
 def test_changed_settings_or_damaged_file_retrain(tiny, tmp_path):
-    import shutil
-
     _, src = tiny
     cache = tmp_path / "cache"
     shutil.copytree(src, cache)

@@ -174,3 +174,16 @@ def test_do_answer_replay_returns_the_same_response(cd):
     first = participation.do_answer(participant, data)
     second = participation.do_answer(participant, data)
     assert not first.replay and second.replay and first.response.pk == second.response.pk
+
+
+@pytest.mark.django_db
+def test_an_idempotency_key_reused_for_another_trial_is_a_conflict_naming_it(client, cd):
+    study, participant = cd
+    first = factories.good_answer(current(participant))
+    assert answer(client, study, first).json()["ok"] is True
+    second = {**factories.good_answer(current(participant)), "idempotency_key": first["idempotency_key"]}
+    error = _json_error(answer(client, study, second), 409)
+    assert "already used for trial 1" in error and str(second["assignment"]) in error
+    assert Response.objects.filter(assignment__participant=participant).count() == 1
+    replay = answer(client, study, first).json()  # the first answer's own retry is still a replay
+    assert replay["ok"] is True and replay["replay"] is True

@@ -115,3 +115,11 @@ def test_the_same_external_id_racing_twice_gets_one_participation():
     got = [p.pk for p in run_at_once(*[lambda: factories.make_participant(study, external_id="racer")] * 2)]
     assert len(got) == 2 and got[0] == got[1]
     assert Participant.objects.filter(study=study).count() == 1
+
+
+def test_a_participation_ended_by_the_researchers_frees_its_slot():
+    study = factories.make_class_discrimination_study()
+    a, b, _ = (factories.make_participant(study) for _ in range(3))
+    Participant.objects.filter(pk=b.pk).update(status=ParticipantStatus.ABANDONED)
+    assert factories.make_participant(study).condition == b.condition
+    assert factories.make_participant(study).condition == a.condition  # the next rank, first arm

@@ -160,15 +160,15 @@ def test_reload_resumes_at_first_unanswered_trial(client):
 
 def test_second_visit_by_the_same_external_id(client, django_user_model):
     study = factories.make_class_discrimination_study()
-    participant = consent(client, study, PROLIFIC_PID="same", STUDY_ID="s")
+    participant = consent(client, study, PROLIFIC_PID="same", STUDY_ID="s", SESSION_ID="se")
     answer(client, study, factories.good_answer(current(participant)))
-    client.cookies.clear()  # another browser, same Prolific id
-    res = client.get(start_url(study, PROLIFIC_PID="same"))
+    client.cookies.clear()  # another browser, the same recruitment link
+    res = client.get(start_url(study, PROLIFIC_PID="same", SESSION_ID="se"))
     assert res.status_code == 302 and res.url.endswith("/trial/")
     assert Participant.objects.filter(study=study).count() == 1
     # Posting consent again does not create a second participation either.
     client.cookies.clear()
-    res = client.post(start_url(study), {"action": "accept", "PROLIFIC_PID": "same"})
+    res = client.post(start_url(study), {"action": "accept", "PROLIFIC_PID": "same", "SESSION_ID": "se"})
     assert res.status_code == 302 and Participant.objects.filter(study=study).count() == 1
     factories.answer_all(participant)
     client.cookies.clear()

@@ -4,26 +4,16 @@ import csv
 import io
 import re
 import tracemalloc
-from pathlib import Path
 
 import pytest
 
 from studies import export
 from tests.results import factories as F
 
-CODEBOOK = Path(__file__).resolve().parents[2] / "docs" / "codebook.md"
-
 
 def codebook_columns(section: str) -> list[str]:
     """Column names of the table under '## <section>' in docs/codebook.md."""
-    text = CODEBOOK.read_text()
-    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    columns = []
-    for line in body.splitlines():
-        if line.startswith("| ") and not line.startswith("| column"):
-            cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
-            columns.append(cells[0].strip())
-    return columns
+    return [v.name for v in export.codebook_variables(section)]
 
 
 def read(chunks) -> list[dict]:

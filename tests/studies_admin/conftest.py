@@ -163,3 +163,23 @@ def trust_study(db, media_root, strong_model, weak_model):
         seed=5,
         attention_checks_per_participant=1,
     )
+
+
+@pytest.fixture
+def admin_page(browser, live_server, transactional_db, researcher):
+    """Rosa signed in to the admin through its login form."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "rosa")
+    page.fill("#id_password", "rosa-password-123")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.js_errors = errors
+    try:
+        yield page
+    finally:
+        context.close()

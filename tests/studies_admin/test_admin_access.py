@@ -17,6 +17,7 @@ ADMIN_PAGES = [
     "/admin/studies/stimulus/",
     "/admin/studies/generationjob/",
     "/admin/studies/imageitem/",
+    "/admin/studies/participant/",
 ]
 
 
@@ -34,7 +35,9 @@ def test_the_researcher_sees_every_admin_page_and_the_study_page_links_its_tools
         assert researcher_client.get(url).status_code == 200, url
     generate_inline(cd_study)
     page = researcher_client.get(f"/admin/studies/study/{cd_study.pk}/change/").content.decode()
-    assert "/s/cd/?pilot=1" in page and "Preview as pilot participant" in page
+    preview = f"/admin/studies/study/{cd_study.pk}/preview/"
+    assert preview in page and "Preview as pilot participant" in page
+    assert researcher_client.get(preview)["Location"] == "/s/cd/?pilot=1"
     assert reverse("studies:generation-progress", kwargs={"study_id": cd_study.pk}) in page
     assert "4 images have exactly two labels" in page
     stimulus = cd_study.trials.first().stimulus

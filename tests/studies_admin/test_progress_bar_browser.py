@@ -11,26 +11,6 @@ from tests.support import factories
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def admin_page(browser, live_server, transactional_db, researcher):
-    """Rosa signed in to the admin through its login form."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "rosa")
-    page.fill("#id_password", "rosa-password-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    page.js_errors = errors
-    try:
-        yield page
-    finally:
-        context.close()
-
-
 def test_the_progress_bar_follows_the_job_and_the_page_reloads_when_it_ends(admin_page, live_server):
     study = factories.make_class_discrimination_study()
     job = GenerationJob.objects.create(
@@ -54,5 +34,5 @@ def test_the_progress_bar_follows_the_job_and_the_page_reloads_when_it_ends(admi
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE, done=9, finished_at=timezone.now())
     # A finished job reloads the page once, so that the buttons that depend on it are current.
     admin_page.wait_for_function("window.notReloaded === undefined")
-    assert "done" in summary.inner_text() and "9 of 10 stimuli" in summary.inner_text()
+    assert "Done" in summary.inner_text() and "9 of 10 stimuli" in summary.inner_text()
     assert admin_page.js_errors == []

@@ -304,7 +304,9 @@ def make_participant(
     """A consented participant with a condition and assignments, through the real consent logic."""
     from studies import participation
 
-    identity = participation.ExternalIdentity(source, external_id, {}) if external_id else None
+    # The recruitment link's per-submission parameter comes along, as the platforms send it.
+    meta = {participation.PROOF_PARAMS[source]: f"submission-of-{external_id}"}
+    identity = participation.ExternalIdentity(source, external_id, meta) if external_id else None
     return participation.do_consent(study, identity=identity, pilot=pilot, simulated=simulated, now=now)
 
 

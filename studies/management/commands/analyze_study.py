@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies import analysis, export
+from studies import analysis, export, generation
 from studies.models import Study
 
 
@@ -73,6 +73,9 @@ class Command(BaseCommand):
             plan=tuple(plan) if plan else None,
             alpha=alpha,
             power=power,
+            trials_per_participant=(generation.trials_available(study) or study.trials_per_participant)
+            if study
+            else None,
         )
         result = {"study": slug, **result}
         self.stdout.write(analysis.text_report(result, study.name if study else slug))

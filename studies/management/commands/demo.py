@@ -4,8 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explain_engine.demo_train import DemoWeightsError
 from studies import generation
-from studies.demo import DEMO_USERNAME, do_build_demo, do_reset_demo_staff
+from studies.demo import DEMO_USERNAME, bots_command, do_build_demo, do_reset_demo_staff
 
 
 class Command(BaseCommand):
@@ -18,13 +19,18 @@ class Command(BaseCommand):
             help="build only (this command never serves; `make demo` serves after it)",
         )
         parser.add_argument("--host", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--retrain",
+            action="store_true",
+            help="train the two demo networks from scratch (into DEMO_MODELS_DIR) instead of loading the shipped ones",
+        )
 
     def handle(self, *args, **options):
         started = time.monotonic()
         say = self.stdout.write
         try:
-            studies = do_build_demo(say)
-        except generation.StudyError as exc:
+            studies = do_build_demo(say, retrain=options["retrain"])
+        except (generation.StudyError, DemoWeightsError) as exc:
             raise CommandError(str(exc)) from exc
         password = do_reset_demo_staff()
         host = options["host"].rstrip("/")
@@ -36,4 +42,4 @@ class Command(BaseCommand):
             say(f"    participant link:  {host}/s/{study.slug}/")
             say(f"    Prolific-style:    {host}/s/{study.slug}/?PROLIFIC_PID=demo-pid&STUDY_ID=demo&SESSION_ID=1")
             say(f"    results:           {host}/staff/studies/{study.pk}/results/")
-            say(f"    simulate 20 bots:  python manage.py simulate_participants {study.slug} --n 20 --policy oracle")
+            say(f"    simulate 20 bots:  {bots_command(study.slug)}")

@@ -84,6 +84,8 @@ class Command(BaseCommand):
         )
         if study.surviving_image_count is not None:
             summary += f"; {study.surviving_image_count} of {study.eligible_image_count} images survived"
+        if j["warning"]:
+            self.stderr.write(self.style.WARNING(f"warning: {j['warning']}"))
         if j["status"] == JobStatus.DONE:
             self.stdout.write(self.style.SUCCESS(summary))
         else:

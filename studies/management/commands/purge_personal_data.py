@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from studies import audit
 from studies.management import study_or_error
 from studies.privacy import do_purge_personal_data
 
@@ -20,6 +21,14 @@ class Command(BaseCommand):
             if answer.strip().lower() not in ("y", "yes"):
                 raise CommandError("nothing deleted")
         result = do_purge_personal_data(study)
+        audit.do_record(
+            audit.command_actor("purge_personal_data"),
+            audit.AuditAction.PURGE_PERSONAL_DATA,
+            f"purged the personal data of {result['participants_purged']} participants of {slug}",
+            study=study,
+            via=audit.VIA_COMMAND,
+            details={"participants_purged": result["participants_purged"]},
+        )
         self.stdout.write(
             f"Purged personal data of {result['participants_purged']} of {result['participants_total']} participants "
             f"of {slug}."

@@ -25,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--checkpoint", default=None, help="a state dict saved with torch.save")
         parser.add_argument("--categories", default=None, help="file with class names, one per line (or JSON list)")
         parser.add_argument("--target-layer", default="", help="dotted module name; detected when omitted")
+        parser.add_argument(
+            "--display",
+            choices=["standard", "pad_square"],
+            default="standard",
+            help="standard: the architecture's transform (torchvision: resize and center-crop, which cuts off "
+            "the sides of non-square photos); pad_square: pad photos to a square and show them whole",
+        )
         parser.add_argument("--notes", default="")
 
     def handle(self, *args, **o):
@@ -41,6 +48,7 @@ class Command(BaseCommand):
                 categories=cats,
                 target_layer=o["target_layer"],
                 notes=o["notes"],
+                display=o["display"],
             )
         except (RegistrationRefused, OSError, UnicodeDecodeError) as exc:
             raise CommandError(str(exc)) from None

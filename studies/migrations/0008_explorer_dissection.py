@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("studies", "0004_order_by_key_columns"),
+        ("studies", "0007_audit_log_api_tokens_colormap"),
     ]
 
     operations = [
