@@ -54,6 +54,7 @@ def analysis_key(kind: str, model: ClassifierModel, image_set: ImageSet, layer: 
         "weights_name": model.weights_name,
         "categories": model.categories,
         "target_layer": model.target_layer,
+        "display": getattr(model, "display", ""),
         "layer": layer,
         "images": image_set_digest(image_set),
         "parameters": parameters,

@@ -23,6 +23,7 @@ from . import analyses
 from .analysis import cluster_bootstrap_mean
 from .explorer import ensure_tiles, tile_path
 from .faithfulness import scale_boxes
+from .geometry import model_geometry
 from .models import ClassifierModel, ImageSet, ModelAnalysis
 
 FAILURE_METHOD = "gradcam"
@@ -91,20 +92,20 @@ def compute_failures(analysis: ModelAnalysis, bundle, get_bundle) -> dict:
     }
 
 
-def _mass_shares(cam: np.ndarray, boxes, cue_boxes: dict, image, size) -> tuple[float, dict]:
+def _mass_shares(cam: np.ndarray, boxes, cue_boxes: dict, image, size, geometry) -> tuple[float, dict]:
     from explain_engine.dissect import box_masks
 
     total = float(cam.sum())
     if total <= 0:
         return float("nan"), {name: float("nan") for name in cue_boxes}
-    masks = box_masks([("object", b) for b in scale_boxes(boxes, (image.width, image.height), size)], size)
+    masks = box_masks([("object", b) for b in scale_boxes(boxes, (image.width, image.height), size, geometry)], size)
     outside = 1.0 - float(cam[masks["object"]].sum()) / total
     on_cue = {}
     for name, cb in cue_boxes.items():
         if not cb:  # the cue is not in this image: the share is taken over the images that show it
             on_cue[name] = float("nan")
             continue
-        m = box_masks([(name, b) for b in scale_boxes(cb, (image.width, image.height), size)], size)[name]
+        m = box_masks([(name, b) for b in scale_boxes(cb, (image.width, image.height), size, geometry)], size)[name]
         on_cue[name] = float(cam[m].sum()) / total
     return outside, on_cue
 
@@ -129,6 +130,7 @@ def compute_bias(analysis: ModelAnalysis, bundle, get_bundle) -> dict:
     cues = sorted({b["label"] for im in images for b in im.boxes if b.get("cue")})
     per_class: dict[str, dict] = {c: {"outside": [], "ids": [], "cue": {q: [] for q in cues}} for c in cats}
     explainer = Explainer(bundle.module, layer)
+    geometry = model_geometry(model)
     for group in analyses.image_batches(images, bundle):
         x, _ = _scores(bundle, group)
         for i, (im, t, _) in enumerate(group):
@@ -139,7 +141,7 @@ def compute_bias(analysis: ModelAnalysis, bundle, get_bundle) -> dict:
             cams = explainer.explain(x[i : i + 1], targets, methods=(FAILURE_METHOD,))[FAILURE_METHOD][0].cpu().numpy()
             cue_boxes = {q: [b["box"] for b in im.boxes if b.get("cue") and b["label"] == q] for q in cues}
             for j, c in enumerate(labelled):
-                outside, on_cue = _mass_shares(cams[j], im.boxes_for(c), cue_boxes, im, tuple(t.shape[-2:]))
+                outside, on_cue = _mass_shares(cams[j], im.boxes_for(c), cue_boxes, im, tuple(t.shape[-2:]), geometry)
                 entry = per_class[c]
                 entry["outside"].append(outside)
                 entry["ids"].append(im.pk)

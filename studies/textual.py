@@ -15,6 +15,7 @@ import numpy as np
 
 from . import analyses
 from .faithfulness import scale_boxes
+from .geometry import WHOLE, model_geometry
 from .models import AnalysisKind, ClassifierModel, ImageItem, ImageSet, JobStatus, ModelAnalysis
 
 DEFAULT_TOP = 3
@@ -24,12 +25,13 @@ class TextualError(Exception):
     """A request for textual explanations is refused; the message says why."""
 
 
-def concept_masks(image: ImageItem, size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Boolean masks (at the network's input size (H, W)) of every concept annotated on the image."""
+def concept_masks(image: ImageItem, size: tuple[int, int], geometry=WHOLE) -> dict[str, np.ndarray]:
+    """Boolean masks (at the network's input size (H, W), placed by the model's display geometry) of
+    every concept annotated on the image."""
     from explain_engine.dissect import box_masks
 
     names = [b["label"] for b in image.boxes]
-    scaled = scale_boxes([b["box"] for b in image.boxes], (image.width, image.height), size)
+    scaled = scale_boxes([b["box"] for b in image.boxes], (image.width, image.height), size, geometry)
     return box_masks(list(zip(names, scaled)), size)
 
 
@@ -47,11 +49,12 @@ def compute_dissection(analysis: ModelAnalysis, bundle, get_bundle) -> dict:
     if not images:
         raise TextualError(f"the image set {analysis.image_set.name} has no images")
     acts, masks, cues = [], [], set()
+    geometry = model_geometry(analysis.model)
     for group in analyses.image_batches(images, bundle):
         x = torch.stack([t for _, t, _ in group])
         acts.append(layer_activations(bundle.module, layer, x))
         for im, t, _ in group:
-            masks.append(concept_masks(im, tuple(t.shape[-2:])))
+            masks.append(concept_masks(im, tuple(t.shape[-2:]), geometry))
             cues.update(cue_concepts(im))
     if len({a.shape[1:] for a in acts}) > 1:
         raise TextualError("the probe set's images give activation maps of different sizes; use one image size")
