@@ -54,9 +54,40 @@ def hardswish_model(db, tmp_path, media_root):  # noqa: F811
 
 
 @pytest.fixture
-def demo_explorer_world(strong_model, scenes):  # noqa: F811
-    """(model, image) for the browser test."""
-    return strong_model, scenes.images.order_by("id").first()
+def demo_networks(db, shipped_demo_models, media_root):  # noqa: F811
+    """The shipped demo networks, registered as the demo registers them: (strong, weak)."""
+    from explain_engine.synthetic import CLASSES
+    from studies.registry import register_model
+
+    paths = shipped_demo_models["paths"]
+    return (
+        register_model("Demo strong", "shapes_strong", checkpoint=paths["shapes_strong"], categories=list(CLASSES)),
+        register_model("Demo weak", "shapes_weak", checkpoint=paths["shapes_weak"], categories=list(CLASSES)),
+    )
+
+
+@pytest.fixture
+def demo_scenes(db, media_root):  # noqa: F811
+    """The demo's image set: 80 scenes the networks never saw, the stripes cue going with "star"."""
+    import io
+
+    from studies.demo import IMAGE_SET_NAME, demo_image_zip
+    from studies.imports import import_image_set
+
+    return import_image_set(IMAGE_SET_NAME, io.BytesIO(demo_image_zip()))
+
+
+@pytest.fixture
+def demo_explorer_world(demo_networks, db, media_root):  # noqa: F811
+    """(strong demo network, a demo scene with a star and the stripes) for the browser test."""
+    import io
+
+    from studies.demo import demo_image_zip
+    from studies.imports import import_image_set
+
+    few = import_image_set("Explorer scenes", io.BytesIO(demo_image_zip(n=6)))
+    image = next(im for im in few.images.order_by("id") if any(b.get("cue") for b in im.boxes))
+    return demo_networks[0], image
 
 
 def explorer_url(model, image, methods=("gradcam", "guided_backprop"), classes="", layer="") -> str:
@@ -95,3 +126,27 @@ def cue_scenes(db, media_root):  # noqa: F811
     from studies.imports import import_image_set
 
     return import_image_set("cue scenes", io.BytesIO(cue_scenes_archive(12)))
+
+
+@pytest.fixture
+def admin_page(browser, live_server, transactional_db, researcher):
+    """Rosa signed in to the admin through its login form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "rosa")
+    page.fill("#id_password", "rosa-password-123")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.js_errors = errors
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def all_images_loaded(page) -> None:
+    page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")

@@ -28,3 +28,24 @@ def test_the_bias_summary_exports_as_csv(researcher_client, strong_model, cue_sc
     response = researcher_client.get(f"/staff/models/{strong_model.pk}/bias/?image_set={cue_scenes.pk}&format=csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert rows and set(rows[0]) >= {"class", "outside_box_mean", "on_stripes_mean", "on_stripes_low"}
+
+
+def test_on_the_demo_the_weaker_networks_star_tops_the_list_and_the_stronger_ones_does_not(
+    researcher_client, demo_networks, demo_scenes
+):
+    strong, weak = demo_networks
+    shares = {}
+    for model in (weak, strong):
+        results = (
+            researcher_client.get(f"/staff/models/{model.pk}/bias/?image_set={demo_scenes.pk}")
+            .context["analysis"]
+            .results
+        )
+        shares[model.arch] = {row["class"]: row["on_cue"]["stripes"]["mean"] for row in results["classes"]}
+        if model is weak:
+            assert results["classes"][0]["class"] == "star"
+    print(
+        f"Grad-CAM mass on the stripes for star: weak {shares['shapes_weak']['star']:.3f}, "
+        f"strong {shares['shapes_strong']['star']:.3f}"
+    )
+    assert shares["shapes_weak"]["star"] > 3 * shares["shapes_strong"]["star"]

@@ -7,31 +7,9 @@ import shutil
 
 import pytest
 
+from tests.explorer.conftest import all_images_loaded
+
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def admin_page(browser, live_server, transactional_db, researcher):
-    """Rosa signed in to the admin through its login form."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "rosa")
-    page.fill("#id_password", "rosa-password-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    page.js_errors = errors
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def all_images_loaded(page) -> None:
-    page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
 
 
 def test_a_researcher_explores_three_classes_with_four_methods_and_switches_the_layer(

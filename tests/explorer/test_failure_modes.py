@@ -62,3 +62,14 @@ def test_the_model_pages_are_for_staff_only(outsider_client, strong_model, scene
         response = outsider_client.get(f"/staff/models/{strong_model.pk}/{page}/?image_set={scenes.pk}")
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert ModelAnalysis.objects.count() == 0
+
+
+def test_on_the_demo_the_weaker_network_fails_more_often_than_the_stronger(
+    researcher_client, demo_networks, demo_scenes
+):
+    accuracy = {}
+    for model in demo_networks:
+        response = researcher_client.get(f"/staff/models/{model.pk}/failures/?image_set={demo_scenes.pk}")
+        accuracy[model.arch] = response.context["analysis"].results["accuracy"]
+    print(f"top-1 accuracy on the demo scenes: {accuracy}")
+    assert accuracy["shapes_weak"] < accuracy["shapes_strong"]

@@ -13,10 +13,8 @@ import pytest
 from django.core.management import call_command
 
 from explain_engine.synthetic import CLASSES
-from studies.demo import IMAGE_SET_NAME, demo_image_zip
-from studies.imports import import_image_set
+from studies.demo import IMAGE_SET_NAME
 from studies.models import AnalysisKind, ModelAnalysis
-from studies.registry import register_model
 
 # Measured on the shipped networks (README, "Textual explanations"): see the shares printed below.
 WEAK_MIN_SHARE = 0.5  # "most" images with the cue
@@ -24,12 +22,8 @@ STRONG_MAX_SHARE = 0.2  # "few"
 
 
 @pytest.fixture
-def demo_models_and_scenes(db, shipped_demo_models, media_root):
-    paths = shipped_demo_models["paths"]
-    strong = register_model("Demo strong", "shapes_strong", checkpoint=paths["shapes_strong"], categories=list(CLASSES))
-    weak = register_model("Demo weak", "shapes_weak", checkpoint=paths["shapes_weak"], categories=list(CLASSES))
-    scenes = import_image_set(IMAGE_SET_NAME, io.BytesIO(demo_image_zip()))
-    return strong, weak, scenes
+def demo_models_and_scenes(demo_networks, demo_scenes):
+    return (*demo_networks, demo_scenes)
 
 
 def explain(model, tmp_path) -> dict:
