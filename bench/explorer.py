@@ -16,6 +16,7 @@ Prints the median and the maximum seconds of each, per network.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -65,6 +66,7 @@ def main(argv=None) -> int:
     from studies.registry import register_model
 
     setup_test_environment()
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # one line per task would drown the table
     call_command("migrate", verbosity=0)
     manifest = load_shipped_demo_models(progress=None)
     models = [

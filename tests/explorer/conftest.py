@@ -3,6 +3,7 @@
 import pytest
 
 from tests.studies_admin.conftest import (  # noqa: F401 - fixtures used by these tests
+    admin_page,
     media_root,
     scenes,
     strong_checkpoint,
@@ -126,26 +127,6 @@ def cue_scenes(db, media_root):  # noqa: F811
     from studies.imports import import_image_set
 
     return import_image_set("cue scenes", io.BytesIO(cue_scenes_archive(12)))
-
-
-@pytest.fixture
-def admin_page(browser, live_server, transactional_db, researcher):
-    """Rosa signed in to the admin through its login form."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "rosa")
-    page.fill("#id_password", "rosa-password-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    page.js_errors = errors
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def all_images_loaded(page) -> None:
