@@ -173,3 +173,21 @@ def text_stimulus(model: ClassifierModel, probe_set: ImageSet, image: ImageItem,
     alpha, _ = channel_importance(bundle.module, dissection.layer, x, model.categories.index(target_class))
     ranked = explain_decision(alpha[0], dissection, DEFAULT_TOP)
     return {"text": sentence(target_class, ranked), "concepts": ranked, "dissection": row.content_key}
+
+
+def do_text_stimulus(unit, model: ClassifierModel, image: ImageItem, study, job_id: int, get_bundle) -> str:
+    """Generate one `textual` stimulus of a study (its chunk's worker calls this): the sentence for the
+    unit's target, from the dissection of the model on the study's image set. Returns the count it adds
+    to: "created", "existing" or "failed" (a failure is recorded with its reason, as generation does)."""
+    from . import generation
+
+    try:
+        text = text_stimulus(model, study.image_set, image, unit.target_class, get_bundle)
+        prov = generation._provenance(unit, model, image, study, job_id, "cpu", {"textual": text})
+        created = generation._save_stimulus(unit, model, image, sentence_png(text["text"]), None, None, prov)
+    except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
+        generation._record_failure(
+            job_id, image, model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}"
+        )
+        return "failed"
+    return "created" if created else "existing"
