@@ -69,6 +69,7 @@ def _page(request, form, result=None, error="", status=200):
             "methods": explorer.known_methods(),
             "default_methods": DEFAULT_METHODS,
             "categories": model.categories if model else [],
+            "model_categories": {str(m.pk): m.categories for m in models},
             "result": result,
             "error": error,
             "query": request.GET.urlencode(),

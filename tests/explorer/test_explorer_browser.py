@@ -20,7 +20,11 @@ def test_a_researcher_explores_three_classes_with_four_methods_and_switches_the_
     page.get_by_role("link", name="Explorer").click()
     page.get_by_test_id("explorer-model").select_option(str(model.pk))
     page.get_by_test_id("explorer-image").select_option(f"item:{image.pk}")
-    page.get_by_test_id("explorer-classes").fill("star, circle, ring")
+    classes = page.get_by_test_id("explorer-classes")
+    classes.fill("star, ci")
+    suggested = page.locator("#class-names option").evaluate_all("els => els.map(e => e.value)")
+    assert suggested == ["star, circle"]  # autocomplete over the model's class names, one class at a time
+    classes.fill("star, circle, ring")
     checked = page.locator("[data-testid=explorer-method]:checked")
     assert sorted(checked.evaluate_all("els => els.map(e => e.value)")) == [
         "counterfactual_gradcam",
