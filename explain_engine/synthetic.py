@@ -46,6 +46,8 @@ __all__ = [
     "format_labels",
     "format_boxes",
     "parse_boxes",
+    "concept_masks",
+    "CUE_PREFIX",
 ]
 
 #: The six shape classes, in the order of the model outputs.
@@ -382,16 +384,46 @@ def format_labels(labels) -> str:
     return ";".join(labels)
 
 
-def format_boxes(boxes: dict[str, Box]) -> str:
-    """``label:x0,y0,x1,y1;label:x0,y0,x1,y1``."""
-    return ";".join(f"{label}:{x0},{y0},{x1},{y1}" for label, (x0, y0, x1, y1) in boxes.items())
+#: Box label prefix of a cue concept's region in ``labels.csv`` (the platform's import format).
+CUE_PREFIX = "cue:"
+
+
+def format_boxes(boxes: dict[str, Box], cue: tuple[str, Box] | None = None) -> str:
+    """``label:x0,y0,x1,y1;label:x0,y0,x1,y1``, then ``cue:<name>:x0,y0,x1,y1`` for a drawn cue."""
+    parts = [f"{label}:{x0},{y0},{x1},{y1}" for label, (x0, y0, x1, y1) in boxes.items()]
+    if cue is not None:
+        name, (x0, y0, x1, y1) = cue
+        parts.append(f"{CUE_PREFIX}{name}:{x0},{y0},{x1},{y1}")
+    return ";".join(parts)
+
+
+def scene_cue(scene: Scene) -> tuple[str, Box] | None:
+    """(cue name, box) of the cue drawn into the scene, or None."""
+    if scene.cue_box is None or not scene.bias:
+        return None
+    return scene.bias["cue"], scene.cue_box
+
+
+def concept_masks(scene: Scene) -> dict[str, np.ndarray]:
+    """Boolean (SIZE, SIZE) masks of the scene's concepts: each shape's exact mask (the scene must be
+    made ``with_masks=True``) and the cue's patch, named by the cue ("stripes")."""
+    if scene.masks is None:
+        raise ValueError("make the scene with_masks=True to get its concept masks")
+    out = dict(scene.masks)
+    cue = scene_cue(scene)
+    if cue is not None:
+        name, (x0, y0, x1, y1) = cue
+        m = np.zeros((SIZE, SIZE), dtype=bool)
+        m[y0:y1, x0:x1] = True
+        out[name] = m
+    return out
 
 
 def parse_boxes(text: str) -> list[tuple[str, Box]]:
     """Inverse of :func:`format_boxes` (a list, since a label may repeat in general)."""
     out = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
-        label, _, coords = part.partition(":")
+        label, _, coords = part.rpartition(":")
         nums = tuple(int(v) for v in coords.split(","))
         if not label or len(nums) != 4:
             raise ValueError(f"bad box {part!r}; expected label:x0,y0,x1,y1")
@@ -417,7 +449,7 @@ def write_image_folder(directory, n: int, seed: int, bias=None, start: int = 0) 
             scene = make_scene(seed, i, bias)
             name = f"scene_{i:0{width}d}.png"
             Image.fromarray(scene.image).save(directory / name, optimize=False)
-            writer.writerow([name, format_labels(scene.labels), format_boxes(scene.boxes)])
+            writer.writerow([name, format_labels(scene.labels), format_boxes(scene.boxes, scene_cue(scene))])
     return csv_path
 
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
-from . import design
+from . import design, textual
 from .geometry import model_geometry, provenance_record, visible_labels
 from .models import (
     Assignment,
@@ -81,16 +81,19 @@ class StudyError(Exception):
 
 # --- methods and configuration ----------------------------------------------------------------
 def known_methods() -> dict[str, str]:
-    """explain_engine method name -> kind ("cam" or "gradient"). Imports the engine (and torch)."""
+    """explain_engine method name -> kind ("cam" or "gradient"), and "textual" -> "text" (the sentence
+    of studies/textual.py in place of a map). Imports the engine (and torch)."""
     from explain_engine import METHODS
 
-    return {name: m.kind for name, m in METHODS.items()}
+    from .textual import METHOD as TEXTUAL
+
+    return {name: m.kind for name, m in METHODS.items()} | {TEXTUAL: "text"}
 
 
 def resolve_style(kind: str, render_style: str, method_kind: str) -> str:
     """The rendering style of a method's stimuli. Class discrimination never shows the unmasked photo."""
-    if method_kind == "gradient":
-        return "gradient"
+    if method_kind in ("gradient", "text"):
+        return method_kind
     if render_style in ("", "auto"):
         return "masked" if kind == StudyKind.CLASS_DISCRIMINATION else "overlay"
     return render_style
@@ -708,7 +711,7 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
     counts = {"created": 0, "existing": 0, "failed": 0}
 
     # Work out the units still missing; photo crops need no network.
-    net_items, crops = [], []
+    net_items, crops, texts = [], [], []
     for item in chunk["items"]:
         image = images.get(item["image_id"])
         if image is None:
@@ -720,7 +723,8 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
         counts["existing"] += len(existing)
         todo = [u for u in units if u.key not in existing]
         crops += [(image, u) for u in todo if u.method == design.ATTENTION_CROP]
-        rest = [u for u in todo if u.method != design.ATTENTION_CROP]
+        texts += [(image, u) for u in todo if u.method == textual.METHOD]
+        rest = [u for u in todo if u.method not in (design.ATTENTION_CROP, textual.METHOD)]
         if rest:
             net_items.append((image, rest))
 
@@ -737,6 +741,9 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
         except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
             counts["failed"] += 1
             _record_failure(job_id, image, model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}")
+
+    for image, unit in texts:
+        counts[textual.do_text_stimulus(unit, model, image, study, job_id, get_bundle)] += 1
 
     if net_items:
         try:

@@ -163,8 +163,13 @@ def check_image(name: str, data: bytes) -> tuple[int, int, str] | str:
 
 
 # --- annotations ------------------------------------------------------------------------------
+# A box labelled `cue:<concept>` marks a region of a concept that is no class of the image (a background
+# cue such as a watermark): the dissection and the bias summary use it, nothing treats it as an object.
+CUE_PREFIX = "cue:"
+
+
 def parse_box(text: str) -> tuple[str, list[float]]:
-    label, sep, coords = text.partition(":")
+    label, sep, coords = text.rpartition(":")
     if not sep or not label.strip():
         raise ValueError(f"box {text!r} is not label:x0,y0,x1,y1")
     values = [v.strip() for v in coords.split(",")]
@@ -181,13 +186,21 @@ def parse_box(text: str) -> tuple[str, list[float]]:
 
 def check_box(label: str, box: list[float], labels: list[str], width: int, height: int) -> str | None:
     x0, y0, x1, y1 = box
-    if label not in labels:
+    if label not in labels and not (label.startswith(CUE_PREFIX) and label[len(CUE_PREFIX) :].strip()):
         return f"box label {label!r} is not one of the image's labels ({';'.join(labels)})"
     if not (x0 < x1 and y0 < y1):
         return f"box {label}:{x0:g},{y0:g},{x1:g},{y1:g} is empty (needs x0 < x1 and y0 < y1)"
     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
         return f"box {label}:{x0:g},{y0:g},{x1:g},{y1:g} leaves the {width}x{height} image"
     return None
+
+
+def box_dict(label: str, box: list[float]) -> dict:
+    """The stored form of a box: {"label", "box"}, plus "cue": true for a cue concept's region."""
+    coords = [_clean_number(v) for v in box]
+    if label.startswith(CUE_PREFIX):
+        return {"label": label[len(CUE_PREFIX) :].strip(), "box": coords, "cue": True}
+    return {"label": label, "box": coords}
 
 
 def _clean_number(v: float):
@@ -408,7 +421,7 @@ def inspect_archive(source, progress=None) -> ImportPlan:
                         if problem:
                             errors.append(f"{where}: {filename}: {problem}")
                         else:
-                            box_dicts.append({"label": label, "box": [_clean_number(v) for v in box]})
+                            box_dicts.append(box_dict(label, box))
                     images.append(
                         PlannedImage(
                             filename, data, hashlib.sha256(data).hexdigest(), width, height, ext, labels, box_dicts

@@ -486,10 +486,9 @@ class Response(models.Model):
         ]
 
 
-class FaithfulnessReport(models.Model):
-    """The paper's automatic evaluations of a study's methods, computed on a GPU worker."""
+class ComputedOnWorker(models.Model):
+    """What a result computed on a GPU worker records: its state, inputs, outputs and the reason it failed."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="faithfulness_reports")
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING)
     parameters = models.JSONField(default=dict, blank=True)
     results = models.JSONField(default=dict, blank=True)
@@ -498,7 +497,17 @@ class FaithfulnessReport(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+
+class FaithfulnessReport(ComputedOnWorker):
+    """The paper's automatic evaluations of a study's methods, computed on a GPU worker."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="faithfulness_reports")
+
+    class Meta(ComputedOnWorker.Meta):
+        pass
 
     def __str__(self):
         return f"faithfulness of {self.study_id} ({self.status})"
@@ -568,3 +577,29 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AnalysisKind(models.TextChoices):
+    DISSECTION = "dissection", "Dissection (concept names of a layer's channels)"
+    TEXTUAL = "textual", "Textual explanations"
+    FAILURES = "failures", "Failure modes"
+    BIAS = "bias", "Bias summary"
+
+
+class ModelAnalysis(ComputedOnWorker):
+    """A computed view of a model on an image set (studies/analyses.py), cached by its content key:
+    the hash of every input (weights, layer, the image set's images and annotations, parameters and
+    versions), so a repeated request is served from the row and a changed input makes a new one."""
+
+    kind = models.CharField(max_length=20, choices=AnalysisKind.choices)
+    model = models.ForeignKey(ClassifierModel, on_delete=models.CASCADE, related_name="analyses")
+    image_set = models.ForeignKey(ImageSet, on_delete=models.CASCADE, related_name="analyses")
+    layer = models.CharField(max_length=200, blank=True)
+    content_key = models.CharField(max_length=64, unique=True)
+    provenance = models.JSONField(default=dict, blank=True)
+
+    class Meta(ComputedOnWorker.Meta):
+        pass
+
+    def __str__(self):
+        return f"{self.kind} of {self.model_id} on {self.image_set_id} ({self.status})"

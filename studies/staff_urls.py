@@ -5,7 +5,7 @@ Staff only: generation progress (JSON), stimulus provenance, photographs and raw
 
 from django.urls import path
 
-from . import staff_views
+from . import analysis_views, explorer_views, staff_views
 
 urlpatterns = [
     path(
@@ -14,6 +14,10 @@ urlpatterns = [
         name="generation-progress",
     ),
     path("staff/stimuli/<int:pk>/", staff_views.stimulus_detail, name="stimulus-detail"),
+    path("staff/explorer/", explorer_views.explorer_page, name="explorer"),
+    path("staff/explorer/files/<str:key>/<str:filename>", explorer_views.explorer_file, name="explorer-file"),
+    path("staff/models/<int:model_id>/failures/", analysis_views.model_failures, name="model-failures"),
+    path("staff/models/<int:model_id>/bias/", analysis_views.model_bias, name="model-bias"),
     path("staff/stimuli/<int:pk>/raw-map.npy", staff_views.raw_map_file, name="stimulus-raw-map"),
     path("staff/images/<int:pk>/file", staff_views.image_file, name="image-file"),
 ]

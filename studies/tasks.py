@@ -94,3 +94,22 @@ def gpu_faithfulness_report(report_id: int) -> dict:
 
     report = do_run_report(report_id, cached_bundle)
     return {"report": report.pk, "status": report.status}
+
+
+@shared_task(name="studies.tasks.gpu_model_analysis", **_RETRY)
+def gpu_model_analysis(analysis_id: int) -> dict:
+    """Dissection, textual explanations, failure modes or bias summary of a model on an image set."""
+    from studies.analyses import do_run_analysis
+    from studies.engine_runtime import resolve_device
+
+    analysis = do_run_analysis(analysis_id, cached_bundle, device=resolve_device())
+    return {"analysis": analysis.pk, "status": analysis.status}
+
+
+@shared_task(name="studies.tasks.gpu_explore")
+def gpu_explore(request: dict) -> dict:
+    """The explorer's maps for one image (studies/explorer.py); files land in the content-keyed cache."""
+    from studies.engine_runtime import resolve_device
+    from studies.explorer import do_explore
+
+    return do_explore(request, cached_bundle, device=resolve_device())
