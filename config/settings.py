@@ -123,6 +123,22 @@ STORAGES = {
     },
 }
 
+# MEDIA_STORAGE=s3: media in S3-compatible object storage (see config/storage.py and README), with
+# django-storages' standard names. Stimuli are public and immutable, everything else presigned.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be local or s3, not {MEDIA_STORAGE!r}")
+if MEDIA_STORAGE == "s3":
+    from config.s3 import s3_settings, s3_storage_backend
+
+    globals().update(s3_settings(env))
+    STORAGES["default"] = s3_storage_backend()
+
+# Workers copy photographs and checkpoints out of the storage into this cache, keyed by sha256
+# (studies/media_cache.py); least recently used files go first past the size bound.
+MEDIA_CACHE_DIR = env.path("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache"))
+MEDIA_CACHE_MAX_MB = env.int("MEDIA_CACHE_MAX_MB", default=4096)
+
 # Uploaded zips of images can be large; Django streams them to disk past this size.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 from django.utils import timezone
 
-from . import design
+from . import design, media_cache
 from .models import FaithfulnessReport, JobStatus, Study, StudyKind, Trial, TrialKind
 
 DEFAULT_MAX_IMAGES = 40
@@ -134,7 +134,6 @@ def do_faithfulness(
     progress=None,
 ) -> dict:
     """Compute the report's numbers for a study whose stimuli exist. Returns the results JSON."""
-    from PIL import Image
 
     models = {"model": study.model, "stronger": study.stronger_model, "weaker": study.weaker_model}
     units = study_units(study, max_images, study.seed)
@@ -143,8 +142,7 @@ def do_faithfulness(
     for n, (image, target, stimuli, role) in enumerate(units, 1):
         model_row = models[role]
         bundle = get_bundle(model_row)
-        with image.file.open("rb") as fh:
-            pil = Image.open(io.BytesIO(fh.read())).convert("RGB")
+        pil = media_cache.photograph_rgb(image)
         x = bundle.preprocess(pil)
         device = next(bundle.module.parameters()).device
         x = x.to(device)

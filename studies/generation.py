@@ -33,7 +33,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import design
+from . import design, media_cache
 from .models import (
     GenerationFailure,
     GenerationJob,
@@ -463,12 +463,7 @@ def _fail_job(job: GenerationJob, reason: str) -> None:
 
 # --- processing chunks ------------------------------------------------------------------------
 def _open_rgb(image: ImageItem):
-    from PIL import Image
-
-    with image.file.open("rb") as fh:
-        img = Image.open(io.BytesIO(fh.read()))
-        img.load()
-    return img.convert("RGB")
+    return media_cache.photograph_rgb(image)
 
 
 def _shape_batches(images, bundle, batch: int):

@@ -5,6 +5,7 @@ import redis
 from django.conf import settings
 
 from tests.support.browser import launch
+from tests.support.seaweedfs import s3_media, seaweedfs  # noqa: F401 - fixtures
 from tests.support.worker import WorkerProcess
 
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse ORM calls.
