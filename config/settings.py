@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -170,10 +171,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {
-    # Everything that runs a network goes to the GPU workers.
-    "studies.tasks.gpu_*": {"queue": "gpu"},
-}
+# Everything that runs a network goes to a GPU queue: `gpu`, or the one a study or model pins
+# (studies/queues.py). A worker listens on CELERY_WORKER_QUEUES unless its command line gives -Q.
+CELERY_TASK_ROUTES = ("studies.queues.route_task",)
+CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["gpu", "celery"])
+CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_WORKER_QUEUES]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis hands a dead worker's unacknowledged task to another worker after the visibility timeout
 # (kombu's default is an hour). Chunks take seconds; keep this above the longest chunk, or a chunk

@@ -279,7 +279,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "category_list",
         "created_at",
     ]
-    change_fields = ["name", "notes", *change_readonly]
+    change_fields = ["name", "notes", "gpu_queue", *change_readonly]
 
     def created_message(self, obj) -> str:
         return (
@@ -416,7 +416,17 @@ class StudyAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
         (
             "Models and images",
-            {"fields": ["model", "stronger_model", "weaker_model", "image_set", "max_images", "render_style"]},
+            {
+                "fields": [
+                    "model",
+                    "stronger_model",
+                    "weaker_model",
+                    "image_set",
+                    "max_images",
+                    "render_style",
+                    "gpu_queue",
+                ]
+            },
         ),
         (
             "Participants",

@@ -9,9 +9,14 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+
+# A Celery queue name, as workers list them in CELERY_WORKER_QUEUES.
+QUEUE_NAME = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "a queue name: letters, digits, dot, dash or underscore (e.g. gpu-a100)"
+)
 
 
 class ClassifierModel(models.Model):
@@ -29,6 +34,12 @@ class ClassifierModel(models.Model):
     target_layer = models.CharField(max_length=200, blank=True, help_text="dotted module name; detected if empty")
     weights_sha256 = models.CharField(max_length=64, blank=True)
     input_size = models.PositiveIntegerField(null=True, blank=True)
+    gpu_queue = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[QUEUE_NAME],
+        help_text="Celery queue whose workers run this model (e.g. gpu-a100 for a large one); empty: the study's",
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -120,6 +131,12 @@ class Study(models.Model):
     status = models.CharField(max_length=20, choices=StudyStatus.choices, default=StudyStatus.DRAFT, db_index=True)
     methods = models.JSONField(default=list, help_text="explain_engine method names compared in this study")
     design = models.CharField(max_length=10, choices=Design.choices, default=Design.BETWEEN)
+    gpu_queue = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[QUEUE_NAME],
+        help_text="Celery queue for this study's GPU work (e.g. gpu-a100); empty: the default gpu queue",
+    )
 
     model = models.ForeignKey(
         ClassifierModel,
@@ -247,6 +264,9 @@ class GenerationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when a stalled job was planned again (its chunks were lost); see studies/stalled.py.
+    replanned_at = models.DateTimeField(null=True, blank=True)
+    replans = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

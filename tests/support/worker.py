@@ -26,7 +26,7 @@ def database_url_for_tests() -> str:
 class WorkerProcess:
     """Start, kill and restart one worker that consumes the `gpu` and `celery` queues (or `queues`).
 
-    `env` overrides the worker's environment: its own MEDIA_ROOT, the object store's settings, ...
+    `queues=None` leaves the choice to CELERY_WORKER_QUEUES. `env` overrides the worker's environment: its own MEDIA_ROOT, the object store's settings, ...
     """
 
     def __init__(
@@ -34,7 +34,7 @@ class WorkerProcess:
         log_path: Path,
         concurrency: int = 1,
         broker_url: str | None = None,
-        queues: str = "gpu,celery",
+        queues: str | None = "gpu,celery",
         env: dict | None = None,
     ):
         self.log_path = log_path
@@ -69,8 +69,7 @@ class WorkerProcess:
                 "-A",
                 "config",
                 "worker",
-                "-Q",
-                self.queues,
+                *(["-Q", self.queues] if self.queues else []),
                 f"--concurrency={self.concurrency}",
                 "--pool=prefork",
                 "--without-gossip",
