@@ -185,6 +185,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
 }
 CELERY_RESULT_EXPIRES = 3600
+# A generation job with no progress for this long and nothing queued is planned again (studies/stalled.py):
+# on a progress poll, and every five minutes where `celery beat` runs.
+STALLED_JOB_TIMEOUT_S = env.int("STALLED_JOB_TIMEOUT_S", default=900)
+CELERY_BEAT_SCHEDULE = {
+    "replan-stalled-generation-jobs": {"task": "studies.tasks.replan_stalled_jobs", "schedule": 300.0},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Security -----------------------------------------------------------------------------

@@ -58,3 +58,16 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     except (LookupError, TypeError, ValueError, AttributeError):
         # A row gone or an unexpected call: the task itself reports that; the default queue runs it.
         return {"queue": default_gpu_queue()}
+
+
+def queue_depth(name: str) -> int:
+    """Messages waiting in a broker queue (0 for a queue nobody declared, and with no broker)."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        return 0
+    from config.celery import app
+
+    try:
+        with app.connection_for_read() as conn:
+            return int(conn.default_channel.queue_declare(queue=name, passive=True).message_count)
+    except Exception:  # noqa: BLE001 - kombu raises ChannelError for a queue that was never declared
+        return 0

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import progress
+from . import generation, progress, stalled
 from .models import ImageItem, Stimulus, Study, Trial
 
 
@@ -29,6 +29,7 @@ from .models import ImageItem, Stimulus, Study, Trial
 @never_cache
 def generation_progress(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
+    stalled.replan_if_stalled(generation.latest_job(study))
     return JsonResponse(progress.study_progress(study))
 
 

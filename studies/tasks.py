@@ -94,3 +94,11 @@ def gpu_faithfulness_report(report_id: int) -> dict:
 
     report = do_run_report(report_id, cached_bundle)
     return {"report": report.pk, "status": report.status}
+
+
+@shared_task(name="studies.tasks.replan_stalled_jobs")
+def replan_stalled_jobs() -> list[int]:
+    """Periodic (celery beat): generation jobs whose chunks were lost are planned again."""
+    from studies import stalled
+
+    return stalled.replan_stalled_jobs()
