@@ -3,7 +3,6 @@ participants play it, faithfulness and export run from the bucket, and nothing l
 
 import csv
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -17,7 +16,7 @@ from studies.management.commands.simulate_participants import LocalServer
 from studies.models import Response, Stimulus, Study
 from studies.registry import register_model
 from tests.studies_admin.conftest import save_random_net, scenes_archive
-from tests.studies_admin.test_generation_on_worker import wait_for_job
+from tests.studies_admin.test_generation_on_worker import wait_for_first_stimulus, wait_for_job
 from tests.support.worker import WorkerProcess
 
 pytestmark = [pytest.mark.storage, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -81,10 +80,7 @@ def test_two_workers_without_shared_disk_make_a_study_that_is_played_and_analyse
     assert s3_media.keys("checkpoints/") and len(s3_media.keys("images/")) == 8
 
     job = generation.do_start_generation(study)
-    deadline = time.monotonic() + 60
-    while not Stimulus.objects.exists():
-        assert time.monotonic() < deadline, "no worker made a stimulus"
-        time.sleep(0.02)
+    wait_for_first_stimulus()
     two_workers[0].kill()
     job.refresh_from_db()
     assert job.status == "running" and job.done < job.total, "the kill came after the job ended"

@@ -11,6 +11,7 @@ from studies import generation, stalled
 from studies.models import GenerationJob, Stimulus
 from tests.conftest import flush_test_broker
 
+from .test_generation_on_worker import wait_for_first_stimulus
 from .test_worker_killed import bigger_study, quick_redelivery  # noqa: F401 - fixtures
 
 
@@ -49,10 +50,7 @@ def test_a_job_whose_chunks_the_broker_lost_finishes_when_its_progress_is_polled
 ):
     settings.STALLED_JOB_TIMEOUT_S = 2
     job = generation.do_start_generation(bigger_study)
-    deadline = time.monotonic() + 120
-    while not Stimulus.objects.exists():
-        assert time.monotonic() < deadline, "the worker made no stimulus"
-        time.sleep(0.02)
+    wait_for_first_stimulus()
     celery_worker.kill()
     flush_test_broker()  # the broker comes back empty: every queued and unacknowledged chunk is gone
     made_before = set(Stimulus.objects.values_list("pk", "content_key", "created_at"))
