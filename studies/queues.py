@@ -71,3 +71,13 @@ def queue_depth(name: str) -> int:
             return int(conn.default_channel.queue_declare(queue=name, passive=True).message_count)
     except Exception:  # noqa: BLE001 - kombu raises ChannelError for a queue that was never declared
         return 0
+
+
+def in_flight() -> int:
+    """Tasks that workers took and have not acknowledged yet (Redis keeps them in its `unacked` hash)."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) or not settings.CELERY_BROKER_URL.startswith("redis"):
+        return 0
+    from config.celery import app
+
+    with app.connection_for_read() as conn:
+        return int(conn.default_channel.client.hlen(conn.default_channel.unacked_key))
