@@ -197,6 +197,23 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TIMEZONE = "UTC"
 
+# --- State shared by every web node ---------------------------------------------------------
+# Web nodes keep nothing in process memory or on local disk, so a load balancer may send each
+# request anywhere: sessions live in the database, the cache in Redis (CACHE_URL, by default the
+# broker's Redis). Without Redis (the demo) nothing is cached.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+CACHE_URL = env.str("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "visexp-cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
