@@ -15,10 +15,11 @@ def s3_settings(env: environ.Env) -> dict:
     custom_domain = env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None
     region = env.str("AWS_S3_REGION_NAME", default="us-east-1")
     protocol = env.str("AWS_S3_URL_PROTOCOL", default="https:")
+    public_endpoint = env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="") or endpoint
     if custom_domain:
         media_url = f"{protocol}//{custom_domain}/"
-    elif endpoint:
-        media_url = f"{endpoint.rstrip('/')}/{bucket}/"
+    elif public_endpoint:
+        media_url = f"{public_endpoint.rstrip('/')}/{bucket}/"
     else:
         media_url = f"https://{bucket}.s3.{region}.amazonaws.com/"
     return {
@@ -26,6 +27,7 @@ def s3_settings(env: environ.Env) -> dict:
         "AWS_S3_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": env.str("AWS_ACCESS_KEY_ID", default="") or None,
         "AWS_SECRET_ACCESS_KEY": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+        "AWS_S3_PUBLIC_ENDPOINT_URL": public_endpoint,
         "AWS_S3_CUSTOM_DOMAIN": custom_domain,
         "AWS_S3_REGION_NAME": region,
         "AWS_S3_SIGNATURE_VERSION": "s3v4",

