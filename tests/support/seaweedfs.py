@@ -25,7 +25,7 @@ import pytest
 ACCESS_KEY = "visexp-test-key"
 SECRET_KEY = "visexp-test-secret"
 BUCKET = "visexp-media"
-STOP_GRACE_S = 10
+STOP_GRACE_S = 5
 
 
 def weed_binary() -> str:
