@@ -10,6 +10,7 @@ The router reads the pins from the database when a task is sent, so the callers 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 DEFAULT_GPU_QUEUE = "gpu"
 
@@ -55,7 +56,7 @@ def route_task(name, args, kwargs, options, task=None, **kw):
         return None
     try:
         return {"queue": _queue_for(name, list(args or ()) + list((kwargs or {}).values()))}
-    except (LookupError, TypeError, ValueError, AttributeError):
+    except (ObjectDoesNotExist, LookupError, TypeError, ValueError, AttributeError):
         # A row gone or an unexpected call: the task itself reports that; the default queue runs it.
         return {"queue": default_gpu_queue()}
 

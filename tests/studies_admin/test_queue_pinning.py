@@ -45,6 +45,11 @@ def test_gpu_work_goes_to_gpu_unless_a_study_or_a_model_pins_a_queue(cd_study, s
     assert queue_of(gpu_plan_generation, job.pk) == "gpu-h100"  # planning runs the model too
 
 
+def test_a_task_for_a_row_that_is_gone_still_routes_to_the_default_gpu_queue(db):
+    assert queue_of(gpu_plan_generation, 987654) == "gpu"  # the task itself reports the missing job
+    assert queue_of(gpu_generate_chunk, {"study_id": 1, "model_id": 2}) == "gpu"
+
+
 def test_tasks_that_run_no_network_stay_on_the_celery_queue():
     assert app.amqp.router.route({}, "studies.tasks.purge_something", args=(), kwargs={})["queue"].name == "celery"
 
