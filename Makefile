@@ -55,8 +55,9 @@ test-pgbouncer: $(VENV)/.dev services
 	@command -v pgbouncer >/dev/null || (apt-get update -qq && apt-get install -y -qq pgbouncer)
 	$(TEST_ENV) $(PY) -m pytest tests/reliability tests/test_stateless_web_nodes.py tests/participant/test_answers.py --through-pgbouncer
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev services
 	$(PY) bench/engine.py
+	$(TEST_ENV) $(PY) bench/generation.py
 
 loadtest: $(VENV)/.dev services
 	$(PY) bench/loadtest.py

@@ -45,6 +45,23 @@ class MediaStorage(S3Storage):
             params.setdefault("CacheControl", PRIVATE_CACHE_CONTROL)
         return params
 
+    def _save(self, name, content):
+        # A stimulus or a raw map is a few kB: one PUT. boto3's managed upload (threads, futures)
+        # took twice as long per file in bench/generation.py; large files still go through it.
+        size = getattr(content, "size", None)
+        threshold = self.transfer_config.multipart_threshold if self.transfer_config else 8 * 1024 * 1024
+        if self.gzip or size is None or size > threshold:
+            return super()._save(name, content)
+        cleaned = clean_name(name)
+        key = self._normalize_name(cleaned)
+        params = self._get_write_parameters(key, content)
+        content.seek(0)
+        body = content.read()
+        if isinstance(body, str):
+            body = body.encode()
+        self.connection.meta.client.put_object(Bucket=self.bucket_name, Key=key, Body=body, **params)
+        return cleaned
+
     def _url_client(self, signed: bool):
         """The client that writes URLs for browsers: AWS_S3_PUBLIC_ENDPOINT_URL where the endpoint
         the servers use (http://s3:8333 inside docker compose) is not the one browsers reach."""
