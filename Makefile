@@ -15,7 +15,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-0123456789-abcdefghijklmnopq
 	SECURE_COOKIES=0 ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
 	MEDIA_ROOT=$(CURDIR)/var/test-media TORCH_DEVICE=cpu
 
-.PHONY: demo dev test bench lint loadtest services chromium clean
+.PHONY: demo dev test test-pgbouncer bench lint loadtest services chromium clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,14 @@ test: $(VENV)/.dev chromium services
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(PY) -m pytest
 
-bench: $(VENV)/.dev
+# The reliability tests once more, with every database connection through PgBouncer (transaction mode).
+test-pgbouncer: $(VENV)/.dev services
+	@command -v pgbouncer >/dev/null || (apt-get update -qq && apt-get install -y -qq pgbouncer)
+	$(TEST_ENV) $(PY) -m pytest tests/reliability tests/test_stateless_web_nodes.py tests/participant/test_answers.py --through-pgbouncer
+
+bench: $(VENV)/.dev services
 	$(PY) bench/engine.py
+	$(TEST_ENV) $(PY) bench/generation.py
 
 loadtest: $(VENV)/.dev services
 	$(PY) bench/loadtest.py $(LOADTEST_ARGS)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.media import add_security_headers
 
@@ -61,9 +62,12 @@ INSTALLED_APPS = [
     "ninja",  # the API's documentation page, served from its own static files
     "studies",
     "axes",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    # First and last: request latency histograms for /metrics (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "studies.unavailable.DatabaseUnavailableMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,6 +106,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator) would outlive the
+# transaction that held its server connection: set DISABLE_SERVER_SIDE_CURSORS=1 there (README).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -159,6 +167,22 @@ STORAGES = {
     },
 }
 
+# MEDIA_STORAGE=s3: media in S3-compatible object storage (see config/storage.py and README), with
+# django-storages' standard names. Stimuli are public and immutable, everything else presigned.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local")
+if MEDIA_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be local or s3, not {MEDIA_STORAGE!r}")
+if MEDIA_STORAGE == "s3":
+    from config.s3 import s3_settings, s3_storage_backend
+
+    globals().update(s3_settings(env))
+    STORAGES["default"] = s3_storage_backend()
+
+# Workers copy photographs and checkpoints out of the storage into this cache, keyed by sha256
+# (studies/media_cache.py); least recently used files go first past the size bound.
+MEDIA_CACHE_DIR = env.path("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache"))
+MEDIA_CACHE_MAX_MB = env.int("MEDIA_CACHE_MAX_MB", default=4096)
+
 # Uploaded zips of images can be large; Django streams them to disk past this size.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -190,10 +214,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {
-    # Everything that runs a network goes to the GPU workers.
-    "studies.tasks.gpu_*": {"queue": "gpu"},
-}
+# Everything that runs a network goes to a GPU queue: `gpu`, or the one a study or model pins
+# (studies/queues.py). A worker listens on CELERY_WORKER_QUEUES unless its command line gives -Q.
+CELERY_TASK_ROUTES = ("studies.queues.route_task",)
+CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["gpu", "celery"])
+CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_WORKER_QUEUES]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis hands a dead worker's unacknowledged task to another worker after the visibility timeout
 # (kombu's default is an hour). Chunks take seconds; keep this above the longest chunk, or a chunk
@@ -203,7 +228,30 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
 }
 CELERY_RESULT_EXPIRES = 3600
+# A generation job with no progress for this long and nothing queued is planned again (studies/stalled.py):
+# on a progress poll, and every five minutes where `celery beat` runs.
+STALLED_JOB_TIMEOUT_S = env.int("STALLED_JOB_TIMEOUT_S", default=900)
+CELERY_BEAT_SCHEDULE = {
+    "replan-stalled-generation-jobs": {"task": "studies.tasks.replan_stalled_jobs", "schedule": 300.0},
+}
 CELERY_TIMEZONE = "UTC"
+
+# --- State shared by every web node ---------------------------------------------------------
+# Web nodes keep nothing in process memory or on local disk, so a load balancer may send each
+# request anywhere: sessions live in the database, the cache in Redis (CACHE_URL, by default the
+# broker's Redis). Without Redis (the demo) nothing is cached.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+CACHE_URL = env.str("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "visexp-cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -231,6 +279,10 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Metrics -------------------------------------------------------------------------------
+# /metrics answers staff, or a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Personal data ------------------------------------------------------------------------
 # Store Prolific/MTurk ids as a keyed hash (see studies/privacy.py). Keep the key stable:

@@ -33,7 +33,7 @@ Settings (run any manage.py command against the same services with these):
 e.g. DEBUG=$DEBUG DATABASE_URL=$DATABASE_URL CELERY_BROKER_URL=$CELERY_BROKER_URL MEDIA_ROOT=$MEDIA_ROOT $PY manage.py createsuperuser
 SETTINGS
 
-"$PY" -m celery -A config worker -Q gpu,celery --concurrency=1 -n "dev-$PORT@%h" --loglevel=INFO &
+"$PY" -m celery -A config worker --concurrency=1 -n "dev-$PORT@%h" --loglevel=INFO &
 worker=$!
 trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker" 2>/dev/null || true' EXIT INT TERM
 echo "Serving on http://$HOST:$PORT/  (admin: http://$HOST:$PORT/admin/)  with one Celery worker; Ctrl-C stops both"

@@ -284,7 +284,7 @@ class ClassifierModelAdmin(CreateThroughFormAdmin):
         "category_list",
         "created_at",
     ]
-    change_fields = ["name", "notes", *change_readonly]
+    change_fields = ["name", "notes", "gpu_queue", *change_readonly]
 
     def created_message(self, obj) -> str:
         return (
@@ -448,6 +448,7 @@ class StudyAdmin(admin.ModelAdmin):
                     "render_style",
                     "colormap",
                     "min_visible_box_fraction",
+                    "gpu_queue",
                 ]
             },
         ),

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
-from . import design
+from . import design, media_cache
 from .geometry import stimulus_geometry
 from .models import FaithfulnessReport, JobStatus, Study, StudyKind, Trial, TrialKind
 
@@ -138,7 +138,6 @@ def do_faithfulness(
     progress=None,
 ) -> dict:
     """Compute the report's numbers for a study whose stimuli exist. Returns the results JSON."""
-    from PIL import Image
 
     models = {"model": study.model, "stronger": study.stronger_model, "weaker": study.weaker_model}
     units = study_units(study, max_images, study.seed)
@@ -147,8 +146,7 @@ def do_faithfulness(
     for n, (image, target, stimuli, role) in enumerate(units, 1):
         model_row = models[role]
         bundle = get_bundle(model_row)
-        with image.file.open("rb") as fh:
-            pil = Image.open(io.BytesIO(fh.read())).convert("RGB")
+        pil = media_cache.photograph_rgb(image)
         x = bundle.preprocess(pil)
         device = next(bundle.module.parameters()).device
         x = x.to(device)

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
-from . import design, textual
+from . import design, media_cache, textual
 from .geometry import model_geometry, provenance_record, visible_labels
 from .models import (
     Assignment,
@@ -568,12 +568,7 @@ def _fail_job(job: GenerationJob, reason: str) -> None:
 
 # --- processing chunks ------------------------------------------------------------------------
 def _open_rgb(image: ImageItem):
-    from PIL import Image
-
-    with image.file.open("rb") as fh:
-        img = Image.open(io.BytesIO(fh.read()))
-        img.load()
-    return img.convert("RGB")
+    return media_cache.photograph_rgb(image)
 
 
 def _shape_batches(images, bundle, batch: int):

@@ -10,9 +10,14 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+
+# A Celery queue name, as workers list them in CELERY_WORKER_QUEUES.
+QUEUE_NAME = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "a queue name: letters, digits, dot, dash or underscore (e.g. gpu-a100)"
+)
 
 
 class ClassifierModel(models.Model):
@@ -40,6 +45,12 @@ class ClassifierModel(models.Model):
         help_text="How photographs are shown to the network and to participants. Torchvision networks "
         "resize the shorter side to 256 px and center-crop 224 px, so the sides of a non-square photo are "
         "cut off; pad to square keeps the whole photograph.",
+    )
+    gpu_queue = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[QUEUE_NAME],
+        help_text="Celery queue whose workers run this model (e.g. gpu-a100 for a large one); empty: the study's",
     )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -132,6 +143,12 @@ class Study(models.Model):
     status = models.CharField(max_length=20, choices=StudyStatus.choices, default=StudyStatus.DRAFT, db_index=True)
     methods = models.JSONField(default=list, help_text="explain_engine method names compared in this study")
     design = models.CharField(max_length=10, choices=Design.choices, default=Design.BETWEEN)
+    gpu_queue = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[QUEUE_NAME],
+        help_text="Celery queue for this study's GPU work (e.g. gpu-a100); empty: the default gpu queue",
+    )
 
     model = models.ForeignKey(
         ClassifierModel,
@@ -282,6 +299,9 @@ class GenerationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     warning = models.TextField(blank=True, help_text="what the researcher should know about the result")
+    # Set when a stalled job was planned again (its chunks were lost); see studies/stalled.py.
+    replanned_at = models.DateTimeField(null=True, blank=True)
+    replans = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

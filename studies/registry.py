@@ -12,12 +12,12 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from . import media_cache
 from .models import ClassifierModel
 
 MAX_CATEGORIES = 100_000
@@ -48,26 +48,6 @@ def parse_categories(text: str) -> list[str]:
     if dupes:
         raise RegistrationRefused(f"categories repeat: {', '.join(dupes[:10])}")
     return cats
-
-
-@contextmanager
-def local_copy(field_file):
-    """A local path for a stored file (storage backends such as S3 have no `path`)."""
-    try:
-        path = field_file.path
-    except (NotImplementedError, AttributeError, ValueError):
-        path = None
-    if path and os.path.exists(path):
-        yield path
-        return
-    fd, tmp = tempfile.mkstemp(suffix=Path(field_file.name).suffix or ".pt")
-    try:
-        with os.fdopen(fd, "wb") as out, field_file.storage.open(field_file.name, "rb") as src:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                out.write(chunk)
-        yield tmp
-    finally:
-        os.unlink(tmp)
 
 
 def inspect_model(
@@ -196,8 +176,9 @@ def load_bundle(model: ClassifierModel, device: str):
 
     options = {"categories": model.categories, "device": device, "display": model.display}
     if model.checkpoint:
-        with local_copy(model.checkpoint) as path:
-            bundle = load_model(model.arch, checkpoint=path, **options)
+        # Checkpoints are stored under their file's sha256, which registration recorded.
+        path = media_cache.local_path(model.checkpoint, model.weights_sha256)
+        bundle = load_model(model.arch, checkpoint=path, **options)
     else:
         bundle = load_model(model.arch, weights=model.weights_name or None, **options)
     if model.weights_sha256 and bundle.weights_sha256 != model.weights_sha256:

@@ -6,19 +6,21 @@ images are linked by `stimulus.png.url`: they are the only public media, served 
 web server with long-lived cache headers (their names are content keys, so a file never changes under
 its URL), never through Django. Photographs and raw maps are not public in any mode (a
 class-discrimination participant must never see the unmasked photograph), so staff get them here,
-through the default storage, whatever it is.
+through the default storage, whatever it is: streamed from the local disk, or redirected to a
+short-lived presigned URL of the object store (MEDIA_STORAGE=s3).
 """
 
 import json
 import mimetypes
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import progress
+from . import generation, progress, stalled
 from .models import ImageItem, Stimulus, Study, Trial
 
 
@@ -27,6 +29,7 @@ from .models import ImageItem, Stimulus, Study, Trial
 @never_cache
 def generation_progress(request, study_id: int):
     study = get_object_or_404(Study, pk=study_id)
+    stalled.replan_if_stalled(generation.latest_job(study))
     return JsonResponse(progress.study_progress(study))
 
 
@@ -54,6 +57,16 @@ def stimulus_detail(request, pk: int):
 def _private_file(field_file, filename: str):
     if not field_file:
         raise Http404("no file")
+    if settings.MEDIA_STORAGE == "s3":
+        # The store serves it: a presigned URL that expires in minutes, so the web node never relays bytes.
+        if not field_file.storage.exists(field_file.name):
+            raise Http404("the file is missing from the storage")
+        url = field_file.storage.url(
+            field_file.name, parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'}
+        )
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"
+        return response
     try:
         handle = field_file.storage.open(field_file.name, "rb")
     except (FileNotFoundError, OSError):

@@ -113,3 +113,11 @@ def gpu_explore(request: dict) -> dict:
     from studies.explorer import do_explore
 
     return do_explore(request, cached_bundle, device=resolve_device())
+
+
+@shared_task(name="studies.tasks.replan_stalled_jobs")
+def replan_stalled_jobs() -> list[int]:
+    """Periodic (celery beat): generation jobs whose chunks were lost are planned again."""
+    from studies import stalled
+
+    return stalled.replan_stalled_jobs()

@@ -1,4 +1,7 @@
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 import redis
@@ -6,10 +9,47 @@ from django.conf import settings
 
 from tests.support.browser import launch
 from tests.support.researcher_world import researcher_files, researcher_world  # noqa: F401 (fixtures)
+from tests.support.seaweedfs import s3_media, seaweedfs  # noqa: F401 - fixtures
 from tests.support.worker import WorkerProcess
 
 # Playwright's sync API runs an event loop in the test thread; Django would otherwise refuse ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--through-pgbouncer",
+        action="store_true",
+        help="run every database connection (tests, workers, web nodes) through PgBouncer in transaction mode",
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, request):
+    """pytest-django's test database; with --through-pgbouncer, reached through PgBouncer once created."""
+    if not request.config.getoption("--through-pgbouncer"):
+        yield
+        return
+    from django.db import connections
+
+    from tests.support.pgbouncer import PgBouncer
+
+    db = connections["default"].settings_dict
+    direct = (db["HOST"], db["PORT"], db["DISABLE_SERVER_SIDE_CURSORS"])
+    # Not under pytest's private temporary folder: PgBouncer runs as the postgres account.
+    workdir = Path(tempfile.mkdtemp(prefix="visexp-pgbouncer-"))
+    bouncer = PgBouncer(workdir, db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432), db["USER"])
+    bouncer.start()
+    connections.close_all()
+    db["HOST"], db["PORT"], db["DISABLE_SERVER_SIDE_CURSORS"] = "127.0.0.1", bouncer.port, True
+    os.environ["DISABLE_SERVER_SIDE_CURSORS"] = "1"  # for the workers and web nodes the tests start
+    try:
+        yield
+    finally:
+        connections.close_all()
+        bouncer.stop()  # closes its server connections, so the test database can be dropped
+        db["HOST"], db["PORT"], db["DISABLE_SERVER_SIDE_CURSORS"] = direct
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def flush_test_broker() -> None:

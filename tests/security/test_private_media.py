@@ -20,11 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def stimulus():
     study = factories.make_class_discrimination_study()
-    stim = study.trials.exclude(stimulus=None).first().stimulus
-    buf = io.BytesIO()
-    np.save(buf, np.ones((4, 4), dtype=np.float32), allow_pickle=False)
-    stim.raw_map.save(f"{stim.content_key}.npy", ContentFile(buf.getvalue()))
-    return stim
+    return factories.with_raw_map(study.trials.exclude(stimulus=None).first().stimulus)
 
 
 def test_staff_open_photographs_and_raw_maps_with_debug_off_and_nobody_else_can(researcher_client, stimulus, settings):

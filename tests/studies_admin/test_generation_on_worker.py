@@ -21,6 +21,14 @@ def wait_for_job(job, timeout=180):
     raise AssertionError(f"job {job.pk} still {job.status} ({job.done}/{job.total}) after {timeout}s")
 
 
+def wait_for_first_stimulus(timeout=120):
+    """Returns as soon as a worker has made a stimulus (to interrupt a job in the middle)."""
+    deadline = time.monotonic() + timeout
+    while not Stimulus.objects.exists():
+        assert time.monotonic() < deadline, "no worker made a stimulus"
+        time.sleep(0.02)
+
+
 @pytest.mark.worker
 def test_a_worker_generates_every_stimulus_and_a_second_run_creates_nothing(celery_worker, cd_study, trust_study):
     job = wait_for_job(generation.do_start_generation(cd_study))

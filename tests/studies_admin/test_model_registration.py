@@ -1,19 +1,15 @@
 """Model registration: a checkpoint loads once through explain_engine; a pickle payload is refused and never runs."""
 
 import io
-import os
 import pickle
 
 import pytest
 import torch
-from django.core.files.base import ContentFile
-from django.core.files.storage import InMemoryStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db.models.fields.files import FieldFile
 
 from explain_engine.synthetic import CLASSES
 from studies.models import ClassifierModel
-from studies.registry import RegistrationRefused, local_copy, register_model
+from studies.registry import RegistrationRefused, register_model
 
 from .conftest import save_random_net
 
@@ -121,15 +117,3 @@ def test_the_payload_would_create_the_file_if_unpickled(tmp_path):
     marker = tmp_path / "really.txt"
     pickle.loads(pickle.dumps(_Payload(str(marker)))).close()
     assert marker.exists()
-
-
-def test_a_checkpoint_in_storage_without_local_files_is_read_through_a_temporary_copy():
-    # Storages such as S3 have no `.path`; InMemoryStorage raises NotImplementedError for it too.
-    storage = InMemoryStorage()
-    name = storage.save("models/weights.pt", ContentFile(b"checkpoint bytes"))
-    field_file = FieldFile(None, ClassifierModel._meta.get_field("checkpoint"), name)
-    field_file.storage = storage
-    with local_copy(field_file) as path:
-        with open(path, "rb") as fh:
-            assert fh.read() == b"checkpoint bytes"
-    assert not os.path.exists(path)  # the copy is removed afterwards

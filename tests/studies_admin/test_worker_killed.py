@@ -1,7 +1,6 @@
 """A worker SIGKILLed in the middle of a chunk: the chunk is redelivered and the job ends with every stimulus once."""
 
 import re
-import time
 
 import pytest
 
@@ -9,7 +8,7 @@ from studies import generation
 from studies.models import Stimulus, Study
 
 from .conftest import files_under
-from .test_generation_on_worker import wait_for_job
+from .test_generation_on_worker import wait_for_first_stimulus, wait_for_job
 
 
 @pytest.fixture
@@ -46,10 +45,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_with_no_dupli
     quick_redelivery, celery_worker, bigger_study, media_root
 ):
     job = generation.do_start_generation(bigger_study)
-    deadline = time.monotonic() + 120
-    while not Stimulus.objects.exists():
-        assert time.monotonic() < deadline, "the worker made no stimulus"
-        time.sleep(0.02)
+    wait_for_first_stimulus()
     celery_worker.kill()
     made_before_kill = Stimulus.objects.count()
     job.refresh_from_db()

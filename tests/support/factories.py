@@ -163,6 +163,16 @@ def make_stimulus(image: ImageItem, model: ClassifierModel, method: str, target_
     return stim
 
 
+def with_raw_map(stimulus: Stimulus, raw=None) -> Stimulus:
+    """Give a stimulus a stored raw map (.npy through default_storage); a 4x4 of ones by default."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.ones((4, 4), dtype=np.float32) if raw is None else raw, allow_pickle=False)
+    stimulus.raw_map.save(f"{stimulus.content_key}.npy", ContentFile(buf.getvalue()))
+    return stimulus
+
+
 def _study(
     kind, *, slug, methods, status, design_name, trials_per_participant, attention_checks, seed, image_set, **fields
 ):

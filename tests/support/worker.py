@@ -24,12 +24,24 @@ def database_url_for_tests() -> str:
 
 
 class WorkerProcess:
-    """Start, kill and restart one worker that consumes the `gpu` and `celery` queues."""
+    """Start, kill and restart one worker that consumes the `gpu` and `celery` queues (or `queues`).
 
-    def __init__(self, log_path: Path, concurrency: int = 1, broker_url: str | None = None):
+    `queues=None` leaves the choice to CELERY_WORKER_QUEUES. `env` overrides the worker's environment: its own MEDIA_ROOT, the object store's settings, ...
+    """
+
+    def __init__(
+        self,
+        log_path: Path,
+        concurrency: int = 1,
+        broker_url: str | None = None,
+        queues: str | None = "gpu,celery",
+        env: dict | None = None,
+    ):
         self.log_path = log_path
         self.concurrency = concurrency
         self.broker_url = broker_url
+        self.queues = queues
+        self.extra_env = dict(env or {})
         self.proc: subprocess.Popen | None = None
 
     def env(self) -> dict:
@@ -39,9 +51,15 @@ class WorkerProcess:
         env["CELERY_RESULT_BACKEND"] = self.broker_url or settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL
         env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
         env["CONN_MAX_AGE"] = "0"
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 60) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (several workers then boot side by side)."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
@@ -51,8 +69,7 @@ class WorkerProcess:
                 "-A",
                 "config",
                 "worker",
-                "-Q",
-                "gpu,celery",
+                *(["-Q", self.queues] if self.queues else []),
                 f"--concurrency={self.concurrency}",
                 "--pool=prefork",
                 "--without-gossip",
@@ -68,7 +85,6 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
