@@ -25,8 +25,9 @@ $(VENV)/.runtime: requirements.txt | $(VENV)/bin/activate
 	$(PIP) install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+$(VENV)/.dev: requirements.txt requirements-dev.txt requirements-oracles.txt $(VENV)/.runtime
 	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -r requirements-oracles.txt
 	touch $@
 
 demo: $(VENV)/.runtime

@@ -399,6 +399,230 @@ def mprt(
 def random_logit(model, explain, x, target: int, num_classes: int, seed: int = 0) -> float:
     """The random-logit test (Sixt et al. 2020, Quantus' ``RandomLogit``): SSIM between the |map| for
     the target and the |map| for a class drawn at random (seeded) among the others. A
-    class-sensitive method scores low."""
-    other = int(np.random.default_rng(seed).choice([c for c in range(num_classes) if c != target]))
+    class-sensitive method scores low. The class is drawn as Quantus draws it (``randint`` of NumPy's
+    legacy generator seeded with ``seed``, among the other classes in order); Quantus compares the
+    flattened maps (a 1-D SSIM) with the data range of the pair, this the 2-D maps with range 1."""
+    others = [c for c in range(num_classes) if c != target]
+    other = others[int(np.random.RandomState(seed).randint(0, num_classes - 1, 1)[0])]
     return ssim(_sanity_map(explain(model, x, target)), _sanity_map(explain(model, x, other)))
+
+
+# ------------------------------------------ ROAD, confidence, faithfulness correlation, energy
+
+# The weights of noisy linear imputation (Rong et al. 2022): the 4-neighbours count twice the
+# diagonal ones.
+_NEIGHBOURS = (
+    ((1, 1), 1 / 12),
+    ((0, 1), 1 / 6),
+    ((-1, 1), 1 / 12),
+    ((1, -1), 1 / 12),
+    ((0, -1), 1 / 6),
+    ((-1, -1), 1 / 12),
+    ((1, 0), 1 / 6),
+    ((-1, 0), 1 / 6),
+)
+
+
+def noisy_linear_imputation(image, mask, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+    """ROAD's imputation (Rong et al. 2022): every masked pixel becomes the weighted mean of its
+    8 neighbours (4-neighbours weighing 1/6, diagonal ones 1/12, only those inside the image),
+    solved jointly as one sparse linear system per channel, plus Gaussian noise of std ``noise``
+    (seeded). ``image``: (C, H, W); ``mask``: (H, W), true where a pixel is imputed."""
+    from scipy.sparse import coo_matrix, diags
+    from scipy.sparse.linalg import spsolve
+
+    img = np.asarray(image, dtype=np.float64)
+    c, h, w = img.shape
+    masked = np.asarray(mask, dtype=bool).reshape(-1)
+    idx = np.flatnonzero(masked)
+    out = img.reshape(c, -1).copy()
+    if idx.size == 0:
+        return out.reshape(c, h, w)
+    var = np.full(h * w, -1)
+    var[idx] = np.arange(idx.size)
+    ys, xs = idx // w, idx % w
+    weight_sum = np.zeros(idx.size)
+    rhs = np.zeros((idx.size, c))
+    rows, cols, vals = [], [], []
+    for (dy, dx), weight in _NEIGHBOURS:
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        src = np.flatnonzero(inside)
+        nb = ny[inside] * w + nx[inside]
+        weight_sum[src] += weight
+        unknown = masked[nb]
+        rows.append(src[unknown])
+        cols.append(var[nb[unknown]])
+        vals.append(np.full(int(unknown.sum()), weight))
+        rhs[src[~unknown]] -= weight * out[:, nb[~unknown]].T
+    a = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(idx.size,) * 2)
+    solved = spsolve((a - diags(weight_sum)).tocsc(), rhs).reshape(idx.size, c).T
+    out[:, idx] = solved + noise * np.random.default_rng(seed).standard_normal(solved.shape)
+    return out.reshape(c, h, w)
+
+
+ROAD_PERCENTAGES = tuple(range(10, 100, 10))
+
+
+def road_curve(
+    model,
+    x,
+    target: int,
+    saliency,
+    *,
+    most_relevant_first: bool = True,
+    percentages=ROAD_PERCENTAGES,
+    noise: float = 0.01,
+    seed: int = 0,
+    score: str = "softmax",
+    batch_size: int = 16,
+) -> np.ndarray:
+    """ROAD (Rong et al. 2022): the target's score after the ``percentages`` of pixels ranked
+    first (most relevant first, MoRF) or last (least relevant first, LeRF) by ``saliency`` are
+    replaced by noisy linear imputation, one point per percentage.
+
+    Differences from Quantus' ``ROAD``: Quantus only removes most relevant first and scores whether
+    the argmax still equals the label (``score="correct"`` here gives that); it ranks the
+    attribution broadcast over the channels of the flattened input, which with a 3-channel image
+    and a one-channel map indexes beyond the pixels (it only works for one-channel inputs), where
+    this removes whole pixels; its ties fall in argsort's unstable order, here in row-major order;
+    its noise comes from NumPy's global generator, here from ``seed`` (a generator per percentage)."""
+    import torch
+
+    x = _as_batch(x)
+    s = np.asarray(saliency, dtype=np.float64)
+    ranked = _order(s, tuple(x.shape[-2:])) if most_relevant_first else _order(-s, tuple(x.shape[-2:]))
+    h, w = x.shape[-2:]
+    image = x[0].detach().cpu().numpy()
+    perturbed = []
+    for n, p in enumerate(percentages):
+        mask = np.zeros(h * w, dtype=bool)
+        mask[ranked[: int(h * w * p / 100)]] = True
+        perturbed.append(noisy_linear_imputation(image, mask.reshape(h, w), noise, seed=seed + n))
+    batch = torch.from_numpy(np.stack(perturbed).astype(np.float32)).to(x.device)
+    kind = "logit" if score == "correct" else score
+
+    def run():
+        out = []
+        for b in range(0, len(batch), batch_size):
+            chunk = batch[b : b + batch_size]
+            if score == "correct":
+                with torch.no_grad():
+                    out.extend((model(chunk).argmax(1) == target).float().cpu().numpy())
+            else:
+                out.extend(_scores(model, chunk, target, kind))
+        return np.asarray(out, dtype=np.float64)
+
+    return _run_in_eval(model, run)
+
+
+def _unit(saliency) -> np.ndarray:
+    s = np.asarray(saliency, dtype=np.float64)
+    lo, hi = s.min(), s.max()
+    return (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
+
+
+def confidence_change(model, x, target: int, saliency, baseline: float = 0.0, score: str = "softmax") -> dict:
+    """One image's share of Average Drop and Increase in Confidence (Chattopadhyay et al. 2018): the
+    target's score Y on the image and O on the image masked by the map (min-max scaled to [0, 1],
+    blended towards ``baseline`` where the map is low). ``drop`` = max(0, Y - O) / Y and
+    ``increase`` = O > Y; Average Drop is 100 x the mean drop over images and Increase in
+    Confidence 100 x the share of increases. Quantus has neither."""
+    import torch
+
+    x = _as_batch(x)
+    if tuple(np.shape(saliency)) != tuple(x.shape[-2:]):
+        raise ValueError(f"saliency shape {np.shape(saliency)} differs from the image's {tuple(x.shape[-2:])}")
+    m = torch.as_tensor(_unit(saliency), dtype=torch.float32, device=x.device)
+    masked = x * m + float(baseline) * (1 - m)
+    y, o = _run_in_eval(model, lambda: _scores(model, torch.cat([x, masked]), target, score))
+    return {
+        "score": float(y),
+        "masked_score": float(o),
+        "drop": max(0.0, y - o) / y if y > 0 else 0.0,
+        "increase": bool(o > y),
+    }
+
+
+def average_drop_increase(changes) -> dict:
+    """Average Drop (%) and Increase in Confidence (%) over images' ``confidence_change`` results."""
+    changes = list(changes)
+    if not changes:
+        return {"average_drop": float("nan"), "increase_in_confidence": float("nan")}
+    return {
+        "average_drop": 100 * float(np.mean([c["drop"] for c in changes])),
+        "increase_in_confidence": 100 * float(np.mean([c["increase"] for c in changes])),
+    }
+
+
+def faithfulness_correlation(
+    model,
+    x,
+    target: int,
+    saliency,
+    *,
+    runs: int = 100,
+    subset_size: int = 224,
+    baseline: float = 0.0,
+    seed: int = 0,
+    score: str = "softmax",
+    batch_size: int = 50,
+) -> float:
+    """Faithfulness correlation (Bhatt et al. 2020): over ``runs`` random subsets of
+    ``subset_size`` pixels (seeded), Pearson's correlation between the sum of the map over the
+    subset and the drop in the target's score when the subset is set to ``baseline``.
+
+    Differences from Quantus' ``FaithfulnessCorrelation``: Quantus draws its subsets among the
+    input's elements (channel x pixel) with NumPy's global generator and sums the map broadcast
+    over channels; this draws whole pixels, each run's subset ``RandomState(seed).choice`` in turn,
+    so on a one-channel input with ``np.random.seed(seed)`` set before Quantus runs the two agree."""
+    import torch
+
+    x = _as_batch(x)
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.shape != tuple(x.shape[-2:]):
+        raise ValueError(f"saliency shape {s.shape} differs from the image's {tuple(x.shape[-2:])}")
+    flat_s = s.ravel()
+    rng = np.random.RandomState(seed)
+    subsets = [rng.choice(flat_s.size, subset_size, replace=False) for _ in range(runs)]
+    c = x.shape[1]
+
+    def run():
+        base = _scores(model, x, target, score)[0]
+        drops = []
+        for b in range(0, runs, batch_size):
+            chunk = subsets[b : b + batch_size]
+            batch = x.reshape(1, c, -1).repeat(len(chunk), 1, 1)
+            for n, idx in enumerate(chunk):
+                batch[n][:, torch.as_tensor(idx, device=x.device)] = float(baseline)
+            drops.extend(base - _scores(model, batch.reshape(len(chunk), *x.shape[1:]), target, score))
+        return np.asarray(drops)
+
+    drops = _run_in_eval(model, run)
+    sums = np.asarray([flat_s[idx].sum() for idx in subsets])
+    if drops.min() == drops.max() or sums.min() == sums.max():
+        return float("nan")
+    return float(stats.pearsonr(sums, drops).statistic)
+
+
+def energy_pointing_game(saliency, ground_truth) -> float:
+    """Energy-based pointing game (Wang et al. 2020, Score-CAM): the share of the map's sum that
+    lies inside the ground truth (a boolean mask (H, W), or boxes (M, 4) / (4,) whose union is
+    taken). Equals Quantus' ``RelevanceMassAccuracy``; like it, negative values are summed as they
+    are (give a non-negative map). nan for an empty ground truth or a map summing to 0."""
+    s = np.asarray(saliency, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError("saliency must be (H, W)")
+    gt = np.asarray(ground_truth)
+    if gt.dtype == bool:
+        mask = gt
+    else:
+        mask = np.zeros(s.shape, dtype=bool)
+        for x0, y0, x1, y1 in gt.reshape(-1, 4).astype(int):
+            mask[y0:y1, x0:x1] = True
+    if mask.shape != s.shape:
+        raise ValueError("the ground-truth mask must have the map's shape")
+    total = s.sum()
+    if not mask.any() or total == 0:
+        return float("nan")
+    return float(s[mask].sum() / total)
