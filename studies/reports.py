@@ -14,8 +14,11 @@ CACHE_SECONDS = 60
 
 def study_analysis(study: Study):
     """(report dict, responses DataFrame) of a study, cached while its responses do not change."""
+    from .faithfulness import latest_report, study_metric_vs_human
+
     state = Response.objects.filter(assignment__participant__study=study).aggregate(n=Count("id"), last=Max("id"))
-    key = f"results:{study.pk}:{state['n']}:{state['last']}:{study.updated_at.timestamp()}"
+    report = latest_report(study)
+    key = f"results:{study.pk}:{state['n']}:{state['last']}:{study.updated_at.timestamp()}:{report.pk if report else 0}"
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -30,5 +33,7 @@ def study_analysis(study: Study):
         plan=PLANNED_COMPARISON if study.kind != "trust" else None,
         trials_per_participant=generation.trials_available(study) or study.trials_per_participant,
     )
+    # The automatic metrics against this human outcome, across methods (empty without a report).
+    result["metric_vs_human"] = study_metric_vs_human(study, result)
     cache.set(key, (result, df), CACHE_SECONDS)
     return result, df

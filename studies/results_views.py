@@ -64,8 +64,50 @@ def study_monitor_data(request, study_id: int):
     return JsonResponse(monitor_data(study))
 
 
+SANITY_PLOT = {"width": 240, "height": 120, "pad": 6}
+SANITY_CURVES = (
+    ("spearman", "Spearman", "#1f77b4"),
+    ("ssim", "SSIM", "#d62728"),
+    ("smooth_spearman", "Smooth-MPRT Spearman", "#2ca02c"),
+)
+
+
+def _polyline(values: list, plot: dict) -> str:
+    """SVG points of a curve over [-1, 1] drawn left (top layer randomized) to right (all of them)."""
+    w, h, pad = plot["width"], plot["height"], plot["pad"]
+    step = (w - 2 * pad) / max(1, len(values) - 1)
+    return " ".join(
+        f"{pad + i * step:.1f},{pad + (1 - v) / 2 * (h - 2 * pad):.1f}" for i, v in enumerate(values) if v is not None
+    )
+
+
+def sanity_plots(results: dict) -> list[dict]:
+    """One small plot per (model, method): the MPRT similarities after each randomization step."""
+    from .faithfulness import model_label
+
+    plots = []
+    for role, methods in results.get("sanity", {}).items():
+        for method, values in methods.items():
+            curves = [
+                {"key": key, "label": label, "colour": colour, "points": _polyline(values.get(key) or [], SANITY_PLOT)}
+                for key, label, colour in SANITY_CURVES
+            ]
+            plots.append(
+                {
+                    "role": model_label(results, role),
+                    "method": method,
+                    "curves": curves,
+                    "layers": values["layers"],
+                    "final_spearman": (values.get("spearman") or [None])[-1],
+                    "final_ssim": (values.get("ssim") or [None])[-1],
+                    "random_logit": values.get("random_logit"),
+                }
+            )
+    return plots
+
+
 def faithfulness_context(study: Study, result: dict) -> dict:
-    from .faithfulness import human_scores, latest_report, model_label
+    from .faithfulness import METRIC_LABELS, human_scores, latest_report, model_label
 
     report = latest_report(study)
     human = human_scores(result)
@@ -79,6 +121,12 @@ def faithfulness_context(study: Study, result: dict) -> dict:
     return {
         "faithfulness": report,
         "faithfulness_rows": rows,
+        "sanity_plots": sanity_plots(report.results) if report is not None else [],
+        "sanity_plot": SANITY_PLOT,
+        "metric_vs_human": [
+            {"metric": metric, "label": METRIC_LABELS[metric], **values}
+            for metric, values in result.get("metric_vs_human", {}).items()
+        ],
         "faithfulness_pending": study.faithfulness_reports.filter(status__in=["pending", "running"]).exists(),
         "faithfulness_url": reverse("studies:study-faithfulness-run", kwargs={"study_id": study.pk}),
     }

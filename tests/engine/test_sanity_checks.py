@@ -64,3 +64,15 @@ def test_smooth_mprt_and_random_logit_run_seeded():
     score = random_logit(model, gradcam, x, 3, num_classes=1000)
     assert -1 <= score <= 1
     assert random_logit(model, gradcam, x, 3, num_classes=1000) == score
+
+
+def test_recording_every_kth_step_gives_the_full_cascades_scores_at_those_steps():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    x = torch.randn(1, 3, 32, 32)
+    layers = randomization_layers(model)[:5]
+    full = mprt(model, saliency, x, 3, layers=layers)
+    sparse = mprt(model, saliency, x, 3, layers=layers, record_every=2)
+    assert sparse["layers"] == [layers[1], layers[3], layers[4]]  # every second one and the last
+    assert sparse["spearman"] == [full["spearman"][i] for i in (1, 3, 4)]
+    assert sparse["ssim"] == [full["ssim"][i] for i in (1, 3, 4)]

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from explain_engine import metrics
+from explain_engine.demo_nets import DEMO_ARCHITECTURES
 from studies import faithfulness
 from studies.models import FaithfulnessReport, Study
 
@@ -32,7 +33,7 @@ def test_a_worker_reports_every_method_and_the_results_page_shows_it(
 ):
     call_command("generate_stimuli", cd_study.slug, "--inline")
     study = Study.objects.get(pk=cd_study.pk)
-    call_command("faithfulness", study.slug, "--max-images", "3")
+    call_command("faithfulness", study.slug, "--max-images", "3", "--sanity-images", "1")
     out = capsys.readouterr().out
     report = FaithfulnessReport.objects.get(study=study)
     assert report.status == "done", report.error
@@ -43,6 +44,24 @@ def test_a_worker_reports_every_method_and_the_results_page_shows_it(
         assert 0.0 <= values["pointing_game"] <= 1.0 and 0.0 <= values["localization_iou"] <= 1.0
         assert -1.0 <= values["occlusion_rho"] <= 1.0
         assert 0.0 <= values["deletion_auc"] <= 1.0 and 0.0 <= values["insertion_auc"] <= 1.0
+        assert 0.0 <= values["road_morf"] <= 1.0 and 0.0 <= values["road_lerf"] <= 1.0
+        assert 0.0 <= values["average_drop"] <= 100.0 and 0.0 <= values["increase_in_confidence"] <= 100.0
+        assert -1.0 <= values["faithfulness_corr"] <= 1.0 and 0.0 <= values["gini"] <= 1.0
+        assert 0.0 <= values["energy_pointing_game"] <= 1.0
+    params = report.results["parameters"]
+    assert params["metrics"]["version"] == faithfulness.METRICS_VERSION
+    assert params["metrics"]["road"]["percentages"] == list(faithfulness.ROAD_PERCENTAGES)
+    assert params["metrics"]["seed"] == params["sanity"]["seed"] == study.seed
+    # The sanity checks: every method, a curve point per recorded randomization step, all layers reset.
+    sanity = report.results["sanity"]["model"]
+    net = DEMO_ARCHITECTURES[study.model.arch](len(study.model.categories))
+    bottom_layer = metrics.randomization_layers(net)[-1]
+    assert set(sanity) == set(study.methods)
+    for values in sanity.values():
+        assert values["n"] == 1 and len(values["layers"]) <= faithfulness.SANITY_MAX_STEPS
+        assert len(values["spearman"]) == len(values["ssim"]) == len(values["smooth_ssim"]) == len(values["layers"])
+        assert values["layers"][-1] == bottom_layer  # the cascade ends with every layer randomized
+        assert -1.0 <= values["ssim"][-1] <= 1.0 and values["random_logit"] is not None
     for method in study.methods:
         assert method in out
 
@@ -63,6 +82,9 @@ def test_a_worker_reports_every_method_and_the_results_page_shows_it(
     page = researcher_client.get(reverse("studies:study-results", kwargs={"study_id": study.pk}))
     assert page.status_code == 200
     assert b'data-testid="faithfulness"' in page.content
+    assert b'data-testid="faithfulness-more"' in page.content
+    for method in study.methods:
+        assert f'data-testid="sanity-{method}"'.encode() in page.content
     for method in study.methods:
         assert method.encode() in page.content
 
