@@ -5,7 +5,7 @@ its map on the trained network (Spearman of |maps| and SSIM), averaged over held
 the random-logit test. Writes the curves to docs/screenshots/mprt_demo_networks.png and prints the
 numbers as a Markdown table.
 
-    python scripts/mprt_demo.py [--images 12] [--out docs/screenshots/mprt_demo_networks.png]
+    python scripts/mprt_demo.py [--images 8] [--method gradcam ...] [--out docs/screenshots/mprt_demo_networks.png]
 """
 
 from __future__ import annotations
@@ -44,19 +44,19 @@ def explainer_for(method: str, layer: str):
     return explain
 
 
-def run(images: int, seed: int) -> dict:
+def run(images: int, seed: int, methods=METHODS) -> dict:
     manifest = load_shipped_demo_models(progress=None)
     out = {}
     for name in NETWORKS:
         bundle = load_model(name, checkpoint=manifest["paths"][name], categories=list(CLASSES))
         net = bundle.module.eval()
         layers = metrics.randomization_layers(net)
-        per_method = {m: {"spearman": [], "ssim": [], "random_logit": []} for m in METHODS}
+        per_method = {m: {"spearman": [], "ssim": [], "random_logit": []} for m in methods}
         for i in range(images):
             scene = make_scene(manifest.get("seed", 0), TEST_START + i)  # held-out scenes
             x = bundle.preprocess(Image.fromarray(scene.image))[None]
             target = CLASSES.index(scene.labels[0])
-            for method in METHODS:
+            for method in methods:
                 explain = explainer_for(method, bundle.target_layer)
                 r = metrics.mprt(net, explain, x, target, seed=seed, layers=layers)
                 per_method[method]["spearman"].append(r["spearman"])
@@ -104,17 +104,18 @@ def plot(results: dict, path: Path) -> None:
 
 
 def table(results: dict) -> str:
+    """Spearman after the top layer, after about half of the layers and after all of them; SSIM
+    after the top layer and after all; the random-logit SSIM."""
     lines = [
-        "| network | method | Spearman, top layer | Spearman, half | Spearman, all | SSIM, top layer | SSIM, all "
-        "| random logit (SSIM) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| network | method | Spearman: top layer / half / all | SSIM: top layer / all | random logit (SSIM) |",
+        "| --- | --- | ---: | ---: | ---: |",
     ]
     for name, res in results.items():
         half = len(res["layers"]) // 2 - 1
         for method, v in res["methods"].items():
             s, q = v["spearman"], v["ssim"]
             lines.append(
-                f"| {name} | {method} | {s[0]:.2f} | {s[half]:.2f} | {s[-1]:.2f} | {q[0]:.2f} | {q[-1]:.2f} "
+                f"| {name} | {method} | {s[0]:.2f} / {s[half]:.2f} / {s[-1]:.2f} | {q[0]:.2f} / {q[-1]:.2f} "
                 f"| {v['random_logit']:.2f} |"
             )
     return "\n".join(lines)
@@ -122,12 +123,13 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=12)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--method", action="append", help=f"repeatable; default: {', '.join(METHODS)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="docs/screenshots/mprt_demo_networks.png")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
-    results = run(args.images, args.seed)
+    results = run(args.images, args.seed, tuple(args.method or METHODS))
     plot(results, Path(args.out))
     for name, res in results.items():
         print(f"{name}: layers, top first: {', '.join(res['layers'])}")
