@@ -150,7 +150,14 @@ def evaluate_maps(model, x, target_index: int, saliencies: dict, boxes, *, param
             "energy_pointing_game": metrics.energy_pointing_game(sal, np.asarray(boxes)),
             "gini": metrics.gini(sal),
         }
+        # nan (a constant map, a saturated score) becomes null: PostgreSQL's JSON has no NaN.
+        results[method] = {k: _finite(v) for k, v in results[method].items()}
     return results
+
+
+def _finite(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def sanity_checks(model, layer: str | None, x, target_index: int, methods, num_classes: int, seed: int) -> dict:
