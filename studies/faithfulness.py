@@ -459,7 +459,23 @@ def format_report(results: dict, human: dict | None = None) -> str:
                 score = human.get(method)
                 line += f"{'-' if score is None else format(score, '.3f'):>10}"
             lines.append(line)
+    for role, methods in results.get("sanity", {}).items():
+        lines.append(f"Sanity checks, {labels.get(role, role)} (similarity to the trained network's map):")
+        for method, v in methods.items():
+            lines.append(
+                f"  {method:<22} Spearman top layer {_step(v, 'spearman', 0)}, all {_step(v, 'spearman', -1)}; "
+                f"SSIM {_step(v, 'ssim', 0)}, {_step(v, 'ssim', -1)}; "
+                f"Smooth-MPRT Spearman all {_step(v, 'smooth_spearman', -1)}; random logit {_fmt(v.get('random_logit'))}"
+            )
     return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else format(value, ".3f")
+
+
+def _step(values: dict, key: str, at: int) -> str:
+    return _fmt((values.get(key) or [None])[at])
 
 
 def do_request_report(

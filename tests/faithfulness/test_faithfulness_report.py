@@ -64,6 +64,7 @@ def test_a_worker_reports_every_method_and_the_results_page_shows_it(
         assert -1.0 <= values["ssim"][-1] <= 1.0 and values["random_logit"] is not None
     for method in study.methods:
         assert method in out
+    assert "Sanity checks, " in out and "random logit" in out
 
     # the numbers are explain_engine's metrics applied to the stored raw maps
     row = report.results["rows"][0]
