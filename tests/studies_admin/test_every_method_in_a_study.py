@@ -32,6 +32,8 @@ def test_a_study_generates_the_new_methods_and_records_their_parameters(cd_study
 def test_every_engine_method_is_a_study_choice():
     from explain_engine import METHODS
     from studies.admin import _method_choices
+    from studies.textual import METHOD as TEXTUAL
 
-    assert [name for name, _ in _method_choices()] == list(METHODS)
+    # Every engine method, in the engine's order, plus the sentence of a textual explanation.
+    assert [name for name, _ in _method_choices()] == [*METHODS, TEXTUAL]
     assert {"random", "scorecam", "integrated_gradients", "hirescam", "fullgrad"} <= set(METHODS)
