@@ -8,587 +8,295 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="ClassifierModel",
+            name='ClassifierModel',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=100, unique=True)),
-                (
-                    "arch",
-                    models.CharField(
-                        help_text="torchvision architecture (e.g. vgg16) or a demo architecture", max_length=100
-                    ),
-                ),
-                (
-                    "weights_name",
-                    models.CharField(
-                        blank=True,
-                        help_text="torchvision weights name (DEFAULT, IMAGENET1K_V1); empty for a checkpoint",
-                        max_length=100,
-                    ),
-                ),
-                ("checkpoint", models.FileField(blank=True, upload_to="checkpoints/")),
-                (
-                    "categories",
-                    models.JSONField(default=list, help_text="class names, in the order of the network's outputs"),
-                ),
-                (
-                    "target_layer",
-                    models.CharField(blank=True, help_text="dotted module name; detected if empty", max_length=200),
-                ),
-                ("weights_sha256", models.CharField(blank=True, max_length=64)),
-                ("input_size", models.PositiveIntegerField(blank=True, null=True)),
-                ("notes", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, unique=True)),
+                ('arch', models.CharField(help_text='torchvision architecture (e.g. vgg16) or a demo architecture', max_length=100)),
+                ('weights_name', models.CharField(blank=True, help_text='torchvision weights name (DEFAULT, IMAGENET1K_V1); empty for a checkpoint', max_length=100)),
+                ('checkpoint', models.FileField(blank=True, upload_to='checkpoints/')),
+                ('categories', models.JSONField(default=list, help_text="class names, in the order of the network's outputs")),
+                ('target_layer', models.CharField(blank=True, help_text='dotted module name; detected if empty', max_length=200)),
+                ('weights_sha256', models.CharField(blank=True, max_length=64)),
+                ('input_size', models.PositiveIntegerField(blank=True, null=True)),
+                ('notes', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="GenerationJob",
+            name='GenerationJob',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("running", "Running"),
-                            ("done", "Done"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=20,
-                    ),
-                ),
-                ("total", models.PositiveIntegerField(default=0)),
-                ("done", models.PositiveIntegerField(default=0)),
-                ("failed", models.PositiveIntegerField(default=0)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=20)),
+                ('total', models.PositiveIntegerField(default=0)),
+                ('done', models.PositiveIntegerField(default=0)),
+                ('failed', models.PositiveIntegerField(default=0)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="ImageItem",
+            name='ImageItem',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("filename", models.CharField(max_length=255)),
-                ("file", models.ImageField(height_field="height", upload_to="images/", width_field="width")),
-                ("sha256", models.CharField(db_index=True, max_length=64)),
-                ("width", models.PositiveIntegerField(default=0)),
-                ("height", models.PositiveIntegerField(default=0)),
-                ("labels", models.JSONField(default=list)),
-                ("boxes", models.JSONField(blank=True, default=list)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('filename', models.CharField(max_length=255)),
+                ('file', models.ImageField(height_field='height', upload_to='images/', width_field='width')),
+                ('sha256', models.CharField(db_index=True, max_length=64)),
+                ('width', models.PositiveIntegerField(default=0)),
+                ('height', models.PositiveIntegerField(default=0)),
+                ('labels', models.JSONField(default=list)),
+                ('boxes', models.JSONField(blank=True, default=list)),
             ],
             options={
-                "ordering": ["image_set", "filename"],
+                'ordering': ['image_set', 'filename'],
             },
         ),
         migrations.CreateModel(
-            name="ImageSet",
+            name='ImageSet',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=100, unique=True)),
-                ("description", models.TextField(blank=True)),
-                ("annotation_format", models.CharField(blank=True, help_text="labels.csv or voc", max_length=20)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, unique=True)),
+                ('description', models.TextField(blank=True)),
+                ('annotation_format', models.CharField(blank=True, help_text='labels.csv or voc', max_length=20)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Participant",
+            name='Participant',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                (
-                    "token",
-                    models.CharField(
-                        default=studies.models.new_participant_token, editable=False, max_length=64, unique=True
-                    ),
-                ),
-                ("external_source", models.CharField(blank=True, help_text="prolific, mturk or empty", max_length=20)),
-                (
-                    "external_id",
-                    models.CharField(blank=True, help_text="PROLIFIC_PID or workerId (maybe hashed)", max_length=255),
-                ),
-                ("external_meta", models.JSONField(blank=True, default=dict)),
-                ("condition", models.CharField(blank=True, max_length=100)),
-                ("latin_square_row", models.PositiveIntegerField(blank=True, null=True)),
-                ("seed", models.BigIntegerField(default=0)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("active", "Active"), ("completed", "Completed"), ("abandoned", "Abandoned")],
-                        default="active",
-                        max_length=20,
-                    ),
-                ),
-                ("is_pilot", models.BooleanField(default=False)),
-                ("is_simulated", models.BooleanField(default=False)),
-                ("comment", models.TextField(blank=True)),
-                ("questionnaire", models.JSONField(blank=True, default=dict)),
-                ("consented_at", models.DateTimeField(auto_now_add=True)),
-                ("last_seen_at", models.DateTimeField(auto_now_add=True, db_index=True)),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('token', models.CharField(default=studies.models.new_participant_token, editable=False, max_length=64, unique=True)),
+                ('external_source', models.CharField(blank=True, help_text='prolific, mturk or empty', max_length=20)),
+                ('external_id', models.CharField(blank=True, help_text='PROLIFIC_PID or workerId (maybe hashed)', max_length=255)),
+                ('external_meta', models.JSONField(blank=True, default=dict)),
+                ('condition', models.CharField(blank=True, max_length=100)),
+                ('latin_square_row', models.PositiveIntegerField(blank=True, null=True)),
+                ('seed', models.BigIntegerField(default=0)),
+                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Completed'), ('abandoned', 'Abandoned')], default='active', max_length=20)),
+                ('is_pilot', models.BooleanField(default=False)),
+                ('is_simulated', models.BooleanField(default=False)),
+                ('comment', models.TextField(blank=True)),
+                ('questionnaire', models.JSONField(blank=True, default=dict)),
+                ('consented_at', models.DateTimeField(auto_now_add=True)),
+                ('last_seen_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["study", "consented_at"],
+                'ordering': ['study', 'consented_at'],
             },
         ),
         migrations.CreateModel(
-            name="GenerationFailure",
+            name='GenerationFailure',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("method", models.CharField(blank=True, max_length=40)),
-                ("reason", models.TextField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "model",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        to="studies.classifiermodel",
-                    ),
-                ),
-                (
-                    "job",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="failures", to="studies.generationjob"
-                    ),
-                ),
-                (
-                    "image",
-                    models.ForeignKey(
-                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="studies.imageitem"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('method', models.CharField(blank=True, max_length=40)),
+                ('reason', models.TextField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='studies.classifiermodel')),
+                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='failures', to='studies.generationjob')),
+                ('image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='studies.imageitem')),
             ],
         ),
         migrations.AddField(
-            model_name="imageitem",
-            name="image_set",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="images", to="studies.imageset"
-            ),
+            model_name='imageitem',
+            name='image_set',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='studies.imageset'),
         ),
         migrations.CreateModel(
-            name="Assignment",
+            name='Assignment',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("position", models.PositiveIntegerField()),
-                (
-                    "swapped",
-                    models.BooleanField(default=False, help_text="trust: the stronger network is shown as Model 2"),
-                ),
-                ("option_order", models.JSONField(default=list)),
-                ("is_attention_check", models.BooleanField(default=False)),
-                ("shown_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "participant",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="assignments",
-                        to="studies.participant",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('position', models.PositiveIntegerField()),
+                ('swapped', models.BooleanField(default=False, help_text='trust: the stronger network is shown as Model 2')),
+                ('option_order', models.JSONField(default=list)),
+                ('is_attention_check', models.BooleanField(default=False)),
+                ('shown_at', models.DateTimeField(blank=True, null=True)),
+                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='studies.participant')),
             ],
             options={
-                "ordering": ["participant", "position"],
+                'ordering': ['participant', 'position'],
             },
         ),
         migrations.CreateModel(
-            name="Prediction",
+            name='Prediction',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("weights_sha256", models.CharField(max_length=64)),
-                ("top_labels", models.JSONField(default=list, help_text="class names, best first (top 5)")),
-                ("top_scores", models.JSONField(default=list)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "image",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="studies.imageitem"
-                    ),
-                ),
-                (
-                    "model",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="predictions",
-                        to="studies.classifiermodel",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('weights_sha256', models.CharField(max_length=64)),
+                ('top_labels', models.JSONField(default=list, help_text='class names, best first (top 5)')),
+                ('top_scores', models.JSONField(default=list)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='studies.imageitem')),
+                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='studies.classifiermodel')),
             ],
         ),
         migrations.CreateModel(
-            name="Response",
+            name='Response',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("idempotency_key", models.UUIDField(unique=True)),
-                ("choice", models.CharField(blank=True, max_length=200)),
-                ("correct", models.BooleanField(null=True)),
-                (
-                    "rating",
-                    models.SmallIntegerField(
-                        blank=True,
-                        help_text="as displayed: +2 Model 1 clearly more reliable ... -2 Model 2 clearly more reliable",
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(-2),
-                            django.core.validators.MaxValueValidator(2),
-                        ],
-                    ),
-                ),
-                ("rating_toward_stronger", models.SmallIntegerField(blank=True, null=True)),
-                (
-                    "rt_ms",
-                    models.PositiveIntegerField(
-                        blank=True, help_text="client time from stimulus drawn to answer", null=True
-                    ),
-                ),
-                ("answered_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "assignment",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="response", to="studies.assignment"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('idempotency_key', models.UUIDField(unique=True)),
+                ('choice', models.CharField(blank=True, max_length=200)),
+                ('correct', models.BooleanField(null=True)),
+                ('rating', models.SmallIntegerField(blank=True, help_text='as displayed: +2 Model 1 clearly more reliable ... -2 Model 2 clearly more reliable', null=True, validators=[django.core.validators.MinValueValidator(-2), django.core.validators.MaxValueValidator(2)])),
+                ('rating_toward_stronger', models.SmallIntegerField(blank=True, null=True)),
+                ('rt_ms', models.PositiveIntegerField(blank=True, help_text='client time from stimulus drawn to answer', null=True)),
+                ('answered_at', models.DateTimeField(auto_now_add=True)),
+                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='response', to='studies.assignment')),
             ],
             options={
-                "ordering": ["assignment"],
+                'ordering': ['assignment'],
             },
         ),
         migrations.CreateModel(
-            name="Stimulus",
+            name='Stimulus',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("content_key", models.CharField(max_length=64, unique=True)),
-                ("method", models.CharField(max_length=40)),
-                ("target_class", models.CharField(max_length=200)),
-                ("target_index", models.PositiveIntegerField()),
-                ("target_layer", models.CharField(max_length=200)),
-                ("weights_sha256", models.CharField(max_length=64)),
-                ("engine_version", models.CharField(max_length=40)),
-                ("recipe_version", models.CharField(max_length=40)),
-                ("render_style", models.CharField(default="auto", max_length=20)),
-                ("png", models.FileField(upload_to="stimuli/")),
-                ("raw_map", models.FileField(blank=True, upload_to="maps/")),
-                ("score", models.FloatField(blank=True, help_text="the target's logit", null=True)),
-                ("provenance", models.JSONField(blank=True, default=dict)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "image",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="stimuli", to="studies.imageitem"
-                    ),
-                ),
-                (
-                    "model",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="stimuli",
-                        to="studies.classifiermodel",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('content_key', models.CharField(max_length=64, unique=True)),
+                ('method', models.CharField(max_length=40)),
+                ('target_class', models.CharField(max_length=200)),
+                ('target_index', models.PositiveIntegerField()),
+                ('target_layer', models.CharField(max_length=200)),
+                ('weights_sha256', models.CharField(max_length=64)),
+                ('engine_version', models.CharField(max_length=40)),
+                ('recipe_version', models.CharField(max_length=40)),
+                ('render_style', models.CharField(default='auto', max_length=20)),
+                ('png', models.FileField(upload_to='stimuli/')),
+                ('raw_map', models.FileField(blank=True, upload_to='maps/')),
+                ('score', models.FloatField(blank=True, help_text="the target's logit", null=True)),
+                ('provenance', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stimuli', to='studies.imageitem')),
+                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stimuli', to='studies.classifiermodel')),
             ],
             options={
-                "verbose_name_plural": "stimuli",
+                'verbose_name_plural': 'stimuli',
             },
         ),
         migrations.CreateModel(
-            name="Study",
+            name='Study',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=200)),
-                ("slug", models.SlugField(max_length=60, unique=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("class_discrimination", "Class discrimination"),
-                            ("trust", "Trust (stronger vs weaker network)"),
-                        ],
-                        default="class_discrimination",
-                        max_length=40,
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("draft", "Draft"),
-                            ("generating", "Generating stimuli"),
-                            ("ready", "Ready"),
-                            ("live", "Live"),
-                            ("closed", "Closed"),
-                        ],
-                        db_index=True,
-                        default="draft",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "methods",
-                    models.JSONField(default=list, help_text="explain_engine method names compared in this study"),
-                ),
-                (
-                    "design",
-                    models.CharField(
-                        choices=[
-                            ("between", "Between subjects (one method per participant)"),
-                            ("within", "Within subjects (every method, Latin square)"),
-                        ],
-                        default="between",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "trials_per_participant",
-                    models.PositiveIntegerField(default=20, validators=[django.core.validators.MinValueValidator(1)]),
-                ),
-                ("target_participants_per_condition", models.PositiveIntegerField(default=10)),
-                ("seed", models.BigIntegerField(default=0)),
-                (
-                    "max_images",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="use at most this many eligible images (chosen by the seed); empty: all",
-                        null=True,
-                    ),
-                ),
-                (
-                    "render_style",
-                    models.CharField(
-                        default="auto", help_text="how CAM maps are drawn: auto, masked or overlay", max_length=20
-                    ),
-                ),
-                ("consent_text", models.TextField(blank=True)),
-                ("instructions_text", models.TextField(blank=True)),
-                ("debrief_text", models.TextField(blank=True)),
-                ("completion_code", models.CharField(blank=True, max_length=64)),
-                ("completion_url", models.URLField(blank=True, help_text="Prolific-style redirect after the debrief")),
-                ("attention_checks_per_participant", models.PositiveIntegerField(default=1)),
-                (
-                    "max_failed_attention_checks",
-                    models.PositiveIntegerField(
-                        default=0, help_text="exclude participants who fail more attention checks than this"
-                    ),
-                ),
-                (
-                    "min_median_rt_ms",
-                    models.PositiveIntegerField(
-                        default=0,
-                        help_text="exclude participants whose median response time is below this (0: no rule)",
-                    ),
-                ),
-                (
-                    "inactivity_timeout_minutes",
-                    models.PositiveIntegerField(
-                        default=30, help_text="a participant inactive this long no longer holds a condition slot"
-                    ),
-                ),
-                ("min_window_width", models.PositiveIntegerField(default=0)),
-                ("min_window_height", models.PositiveIntegerField(default=0)),
-                ("eligible_image_count", models.PositiveIntegerField(blank=True, null=True)),
-                (
-                    "surviving_image_count",
-                    models.PositiveIntegerField(
-                        blank=True, help_text="trust: images whose class both networks predict", null=True
-                    ),
-                ),
-                (
-                    "config_snapshot",
-                    models.JSONField(blank=True, help_text="the whole configuration, frozen at launch", null=True),
-                ),
-                ("launched_at", models.DateTimeField(blank=True, null=True)),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "image_set",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="studies",
-                        to="studies.imageset",
-                    ),
-                ),
-                (
-                    "model",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="class discrimination: the network explained",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="studies.classifiermodel",
-                    ),
-                ),
-                (
-                    "stronger_model",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="trust: the stronger network",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="studies.classifiermodel",
-                    ),
-                ),
-                (
-                    "weaker_model",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="trust: the weaker network",
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="studies.classifiermodel",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('slug', models.SlugField(max_length=60, unique=True)),
+                ('kind', models.CharField(choices=[('class_discrimination', 'Class discrimination'), ('trust', 'Trust (stronger vs weaker network)')], default='class_discrimination', max_length=40)),
+                ('status', models.CharField(choices=[('draft', 'Draft'), ('generating', 'Generating stimuli'), ('ready', 'Ready'), ('live', 'Live'), ('closed', 'Closed')], db_index=True, default='draft', max_length=20)),
+                ('methods', models.JSONField(default=list, help_text='explain_engine method names compared in this study')),
+                ('design', models.CharField(choices=[('between', 'Between subjects (one method per participant)'), ('within', 'Within subjects (every method, Latin square)')], default='between', max_length=10)),
+                ('trials_per_participant', models.PositiveIntegerField(default=20, validators=[django.core.validators.MinValueValidator(1)])),
+                ('target_participants_per_condition', models.PositiveIntegerField(default=10)),
+                ('seed', models.BigIntegerField(default=0)),
+                ('max_images', models.PositiveIntegerField(blank=True, help_text='use at most this many eligible images (chosen by the seed); empty: all', null=True)),
+                ('render_style', models.CharField(default='auto', help_text='how CAM maps are drawn: auto, masked or overlay', max_length=20)),
+                ('consent_text', models.TextField(blank=True)),
+                ('instructions_text', models.TextField(blank=True)),
+                ('debrief_text', models.TextField(blank=True)),
+                ('completion_code', models.CharField(blank=True, max_length=64)),
+                ('completion_url', models.URLField(blank=True, help_text='Prolific-style redirect after the debrief')),
+                ('attention_checks_per_participant', models.PositiveIntegerField(default=1)),
+                ('max_failed_attention_checks', models.PositiveIntegerField(default=0, help_text='exclude participants who fail more attention checks than this')),
+                ('min_median_rt_ms', models.PositiveIntegerField(default=0, help_text='exclude participants whose median response time is below this (0: no rule)')),
+                ('inactivity_timeout_minutes', models.PositiveIntegerField(default=30, help_text='a participant inactive this long no longer holds a condition slot')),
+                ('min_window_width', models.PositiveIntegerField(default=0)),
+                ('min_window_height', models.PositiveIntegerField(default=0)),
+                ('eligible_image_count', models.PositiveIntegerField(blank=True, null=True)),
+                ('surviving_image_count', models.PositiveIntegerField(blank=True, help_text='trust: images whose class both networks predict', null=True)),
+                ('config_snapshot', models.JSONField(blank=True, help_text='the whole configuration, frozen at launch', null=True)),
+                ('launched_at', models.DateTimeField(blank=True, null=True)),
+                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('image_set', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='studies', to='studies.imageset')),
+                ('model', models.ForeignKey(blank=True, help_text='class discrimination: the network explained', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studies.classifiermodel')),
+                ('stronger_model', models.ForeignKey(blank=True, help_text='trust: the stronger network', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studies.classifiermodel')),
+                ('weaker_model', models.ForeignKey(blank=True, help_text='trust: the weaker network', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studies.classifiermodel')),
             ],
             options={
-                "verbose_name_plural": "studies",
-                "ordering": ["-created_at"],
+                'verbose_name_plural': 'studies',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.AddField(
-            model_name="participant",
-            name="study",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="participants", to="studies.study"
-            ),
+            model_name='participant',
+            name='study',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='studies.study'),
         ),
         migrations.AddField(
-            model_name="generationjob",
-            name="study",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="generation_jobs", to="studies.study"
-            ),
+            model_name='generationjob',
+            name='study',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation_jobs', to='studies.study'),
         ),
         migrations.CreateModel(
-            name="Trial",
+            name='Trial',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("index", models.PositiveIntegerField()),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("main", "Main"), ("attention", "Attention check"), ("practice", "Practice")],
-                        default="main",
-                        max_length=20,
-                    ),
-                ),
-                ("method", models.CharField(max_length=40)),
-                ("target_class", models.CharField(max_length=200)),
-                ("options", models.JSONField(default=list)),
-                (
-                    "payload",
-                    models.JSONField(blank=True, default=dict, help_text="kind-specific extras (attention-check text)"),
-                ),
-                (
-                    "image",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="trials", to="studies.imageitem"
-                    ),
-                ),
-                (
-                    "stimulus",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="studies.stimulus",
-                    ),
-                ),
-                (
-                    "stimulus_weaker",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="studies.stimulus",
-                    ),
-                ),
-                (
-                    "study",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="trials", to="studies.study"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('index', models.PositiveIntegerField()),
+                ('kind', models.CharField(choices=[('main', 'Main'), ('attention', 'Attention check'), ('practice', 'Practice')], default='main', max_length=20)),
+                ('method', models.CharField(max_length=40)),
+                ('target_class', models.CharField(max_length=200)),
+                ('options', models.JSONField(default=list)),
+                ('payload', models.JSONField(blank=True, default=dict, help_text='kind-specific extras (attention-check text)')),
+                ('image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='trials', to='studies.imageitem')),
+                ('stimulus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studies.stimulus')),
+                ('stimulus_weaker', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studies.stimulus')),
+                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trials', to='studies.study')),
             ],
             options={
-                "ordering": ["study", "index"],
+                'ordering': ['study', 'index'],
             },
         ),
         migrations.AddField(
-            model_name="assignment",
-            name="trial",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT, related_name="assignments", to="studies.trial"
-            ),
+            model_name='assignment',
+            name='trial',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='studies.trial'),
         ),
         migrations.AddConstraint(
-            model_name="imageitem",
-            constraint=models.UniqueConstraint(fields=("image_set", "filename"), name="unique_filename_per_set"),
+            model_name='imageitem',
+            constraint=models.UniqueConstraint(fields=('image_set', 'filename'), name='unique_filename_per_set'),
         ),
         migrations.AddConstraint(
-            model_name="prediction",
-            constraint=models.UniqueConstraint(
-                fields=("model", "image", "weights_sha256"), name="one_prediction_per_weights"
-            ),
+            model_name='prediction',
+            constraint=models.UniqueConstraint(fields=('model', 'image', 'weights_sha256'), name='one_prediction_per_weights'),
         ),
         migrations.AddConstraint(
-            model_name="response",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("rating__isnull", True), models.Q(("rating__gte", -2), ("rating__lte", 2)), _connector="OR"
-                ),
-                name="rating_in_scale",
-            ),
+            model_name='response',
+            constraint=models.CheckConstraint(condition=models.Q(('rating__isnull', True), models.Q(('rating__gte', -2), ('rating__lte', 2)), _connector='OR'), name='rating_in_scale'),
         ),
         migrations.AddIndex(
-            model_name="stimulus",
-            index=models.Index(
-                fields=["image", "model", "method", "target_class"], name="studies_sti_image_i_5f60ad_idx"
-            ),
+            model_name='stimulus',
+            index=models.Index(fields=['image', 'model', 'method', 'target_class'], name='studies_sti_image_i_5f60ad_idx'),
         ),
         migrations.AddIndex(
-            model_name="participant",
-            index=models.Index(fields=["study", "condition", "status"], name="studies_par_study_i_ef2a4a_idx"),
+            model_name='participant',
+            index=models.Index(fields=['study', 'condition', 'status'], name='studies_par_study_i_ef2a4a_idx'),
         ),
         migrations.AddConstraint(
-            model_name="participant",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("external_id", ""), _negated=True),
-                fields=("study", "external_source", "external_id"),
-                name="one_participation_per_external_id",
-            ),
+            model_name='participant',
+            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('study', 'external_source', 'external_id'), name='one_participation_per_external_id'),
         ),
         migrations.AddConstraint(
-            model_name="trial",
-            constraint=models.UniqueConstraint(fields=("study", "index"), name="unique_trial_index"),
+            model_name='trial',
+            constraint=models.UniqueConstraint(fields=('study', 'index'), name='unique_trial_index'),
         ),
         migrations.AddConstraint(
-            model_name="assignment",
-            constraint=models.UniqueConstraint(
-                fields=("participant", "position"), name="unique_position_per_participant"
-            ),
+            model_name='assignment',
+            constraint=models.UniqueConstraint(fields=('participant', 'position'), name='unique_position_per_participant'),
         ),
     ]
