@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import admin_audit, admin_tokens, audit, generation, pilots, progress  # noqa: F401 (registers the log, tokens)
 from .imports import ImportRefused, inspect_archive, write_plan
+from .kinds import KINDS, kind_of
 from .models import (
     AuditAction,
     ClassifierModel,
@@ -29,7 +30,6 @@ from .models import (
     Prediction,
     Stimulus,
     Study,
-    StudyKind,
     StudyStatus,
 )
 from .registry import RegistrationRefused, parse_categories, register_model
@@ -381,18 +381,72 @@ class StudyForm(forms.ModelForm):
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
             setattr(probe, model_field, cleaned.get(model_field))
+        kind = kind_of(probe.kind)
+        settings = {}
+        for key, (owner, setting) in KIND_SETTING_FIELDS.items():
+            if owner is kind and cleaned.get(key) is not None:
+                settings[setting.name] = cleaned[key]
+        probe.kind_settings = self.instance.kind_settings = settings
         errors = generation.study_config_errors(probe)
         if errors:
             raise ValidationError([ValidationError(e) for e in errors])
         self.eligible = generation.eligible_image_count(probe)
-        if probe.kind == StudyKind.CLASS_DISCRIMINATION and self.eligible == 0:
-            raise ValidationError(
-                "no image of this set has exactly two labels that the model knows "
-                "(the paper's rule for class discrimination)"
-            )
-        if probe.kind == StudyKind.TRUST and self.eligible == 0:
-            raise ValidationError("no image of this set has a label that both models know")
+        if self.eligible == 0:
+            raise ValidationError(kind.no_image_error())
         return cleaned
+
+
+def _setting_field(kind, setting):
+    label = f"{kind.label}: {setting.label}"
+    if setting.type is bool:
+        return forms.BooleanField(required=False, label=label, help_text=setting.help_text, initial=setting.default)
+    field = forms.FloatField if setting.type is float else forms.IntegerField
+    return field(
+        required=False,
+        label=label,
+        help_text=setting.help_text,
+        initial=setting.default,
+        min_value=setting.minimum,
+        max_value=setting.maximum,
+    )
+
+
+SETTINGS_FIELDSET = "Task settings (the chosen kind's only)"
+# Every kind's own settings as form fields "<kind>__<setting>"; the chosen kind's are stored in
+# Study.kind_settings.
+KIND_SETTING_FIELDS = {f"{k.name}__{s.name}": (k, s) for k in KINDS.values() for s in k.settings}
+for _key, (_kind, _setting) in KIND_SETTING_FIELDS.items():
+    StudyForm.base_fields[_key] = StudyForm.declared_fields[_key] = _setting_field(_kind, _setting)
+
+
+def _initial_settings(form):
+    if form.instance.pk:
+        stored = form.instance.kind_settings or {}
+        for key, (kind, setting) in KIND_SETTING_FIELDS.items():
+            if form.instance.kind == kind.name and setting.name in stored:
+                form.initial.setdefault(key, stored[setting.name])
+
+
+_study_form_init = StudyForm.__init__
+
+
+def _init_with_settings(self, *args, **kwargs):
+    _study_form_init(self, *args, **kwargs)
+    self.stored_kind = (self.instance.kind, dict(self.instance.kind_settings or {}))
+    _initial_settings(self)
+
+
+def _changed_data(self):
+    """The form's changed fields, with the kind's settings reported as the one field they are stored in."""
+    names = [n for n in forms.ModelForm.changed_data.func(self) if n not in KIND_SETTING_FIELDS]
+    cleaned = getattr(self, "cleaned_data", {})
+    if (cleaned.get("kind"), self.instance.kind_settings or {}) != self.stored_kind and "kind" not in names:
+        names.append("kind_settings")
+    return names
+
+
+StudyForm.__init__ = _init_with_settings
+StudyForm.changed_data = property(_changed_data)
 
 
 # Shown once a study exists, never editable: the lifecycle, not the configuration.
@@ -436,6 +490,7 @@ class StudyAdmin(admin.ModelAdmin):
     change_form_template = "admin/studies/study/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
+        (SETTINGS_FIELDSET, {"fields": list(KIND_SETTING_FIELDS)}),
         (
             "Models and images",
             {
@@ -481,12 +536,14 @@ class StudyAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return self.fieldsets[:-1]
+        if not obj.is_editable:  # frozen: the stored settings, not a form field per kind
+            return [(n, {"fields": ["kind_settings"]}) if n == SETTINGS_FIELDSET else (n, o) for n, o in self.fieldsets]
         return self.fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
             # A live or closed study's configuration is frozen: every field is read-only.
-            return [f for _, opts in self.fieldsets for f in opts["fields"]]
+            return [f for _, opts in self.get_fieldsets(request, obj) for f in opts["fields"]]
         return self.state_fields if obj is not None else []
 
     def get_prepopulated_fields(self, request, obj=None):
@@ -501,18 +558,7 @@ class StudyAdmin(admin.ModelAdmin):
         n = generation.eligible_image_count(obj)
         if n is None:
             return "-"
-        cropped = generation.crop_exclusion_text(obj)
-        if obj.kind == StudyKind.CLASS_DISCRIMINATION:
-            return f"{n} images have exactly two labels that the model knows (the paper's rule).{cropped}"
-        survived = (
-            ""
-            if obj.surviving_image_count is None
-            else (f" At the last generation, {obj.surviving_image_count} survived (both networks predict their class).")
-        )
-        return (
-            f"{n} images have a class both models know; those whose class both networks predict are kept "
-            f"when stimuli are generated.{survived}{cropped}"
-        )
+        return kind_of(obj).eligibility_text(obj, n) + generation.crop_exclusion_text(obj)
 
     @admin.display(description="configuration frozen at launch")
     def snapshot(self, obj):
@@ -535,12 +581,7 @@ class StudyAdmin(admin.ModelAdmin):
         audit.do_record_edit(request.user, obj, form.changed_data, created=not change)
         eligible = getattr(form, "eligible", None)
         if eligible is not None:
-            what = (
-                "qualify for class discrimination"
-                if obj.kind == StudyKind.CLASS_DISCRIMINATION
-                else "have a class both models know"
-            )
-            messages.info(request, f"{eligible} images {what}.{generation.crop_exclusion_text(obj)}")
+            messages.info(request, kind_of(obj).qualify_message(eligible) + generation.crop_exclusion_text(obj))
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.status in (StudyStatus.LIVE, StudyStatus.CLOSED):
@@ -699,9 +740,8 @@ class StudyAdmin(admin.ModelAdmin):
                     "close_url": reverse("admin:studies_study_close", args=[study.pk]),
                     "discard_pilot_url": reverse("admin:studies_study_discard_pilot", args=[study.pk]),
                     "pilot_counts": pilots.pilot_counts(study),
-                    "sample_stimuli": Stimulus.objects.filter(
-                        pk__in=study.trials.exclude(stimulus=None).values("stimulus")
-                    )
+                    "sample_stimuli": Stimulus.objects.filter(panels__trial__in=study.trials.all())
+                    .distinct()
                     .select_related("image", "model")
                     .order_by("pk")[:12],
                 }

@@ -29,6 +29,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from .kinds import kind_of
+
 CLASS_DISCRIMINATION = "class_discrimination"
 TRUST = "trust"
 
@@ -37,8 +39,9 @@ REASON_FAST = "median_rt_below_minimum"
 REASON_SEPARATOR = ";"
 LIST_SEPARATOR = "|"
 
-BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped")
-INT_COLUMNS = ("position", "rating", "rating_toward_stronger", "rt_ms")
+BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped", "prediction_correct")
+INT_COLUMNS = ("position", "rating", "rating_toward_stronger", "rt_ms", "confidence")
+FLOAT_COLUMNS = ("score",)
 TRUST_SCALE = (-2, -1, 0, 1, 2)
 DEFAULT_BOOTSTRAP = 10_000
 
@@ -91,6 +94,8 @@ def normalize_frame(df: pd.DataFrame) -> pd.DataFrame:
             df[column] = df[column].map(_to_bool).astype("boolean")
         elif column in INT_COLUMNS:
             df[column] = pd.to_numeric(df[column].replace("", None), errors="coerce").astype("Int64")
+        elif column in FLOAT_COLUMNS:
+            df[column] = pd.to_numeric(df[column].replace("", None), errors="coerce").astype("Float64")
         else:
             df[column] = df[column].map(
                 lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
@@ -307,7 +312,18 @@ def participants_for_two_proportions(
 
 # --- the report ------------------------------------------------------------------------------
 def infer_kind(df: pd.DataFrame) -> str:
-    return TRUST if df["rating"].notna().any() else CLASS_DISCRIMINATION
+    """The task kind of an export read without its study, from the columns its kind fills."""
+
+    def filled(column):
+        return column in df.columns and df[column].notna().any()
+
+    if filled("rating_toward_stronger"):
+        return TRUST
+    if filled("confidence"):
+        return "hive_distinction"
+    if filled("prediction_correct"):
+        return "hive_agreement"
+    return CLASS_DISCRIMINATION
 
 
 def infer_design(df: pd.DataFrame) -> str:
@@ -608,14 +624,9 @@ def report(
     exclusions["responses_analyzed"] = int(len(main))
 
     out = {"kind": kind, "design": design, "method_order": order, "exclusions": exclusions}
-    if kind == TRUST:
-        summary = trust_methods(main, order, seed, n_resamples)
-        comparisons = trust_comparisons(main, order, design, summary)
-        pilot_summary = trust_methods(pilot_main, order, seed, n_resamples) if len(pilot_ids) else {}
-    else:
-        summary = class_discrimination_methods(main, order)
-        comparisons = class_discrimination_comparisons(main, order, design, summary)
-        pilot_summary = class_discrimination_methods(pilot_main, order) if len(pilot_ids) else {}
+    task = kind_of(kind)
+    summary, comparisons = task.analyze(main, order, design, seed, n_resamples)
+    pilot_summary = task.analyze(pilot_main, order, design, seed, n_resamples)[0] if len(pilot_ids) else {}
     adjusted, reject = holm([c.get("p") for c in comparisons], alpha=alpha)
     for c, p, r in zip(comparisons, adjusted, reject, strict=True):
         c["p_holm"] = p
@@ -674,7 +685,7 @@ def text_report(result: Mapping, title: str = "") -> str:
             f"({result['simulated']['included']} included in the analysis)\n"
         )
     w("\n")
-    if result["kind"] == TRUST:
+    if kind_of(result["kind"]).human_measure() == "mean_rating":
         w("Trust: score toward the stronger network (+2 clearly more reliable ... -2)\n")
         w(f"  {'method':<24}{'n':>6}{'mean':>8}  {'95% CI (bootstrap)':<20}{'p vs 0':>10}   -2/-1/0/+1/+2\n")
         for name, m in result["methods"].items():
@@ -684,7 +695,7 @@ def text_report(result: Mapping, title: str = "") -> str:
                 f"[{_fmt(m['ci_low'], 2)}, {_fmt(m['ci_high'], 2)}]{'':<8}{_fmt(m['p_vs_zero']):>10}   {dist}\n"
             )
     else:
-        w("Class discrimination: accuracy (main trials of included participants)\n")
+        w(f"{kind_of(result['kind']).label}: accuracy (main trials of included participants)\n")
         w(
             f"  {'method':<24}{'n':>6}{'acc':>8}  {'95% CI (Wilson)':<18}{'p vs chance':>12}{'ppl':>5}  mean (SD) per person\n"
         )

@@ -32,7 +32,7 @@ from html.parser import HTMLParser
 import numpy as np
 from django.core import signing
 
-from .design import TRUST_RATING_LABELS
+from .kinds import kind_of
 
 POLICIES = ("oracle", "noisy", "random")
 SIMULATION_SALT = "studies.simulated-participant"
@@ -193,18 +193,27 @@ class Oracle:
     """Ground truth for the oracle policy: maps and boxes looked up by stimulus URL."""
 
     def __init__(self, study):
-        from .models import Trial
+        from .models import Prediction, TrialPanel
 
+        self.kind = kind_of(study)
         self.by_url: dict[str, object] = {}
-        trials = Trial.objects.filter(study=study).select_related(
-            "stimulus__image", "stimulus__model", "stimulus_weaker__image", "stimulus_weaker__model"
+        panels = TrialPanel.objects.filter(trial__study=study, stimulus__isnull=False).select_related(
+            "stimulus__image", "stimulus__model"
         )
-        for trial in trials:
-            for stimulus in (trial.stimulus, trial.stimulus_weaker):
-                if stimulus is not None and stimulus.png:
-                    self.by_url[urllib.parse.urlparse(stimulus.png.url).path] = stimulus
+        for panel in panels:
+            stimulus = panel.stimulus
+            if stimulus.png:
+                self.by_url[urllib.parse.urlparse(stimulus.png.url).path] = stimulus
+        self.predictions = {
+            (p.model_id, p.image_id): list(p.top_labels)
+            for p in Prediction.objects.filter(image__trials__study=study).distinct()
+        }
         self._maps: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
+
+    def prediction(self, stimulus) -> list[str]:
+        """The stored top labels of the stimulus's network on its image, best first."""
+        return self.predictions.get((stimulus.model_id, stimulus.image_id), [])
 
     def stimulus(self, url: str):
         return self.by_url.get(urllib.parse.urlparse(url).path)
@@ -242,15 +251,6 @@ def _load_mass_map(stimulus) -> np.ndarray:
     with stimulus.png.open("rb") as fh:
         pixels = np.asarray(Image.open(fh).convert("L"), dtype=np.float64)
     return np.abs(pixels - np.median(pixels))
-
-
-def trust_rating(share_model1: float, share_model2: float) -> int:
-    """+2/-2 for a clear difference in box share, +1/-1 for a slight one, 0 for about equal."""
-    diff = share_model1 - share_model2
-    if abs(diff) < 0.03:
-        return 0
-    strength = 2 if abs(diff) >= 0.15 else 1
-    return strength if diff > 0 else -strength
 
 
 # --- one participant -------------------------------------------------------------------------
@@ -412,7 +412,7 @@ class Bot:
                 page = self.get_page(
                     self._kind_of(cont.attrs["href"]), urllib.parse.urljoin(page.url, cont.attrs["href"])
                 )
-            elif page.all("choice") or page.all("rating"):
+            elif page.all("question"):
                 page = self.answer(page)
             elif (finish := page.form_with("submit")) is not None:
                 form, _ = finish
@@ -428,50 +428,37 @@ class Bot:
             time.sleep(self.rng.uniform(*self.pause))
 
     def answer(self, page: Page) -> Page:
+        """Answer every question of a trial page by the page contract (README, "Trial pages")."""
         images = [el.attrs.get("src", "") for el in page.all("stimulus")]
         if self.fetch_images:
             for src in images:
-                self.request("stimulus", src)
+                if src:
+                    self.request("stimulus", src)
         started = time.perf_counter()
-        if page.all("choice"):
-            buttons = page.all("choice")
-            chosen = self.choose_class(images, buttons)
-        else:
-            buttons = page.all("rating")
-            instruction = page.first("instruction")
-            chosen = self.choose_rating(images, buttons, instruction.text if instruction else "")
+        names = [q.attrs.get("data-name", "") for q in page.all("question")]
+        options = page.all("option")
+        questions = {n: [o.attrs["data-value"] for o in options if o.attrs.get("data-question") == n] for n in names}
+        instruction = page.first("instruction")
+        chosen = self.choose(images, questions, instruction.text if instruction else "")
         self.think()
         rt_ms = int((time.perf_counter() - started) * 1000) if self.pause[1] > 0 else self.rng.randint(700, 2500)
-        form = next(f for f in page.parser.forms if any(b is chosen for b in f.buttons))
-        return self.submit("answer", page, form, {chosen.attrs["name"]: chosen.attrs["value"], "rt_ms": rt_ms})
+        form = next(f for f in page.parser.forms if "idempotency_key" in f.fields)
+        return self.submit("answer", page, form, {**chosen, "rt_ms": rt_ms})
 
     def _random_or_oracle(self) -> bool:
         if self.policy == "random" or self.oracle is None:
             return False
         return self.policy == "oracle" or self.rng.random() < self.accuracy
 
-    def choose_class(self, images: list[str], buttons: list[Element]) -> Element:
-        if self._random_or_oracle() and images:
-            stimulus = self.oracle.stimulus(images[0])
-            if stimulus is not None:
-                shares = [self.oracle.share_in_boxes(stimulus, b.attrs["data-value"]) for b in buttons]
-                return buttons[int(np.argmax(shares))]
-        return self.rng.choice(buttons)
-
-    def choose_rating(self, images: list[str], buttons: list[Element], instruction: str) -> Element:
-        by_value = {int(b.attrs["data-value"]): b for b in buttons}
-        if instruction and self.policy != "random":
-            # An instructed-response item: the answer's label is quoted in the instruction.
-            for value, label in TRUST_RATING_LABELS.items():
-                if label.lower() in instruction.lower() and value in by_value:
-                    return by_value[value]
-        if self._random_or_oracle() and len(images) == 2:
+    def choose(self, images: list[str], questions: dict[str, list[str]], instruction: str) -> dict:
+        """The policy's answer: the oracle's (instructed items always, unless random), or random."""
+        answer = None
+        if self.oracle is not None and ((instruction and self.policy != "random") or self._random_or_oracle()):
             stimuli = [self.oracle.stimulus(src) for src in images]
-            if all(s is not None for s in stimuli):
-                target = stimuli[0].target_class
-                shares = [self.oracle.share_in_boxes(s, target) for s in stimuli]
-                return by_value[trust_rating(shares[0], shares[1])]
-        return self.rng.choice(buttons)
+            answer = self.oracle.kind.oracle_answer(self.oracle, stimuli, questions, instruction)
+        if not answer:
+            answer = {name: self.rng.choice(values) for name, values in questions.items() if values}
+        return answer
 
 
 class _Finished(Exception):

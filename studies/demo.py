@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 
 from . import generation
 from .imports import import_image_set
-from .models import ClassifierModel, Design, ImageSet, JobStatus, Study, StudyKind, StudyStatus
+from .models import ClassifierModel, Design, ImageSet, JobStatus, Study, StudyStatus
 from .registry import register_model
 
 DEMO_USERNAME = "researcher"
@@ -37,6 +37,9 @@ STRONG_NAME = "Demo strong network"
 WEAK_NAME = "Demo weak network (biased training)"
 CD_SLUG = "demo-class-discrimination"
 TRUST_SLUG = "demo-trust"
+HIVE_DISTINCTION_SLUG = "demo-hive-distinction"
+HIVE_AGREEMENT_SLUG = "demo-hive-agreement"
+HIVE_METHODS = ["gradcam", "guided_gradcam"]
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
 COMPLETION_CODE = "DEMO2017"
@@ -138,6 +141,11 @@ def ensure_models(say, retrain: bool = False) -> tuple[ClassifierModel, Classifi
 class DemoStudies:
     class_discrimination: Study
     trust: Study
+    hive_distinction: Study
+    hive_agreement: Study
+
+    def all(self) -> list[Study]:
+        return [self.class_discrimination, self.trust, self.hive_distinction, self.hive_agreement]
 
 
 def _study_defaults(image_set: ImageSet) -> dict:
@@ -164,19 +172,36 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
     cd = ensure(
         CD_SLUG,
         name="Demo: which object does the explanation show?",
-        kind=StudyKind.CLASS_DISCRIMINATION,
+        kind="class_discrimination",
         methods=CD_METHODS,
         model=strong,
     )
     trust = ensure(
         TRUST_SLUG,
         name="Demo: which network is more reliable?",
-        kind=StudyKind.TRUST,
+        kind="trust",
         methods=TRUST_METHODS,
         stronger_model=strong,
         weaker_model=weak,
     )
-    return DemoStudies(cd, trust)
+    # HIVE explains the weaker network: its biased training gives it the wrong predictions HIVE mixes in.
+    distinction = ensure(
+        HIVE_DISTINCTION_SLUG,
+        name="Demo (HIVE): which explanation is the network's prediction?",
+        kind="hive_distinction",
+        methods=HIVE_METHODS,
+        model=weak,
+        kind_settings={"show_labels": False, "incorrect_share": 0.5, "bonus_per_correct_above_chance": 0.05},
+    )
+    agreement = ensure(
+        HIVE_AGREEMENT_SLUG,
+        name="Demo (HIVE): is the network's prediction right?",
+        kind="hive_agreement",
+        methods=HIVE_METHODS,
+        model=weak,
+        kind_settings={"bonus_per_correct_above_chance": 0.05},
+    )
+    return DemoStudies(cd, trust, distinction, agreement)
 
 
 def ensure_live(study: Study, say) -> Study:
@@ -194,7 +219,7 @@ def ensure_live(study: Study, say) -> Study:
         study.refresh_from_db()
         survived = (
             f", {study.surviving_image_count} of {study.eligible_image_count} images survived"
-            if study.kind == StudyKind.TRUST
+            if study.surviving_image_count is not None
             else ""
         )
         say(f"  {job.done} stimuli{survived}")
@@ -225,4 +250,4 @@ def do_build_demo(say=print, retrain: bool = False) -> DemoStudies:
     image_set = ensure_image_set(say)
     strong, weak, manifest = ensure_models(say, retrain=retrain)
     studies = ensure_studies(image_set, strong, weak, say)
-    return DemoStudies(ensure_live(studies.class_discrimination, say), ensure_live(studies.trust, say))
+    return DemoStudies(*(ensure_live(study, say) for study in studies.all()))

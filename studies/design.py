@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Method name of attention-check stimuli for class discrimination: the photograph cut down to the
@@ -40,8 +40,8 @@ class PlannedTrial:
     position: int
     bank_index: int
     is_attention_check: bool
-    swapped: bool
     option_order: tuple[str, ...]
+    presentation: Mapping = field(default_factory=dict)
 
 
 def derive_seed(*parts) -> int:
@@ -50,87 +50,16 @@ def derive_seed(*parts) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def qualifies_for_class_discrimination(labels: Iterable[str], categories: Iterable[str]) -> bool:
-    """The paper's rule: exactly two annotated categories, both known to the model."""
-    distinct = set(labels)
-    return len(distinct) == 2 and distinct <= set(categories)
-
-
-def _choose_images(images: Sequence[ImageInfo], max_images: int | None, seed: int) -> list[ImageInfo]:
+def choose_images(images: Sequence[ImageInfo], max_images: int | None, seed: int) -> list:
+    """The images of a bank: all, or `max_images` of them drawn by the seed; ordered by id."""
     ordered = sorted(images, key=lambda im: im.id)
     if max_images is not None and len(ordered) > max_images:
         ordered = sorted(random.Random(derive_seed(seed, "images")).sample(ordered, max_images), key=lambda im: im.id)
     return ordered
 
 
-def build_class_discrimination_bank(
-    images: Sequence[ImageInfo],
-    categories: Sequence[str],
-    methods: Sequence[str],
-    seed: int,
-    max_images: int | None = None,
-    attention_checks: int = 0,
-) -> list[BankEntry]:
-    """Every (image, category, method) of the qualifying images, then a pool of attention checks.
-
-    Each main entry shows `method`'s map for `target_class`; the options are the image's two classes.
-    """
-    eligible = [im for im in images if qualifies_for_class_discrimination(im.labels, categories)]
-    chosen = _choose_images(eligible, max_images, seed)
-    bank: list[BankEntry] = []
-    for image in chosen:
-        options = tuple(sorted(set(image.labels)))
-        for target in options:
-            for method in methods:
-                bank.append(BankEntry(len(bank), "main", image.id, method, target, options))
-    pairs = [(image, target) for image in chosen for target in sorted(set(image.labels))]
-    for image, target in _attention_pool(pairs, attention_checks, seed):
-        bank.append(
-            BankEntry(len(bank), "attention", image.id, ATTENTION_CROP, target, tuple(sorted(set(image.labels))))
-        )
-    return bank
-
-
-# Instructed-response items for trust studies: the participant is told which answer to give.
-TRUST_INSTRUCTED_RATINGS = (2, -2, 0)
-TRUST_RATING_LABELS = {
-    2: "Model 1 is clearly more reliable",
-    1: "Model 1 is slightly more reliable",
-    0: "Both are equally reliable",
-    -1: "Model 2 is slightly more reliable",
-    -2: "Model 2 is clearly more reliable",
-}
-
-
-def build_trust_bank(
-    pairs: Sequence[tuple[int, str]],
-    methods: Sequence[str],
-    seed: int,
-    max_images: int | None = None,
-    attention_checks: int = 0,
-) -> list[BankEntry]:
-    """Every (image, class, method) for the images whose class both networks predict.
-
-    `pairs` are (image id, ground-truth class that both networks predict), one per image.
-    """
-    by_id = {image_id: target for image_id, target in pairs}
-    chosen = _choose_images([ImageInfo(i, (t,)) for i, t in by_id.items()], max_images, seed)
-    bank: list[BankEntry] = []
-    for image in chosen:
-        for method in methods:
-            bank.append(BankEntry(len(bank), "main", image.id, method, image.labels[0], ()))
-    pool = _attention_pool([(im, im.labels[0]) for im in chosen], attention_checks, seed)
-    for n, (image, target) in enumerate(pool):
-        expected = TRUST_INSTRUCTED_RATINGS[n % len(TRUST_INSTRUCTED_RATINGS)]
-        payload = {
-            "expected_rating": expected,
-            "instruction": f"To show that you are reading carefully, please answer \u201c{TRUST_RATING_LABELS[expected]}\u201d.",
-        }
-        bank.append(BankEntry(len(bank), "attention", image.id, methods[0], target, (), payload))
-    return bank
-
-
-def _attention_pool(pairs: Sequence, attention_checks: int, seed: int) -> list:
+def attention_pool(pairs: Sequence, attention_checks: int, seed: int) -> list:
+    """The bank's attention checks: up to ATTENTION_POOL_FACTOR per participant's checks, drawn by the seed."""
     if attention_checks <= 0 or not pairs:
         return []
     size = min(len(pairs), attention_checks * ATTENTION_POOL_FACTOR)
@@ -169,7 +98,7 @@ def latin_condition(methods: Sequence[str], row: int) -> str:
 def participant_plan(
     bank: Sequence[BankEntry],
     *,
-    kind: str,
+    present: Callable[[BankEntry, random.Random], tuple[tuple[str, ...], Mapping]],
     design: str,
     methods: Sequence[str],
     trials_per_participant: int,
@@ -178,7 +107,8 @@ def participant_plan(
     condition: str | None = None,
     latin_row: int | None = None,
 ) -> list[PlannedTrial]:
-    """One participant's trials in order, with option order and left/right placement.
+    """One participant's trials in order, each with its presentation: `present(entry, rng)` is the
+    study's kind's (option order, and e.g. left/right placement), drawn from the participant's rng.
 
     Every participant sees each image at most once in main trials.
 
@@ -214,10 +144,8 @@ def participant_plan(
 
     plan = []
     for position, entry in enumerate(sequence):
-        options = list(entry.options)
-        rng.shuffle(options)
-        swapped = rng.random() < 0.5 if kind == "trust" else False
-        plan.append(PlannedTrial(position, entry.index, entry.kind == "attention", swapped, tuple(options)))
+        options, presentation = present(entry, rng)
+        plan.append(PlannedTrial(position, entry.index, entry.kind == "attention", tuple(options), dict(presentation)))
     return plan
 
 
@@ -259,8 +187,3 @@ def _within_sequence(
             spare.remove(image_id)
         chosen.append(rng.choice(entries[(image_id, method)]))
     return chosen
-
-
-def rating_toward_stronger(rating: int, swapped: bool) -> int:
-    """Convert a displayed rating (+2 = Model 1 clearly more reliable) to a score toward the stronger network."""
-    return -rating if swapped else rating

@@ -25,7 +25,8 @@ from django.db.models import Q
 
 from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
 from .design import NO_ENGINE, latin_condition
-from .models import ClassifierModel, Participant, Response, Stimulus, Study, StudyKind, Trial, TrialKind
+from .kinds import kind_of
+from .models import ClassifierModel, Participant, Response, Stimulus, Study, Trial, TrialKind, TrialPanel
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
 
@@ -57,6 +58,11 @@ RESPONSE_COLUMNS = [
     "stimulus",
     "engine_version",
     "recipe_version",
+    # Added with the task kinds (studies/kinds/): the answer as given, and its typed scoring.
+    "answer",
+    "score",
+    "confidence",
+    "prediction_correct",
 ]
 
 PARTICIPANT_COLUMNS = [
@@ -82,6 +88,7 @@ PARTICIPANT_COLUMNS = [
     "attention_checks_failed",
     "median_rt_ms_main",
     "comment",
+    "bonus",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
 
@@ -196,6 +203,7 @@ class ParticipantFigures:
     attention_failed: int = 0
     main_rts: list = field(default_factory=list)
     reasons: list = field(default_factory=list)
+    bonus: float | None = None
 
     @property
     def excluded(self) -> bool:
@@ -217,6 +225,7 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
     times at a time; the result holds a few numbers per participant.
     """
     rules = rules_for(study)
+    task = kind_of(study)
     rows = (
         Response.objects.filter(assignment__participant__study=study)
         .order_by("assignment__participant_id")
@@ -226,20 +235,25 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
             "assignment__trial__kind",
             "correct",
             "rt_ms",
+            "score",
         )
         .iterator(chunk_size=chunk_size)
     )
     figures: dict[int, ParticipantFigures] = {}
     for participant_id, group in groupby(rows, key=lambda r: r[0]):
         f = ParticipantFigures()
-        for _, is_check, kind, correct, rt in group:
+        main = []
+        for _, is_check, kind, correct, rt, score in group:
             f.responses += 1
             if is_check or kind == TrialKind.ATTENTION:
                 f.attention_answered += 1
                 f.attention_failed += correct is False
-            elif kind == TrialKind.MAIN and rt is not None:
-                f.main_rts.append(rt)
+            elif kind == TrialKind.MAIN:
+                main.append((correct, score))
+                if rt is not None:
+                    f.main_rts.append(rt)
         f.reasons = exclusion_reasons(f.attention_failed, f.main_rts, rules)
+        f.bonus = task.bonus(study, main) if task.has_bonus else None
         med = f.median_rt_main
         f.main_rts = [med] if med is not None else []  # keep only what is reported
         figures[participant_id] = f
@@ -247,33 +261,40 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
 
 
 # --- responses -----------------------------------------------------------------------------
+def _panels_by_trial(study: Study) -> dict[int, list[tuple]]:
+    """trial id -> its panels' (stimulus id, model id, engine version, recipe version), in slot order;
+    retired trials included, since answers point to them."""
+    out: dict[int, list[tuple]] = {}
+    rows = (
+        TrialPanel.objects.filter(trial__study=study, stimulus__isnull=False)
+        .order_by("trial_id", "slot")
+        .values_list("trial_id", "stimulus_id", "stimulus__model_id", "stimulus__engine_version", "stimulus__recipe_version")
+    )
+    for trial_id, *panel in rows.iterator(chunk_size=CHUNK_SIZE):
+        out.setdefault(trial_id, []).append(tuple(panel))
+    return out
+
+
 def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
     """One dict per response, in RESPONSE_COLUMNS, ordered by participant then position."""
     figures = participant_figures(study, chunk_size)
     model_names = dict(ClassifierModel.objects.values_list("id", "name"))
-    trust = study.kind == StudyKind.TRUST
-    study_model = study.model.name if study.model_id else None
-    stronger = study.stronger_model.name if study.stronger_model_id else None
-    weaker = study.weaker_model.name if study.weaker_model_id else None
+    kind = kind_of(study)
+    panels_of = _panels_by_trial(study)
     queryset = (
         Response.objects.filter(assignment__participant__study=study)
-        .select_related(
-            "assignment__participant",
-            "assignment__trial__image",
-            "assignment__trial__stimulus",
-            "assignment__trial__stimulus_weaker",
-        )
+        .select_related("assignment__participant", "assignment__trial__image")
         .only(
-            "choice",
+            "answer",
             "correct",
-            "rating",
-            "rating_toward_stronger",
+            "score",
+            "confidence",
             "rt_ms",
             "answered_at",
             "assignment",
             "assignment__position",
             "assignment__is_attention_check",
-            "assignment__swapped",
+            "assignment__presentation",
             "assignment__option_order",
             "assignment__shown_at",
             "assignment__participant",
@@ -286,16 +307,10 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
             "assignment__trial__method",
             "assignment__trial__target_class",
             "assignment__trial__options",
+            "assignment__trial__payload",
             "assignment__trial__image",
-            "assignment__trial__stimulus",
-            "assignment__trial__stimulus_weaker",
             "assignment__trial__image__filename",
             "assignment__trial__image__sha256",
-            *(
-                f"assignment__trial__{s}__{f}"
-                for s in ("stimulus", "stimulus_weaker")
-                for f in ("model", "engine_version", "recipe_version")
-            ),
         )
         .order_by("assignment__participant__consented_at", "assignment__participant_id", "assignment__position")
     )
@@ -304,18 +319,9 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
         p = a.participant
         t = a.trial
         f = figures.get(p.id) or ParticipantFigures()
-        kind = TrialKind.ATTENTION if a.is_attention_check else t.kind
-        s, sw = t.stimulus, t.stimulus_weaker
-        if trust:
-            stimulus = LIST_SEPARATOR.join(str(x.id) for x in (s, sw) if x) or None
-            engine = LIST_SEPARATOR.join(sorted({engine_version(x) for x in (s, sw) if engine_version(x)})) or None
-            recipe = LIST_SEPARATOR.join(sorted({x.recipe_version for x in (s, sw) if x})) or None
-        else:
-            stimulus = str(s.id) if s else None
-            engine = engine_version(s)
-            recipe = s.recipe_version if s else None
-        options = list(a.option_order or t.options or [])
-        yield {
+        panels = panels_of.get(t.id, [])
+        engines = sorted({e for _, _, e, _ in panels if e and e != NO_ENGINE})
+        row = {
             "study": study.slug,
             "participant": str(p.public_id),
             "condition": condition_label(study, p.condition, p.latin_square_row),
@@ -323,27 +329,24 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
             "excluded": f.excluded,
             "exclusion_reason": f.reason or None,
             "position": a.position,
-            "trial_kind": kind,
+            "trial_kind": TrialKind.ATTENTION if a.is_attention_check else t.kind,
             "image": t.image.filename,
             "image_sha256": t.image.sha256,
-            "model": None if trust else (model_names.get(s.model_id) if s else study_model) or study_model,
-            "stronger_model": stronger if trust else None,
-            "weaker_model": weaker if trust else None,
             "method": t.method,
             "target_class": t.target_class,
-            "options": None if trust else (LIST_SEPARATOR.join(options) or None),
-            "choice": None if trust else (response.choice or None),
             "correct": response.correct,
-            "rating": response.rating if trust else None,
-            "rating_toward_stronger": response.rating_toward_stronger if trust else None,
-            "swapped": a.swapped if trust else None,
             "rt_ms": response.rt_ms,
             "shown_at": _iso(a.shown_at),
             "answered_at": _iso(response.answered_at),
-            "stimulus": stimulus,
-            "engine_version": engine,
-            "recipe_version": recipe,
+            "stimulus": LIST_SEPARATOR.join(str(sid) for sid, _, _, _ in panels) or None,
+            "engine_version": LIST_SEPARATOR.join(engines) or None,
+            "recipe_version": LIST_SEPARATOR.join(sorted({r for _, _, _, r in panels})) or None,
+            "answer": json.dumps(response.answer or {}, ensure_ascii=False, sort_keys=True),
+            "score": response.score,
+            "confidence": response.confidence,
         }
+        row.update(kind.export_values(study, a, response, [m for _, m, _, _ in panels], model_names))
+        yield row
 
 
 def responses_frame(study: Study):
@@ -410,6 +413,7 @@ def participant_rows(
             "attention_checks_failed": f.attention_failed,
             "median_rt_ms_main": f.median_rt_main,
             "comment": p.comment or None,
+            "bonus": f.bonus,
         }
         for key in keys:
             row[QUESTIONNAIRE_PREFIX + key] = _questionnaire_value(answers.get(key))
@@ -418,16 +422,14 @@ def participant_rows(
 
 # --- stimuli -------------------------------------------------------------------------------
 def study_stimulus_ids(study: Study) -> tuple[list[int], dict[int, int]]:
-    """The stimuli a study's trials use, and how many trials use each."""
+    """The stimuli a study's current trials use, and how many trials use each."""
     uses: dict[int, int] = {}
-    for s, w in (
-        Trial.objects.filter(study=study)
-        .values_list("stimulus_id", "stimulus_weaker_id")
+    for sid in (
+        TrialPanel.objects.filter(trial__in=Trial.objects.filter(study=study), stimulus__isnull=False)
+        .values_list("stimulus_id", flat=True)
         .iterator(chunk_size=CHUNK_SIZE)
     ):
-        for sid in (s, w):
-            if sid is not None:
-                uses[sid] = uses.get(sid, 0) + 1
+        uses[sid] = uses.get(sid, 0) + 1
     return sorted(uses), uses
 
 

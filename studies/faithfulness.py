@@ -21,13 +21,15 @@ import warnings
 from collections import defaultdict
 
 import numpy as np
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
 from . import design, media_cache
 from .geometry import stimulus_geometry
-from .models import FaithfulnessReport, JobStatus, Study, StudyKind, Trial, TrialKind
+from .kinds import kind_of
+from .models import FaithfulnessReport, JobStatus, Study, Trial, TrialKind, TrialPanel
 
 DEFAULT_MAX_IMAGES = 40
 DEFAULT_SANITY_IMAGES = 2
@@ -275,30 +277,35 @@ def _load_raw(stimulus) -> np.ndarray | None:
 
 
 def study_units(study: Study, max_images: int | None, seed: int) -> list[tuple]:
-    """(image, target class, {method: stimulus}, model role) for the study's main trials, seeded subset."""
+    """(image, target class, {method: stimulus}, model role) for the study's main trials, seeded subset.
+
+    A role is the study's network field without "_model" ("model", "stronger", "weaker"), per the kind."""
+    roles = {getattr(study, f"{f}_id"): f.removesuffix("_model") or "model" for f in kind_of(study).model_fields}
+    order = list(roles.values())
     trials = (
         Trial.objects.filter(study=study, kind=TrialKind.MAIN)
-        .select_related("image", "stimulus", "stimulus_weaker")
+        .select_related("image")
+        .prefetch_related(Prefetch("panels", queryset=TrialPanel.objects.select_related("stimulus")))
         .order_by("index")
     )
-    grouped: dict[tuple[int, str], dict] = defaultdict(lambda: {"image": None, "stronger": {}, "weaker": {}})
+    grouped: dict[tuple[int, str], dict] = defaultdict(lambda: {"image": None, "roles": defaultdict(dict)})
     for trial in trials:
-        entry = grouped[(trial.image_id, trial.target_class)]
-        entry["image"] = trial.image
-        entry["stronger"][trial.method] = trial.stimulus
-        if trial.stimulus_weaker is not None:
-            entry["weaker"][trial.method] = trial.stimulus_weaker
+        for panel in trial.panels.all():
+            stimulus = panel.stimulus
+            target = stimulus.target_class if stimulus is not None else trial.target_class
+            entry = grouped[(trial.image_id, target)]
+            entry["image"] = trial.image
+            role = roles.get(stimulus.model_id) if stimulus is not None else order[min(panel.slot, len(order) - 1)]
+            entry["roles"][role][trial.method] = stimulus
     keys = sorted(grouped)
     if max_images is not None and len(keys) > max_images:
         keys = sorted(random.Random(design.derive_seed(seed, "faithfulness")).sample(keys, max_images))
     units = []
     for key in keys:
         entry = grouped[key]
-        units.append(
-            (entry["image"], key[1], entry["stronger"], "stronger" if study.kind == StudyKind.TRUST else "model")
-        )
-        if entry["weaker"]:
-            units.append((entry["image"], key[1], entry["weaker"], "weaker"))
+        for role in order:
+            if entry["roles"].get(role):
+                units.append((entry["image"], key[1], entry["roles"][role], role))
     return units
 
 
@@ -512,5 +519,5 @@ def study_metric_vs_human(study: Study, result: dict) -> dict:
 def human_scores(result: dict) -> dict[str, float | None]:
     """Per method, from an analysis report: accuracy (class discrimination) or mean score toward the
     stronger network (trust)."""
-    key = "mean_rating" if result.get("kind") == StudyKind.TRUST else "accuracy"
+    key = kind_of(result.get("kind") or "class_discrimination").human_measure()
     return {method: values.get(key) for method, values in result.get("methods", {}).items()}

@@ -6,7 +6,7 @@ Generation in three steps (see studies/tasks.py for the Celery side):
 
 1. `do_start_generation(study)` checks the configuration, creates a GenerationJob and (after the
    transaction commits) enqueues `gpu_plan_generation` on the `gpu` queue.
-2. `do_plan(job_id, get_bundle)` computes the trust predictions if needed (Prediction rows), builds
+2. `do_plan(job_id, get_bundle)` computes predictions if the kind needs them (Prediction rows), builds
    the trial bank with design.py, upserts the Trial rows, links every trial to the stimuli that
    already exist (by content key) and returns the missing work as chunks, one model per chunk.
 3. `do_process_chunk(chunk, get_bundle)` runs each batch of images through `Explainer.explain`
@@ -25,18 +25,19 @@ import json
 import logging
 import os
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
 from . import design, media_cache, textual
-from .geometry import model_geometry, provenance_record, visible_labels
+from .eligibility import Eligibility
+from .geometry import model_geometry, provenance_record
+from .kinds import KindContext, UnknownKind, kind_of
 from .models import (
     Assignment,
     GenerationFailure,
@@ -46,9 +47,9 @@ from .models import (
     Prediction,
     Stimulus,
     Study,
-    StudyKind,
     StudyStatus,
     Trial,
+    TrialPanel,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 # Fields whose change makes the generated trial bank stale.
 GENERATION_FIELDS = (
     "kind",
+    "kind_settings",
     "methods",
     "model",
     "stronger_model",
@@ -91,11 +93,12 @@ def known_methods() -> dict[str, str]:
 
 
 def resolve_style(kind: str, render_style: str, method_kind: str) -> str:
-    """The rendering style of a method's stimuli. Class discrimination never shows the unmasked photo."""
+    """The rendering style of a method's stimuli: "auto" is the kind's default (class discrimination
+    never shows the unmasked photo)."""
     if method_kind in ("gradient", "text"):
         return method_kind
     if render_style in ("", "auto"):
-        return "masked" if kind == StudyKind.CLASS_DISCRIMINATION else "overlay"
+        return kind_of(kind).default_style
     return render_style
 
 
@@ -114,19 +117,9 @@ def study_config_errors(study: Study, methods_known: dict[str, str] | None = Non
             errors.append("a method is listed twice")
     if study.image_set_id is None:
         errors.append("choose an image set")
-    if study.kind == StudyKind.CLASS_DISCRIMINATION:
-        if study.model_id is None:
-            errors.append("class discrimination needs the model to explain")
-        if study.render_style == "overlay" or study.render_style == "heatmap":
-            errors.append(
-                "class discrimination stimuli must not show the unmasked photograph: use render style auto or masked"
-            )
-    elif study.kind == StudyKind.TRUST:
-        if study.stronger_model_id is None or study.weaker_model_id is None:
-            errors.append("trust needs a stronger and a weaker model")
-        elif study.stronger_model_id == study.weaker_model_id:
-            errors.append("the stronger and the weaker model must differ")
-    else:
+    try:
+        errors += kind_of(study).config_errors(study)
+    except UnknownKind:
         errors.append(f"studies of kind {study.kind!r} cannot generate stimuli yet")
     if study.render_style not in RENDER_STYLES:
         errors.append(f"render style must be one of {', '.join(RENDER_STYLES)}")
@@ -137,61 +130,12 @@ def study_config_errors(study: Study, methods_known: dict[str, str] | None = Non
 
 
 # --- eligibility ------------------------------------------------------------------------------
-@dataclass
-class Eligibility:
-    """The images that qualify, and how many more would qualify if the crop did not cut their object off."""
-
-    images: list
-    cropped_out: int = 0
-    visible: dict = field(default_factory=dict)  # image id -> labels whose object the display shows
-
-
-def _keep_visible(images, models, threshold: float, needed) -> Eligibility:
-    geometries = [model_geometry(m) for m in models]
-    kept, visible, cropped_out = [], {}, 0
-    for im in images:
-        shown = visible_labels(im, geometries, threshold)
-        if needed(im, shown):
-            kept.append(im)
-            visible[im.id] = shown
-        else:
-            cropped_out += 1
-    return Eligibility(kept, cropped_out, visible)
-
-
-def class_discrimination_eligibility(image_set, model, threshold: float = 0.0) -> Eligibility:
-    """The paper's rule (exactly two labels, both known to the model), and both objects in view."""
-    if image_set is None or model is None:
-        return Eligibility([])
-    cats = set(model.categories)
-    labelled = [
-        im
-        for im in image_set.images.only("id", "labels", "boxes", "width", "height").order_by("id")
-        if design.qualifies_for_class_discrimination(im.labels, cats)
-    ]
-    return _keep_visible(labelled, [model], threshold, lambda im, shown: set(im.labels) <= shown)
-
-
-def trust_eligibility(image_set, stronger, weaker, threshold: float = 0.0) -> Eligibility:
-    """Images with a label that both networks know and whose object both show (predictions decide the rest)."""
-    if image_set is None or stronger is None or weaker is None:
-        return Eligibility([])
-    shared = set(stronger.categories) & set(weaker.categories)
-    labelled = [im for im in image_set.images.order_by("id") if shared & set(im.labels)]
-    return _keep_visible(labelled, [stronger, weaker], threshold, lambda im, shown: bool(shared & shown))
-
-
 def study_eligibility(study: Study) -> Eligibility | None:
-    threshold = study.min_visible_box_fraction
-    if study.kind == StudyKind.CLASS_DISCRIMINATION:
-        if study.image_set_id is None or study.model_id is None:
-            return None
-        return class_discrimination_eligibility(study.image_set, study.model, threshold)
-    if study.kind == StudyKind.TRUST:
-        if study.image_set_id is None or study.stronger_model_id is None or study.weaker_model_id is None:
-            return None
-        return trust_eligibility(study.image_set, study.stronger_model, study.weaker_model, threshold)
-    return None
+    """The images the study's kind lets qualify (None until the configuration says)."""
+    try:
+        return kind_of(study).eligibility(study)
+    except UnknownKind:
+        return None
 
 
 def eligible_image_count(study: Study) -> int | None:
@@ -210,39 +154,17 @@ def crop_exclusion_text(study: Study) -> str:
     )
 
 
-def surviving_pairs(
-    images, predictions: dict[tuple[int, int], list[str]], stronger, weaker, visible: dict | None = None
-) -> list[tuple[int, str]]:
-    """(image id, class) for the images whose ground-truth class both networks predict (top-1 of both),
-    and, given `visible` (image id -> labels in view), whose object the participant sees."""
-    pairs = []
-    for im in images:
-        top_s = predictions.get((stronger.id, im.id)) or []
-        top_w = predictions.get((weaker.id, im.id)) or []
-        labels = im.labels if visible is None else visible.get(im.id, ())
-        if top_s and top_w and top_s[0] == top_w[0] and top_s[0] in labels:
-            pairs.append((im.id, top_s[0]))
-    return pairs
-
-
 # --- trial bank -------------------------------------------------------------------------------
-def build_bank(study: Study, trust_pairs=None) -> list[design.BankEntry]:
-    if study.kind == StudyKind.CLASS_DISCRIMINATION:
-        eligible = class_discrimination_eligibility(study.image_set, study.model, study.min_visible_box_fraction)
-        images = [design.ImageInfo(im.id, tuple(im.labels)) for im in eligible.images]
-        return design.build_class_discrimination_bank(
-            images,
-            study.model.categories,
-            study.methods,
-            study.seed,
-            study.max_images,
-            study.attention_checks_per_participant,
-        )
-    if trust_pairs is None:
-        raise ValueError("a trust bank needs the surviving (image, class) pairs")
-    return design.build_trust_bank(
-        trust_pairs, study.methods, study.seed, study.max_images, study.attention_checks_per_participant
-    )
+def build_bank(study: Study, context: KindContext | None = None) -> list[design.BankEntry]:
+    """The study's trial bank, by its kind; `context` carries the eligible images and predictions
+    (without it, the eligible images alone: enough for kinds that need no predictions)."""
+    kind = kind_of(study)
+    if context is None:
+        if kind.needs_predictions:
+            raise ValueError(f"a {kind.label} bank needs the networks' predictions")
+        found = kind.eligibility(study) or Eligibility([])
+        context = KindContext(found.images, found.visible)
+    return kind.build_bank(study, context)
 
 
 def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
@@ -252,7 +174,7 @@ def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
     stimulus it would show, it is retired and a new trial takes its index, so that recorded answers
     keep pointing at what was shown. Trials nobody was assigned are updated or deleted in place.
     """
-    existing = {t.index: t for t in study.trials.select_related("image", "stimulus", "stimulus_weaker")}
+    existing = {t.index: t for t in study.trials.select_related("image").prefetch_related("panels__stimulus")}
     held = set(
         Assignment.objects.filter(trial__in=list(existing.values())).values_list("trial_id", flat=True).distinct()
     )
@@ -275,9 +197,8 @@ def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
         if trial is not None and trial.pk not in held:
             for k, v in values.items():
                 setattr(trial, k, v)
-            trial.stimulus = None
-            trial.stimulus_weaker = None
             trial.save()
+            trial.panels.all().delete()  # linked again to the stimuli of the new entry
             continue
         if trial is not None:
             retire.append(trial.pk)
@@ -299,8 +220,8 @@ def _held_trials_shown_differently(study: Study, trials) -> set[int]:
     if not trials:
         return set()
     redrawn = set()
-    for trial, field_name, unit in trial_units(study, trials):
-        linked = getattr(trial, field_name)
+    for trial, slot, unit in trial_units(study, trials):
+        linked = {p.slot: p.stimulus for p in trial.panels.all()}.get(slot)
         if linked is not None and linked.content_key != unit.key:
             redrawn.add(trial.pk)
     return redrawn
@@ -384,44 +305,44 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
     return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version, colormap)
 
 
-def trial_units(study: Study, trials=None) -> list[tuple[Trial, str, Unit]]:
-    """(trial, field, unit) for every stimulus slot of the study's trials ("stimulus" / "stimulus_weaker")."""
+def trial_units(study: Study, trials=None) -> list[tuple[Trial, int, Unit]]:
+    """(trial, slot, unit) for every panel of the study's trials, as the study's kind lists them."""
     trials = list(trials if trials is not None else study.trials.select_related("image"))
+    kind = kind_of(study)
     kinds = known_methods()
     versions = engine_versions()
     out = []
     for trial in trials:
-        if study.kind == StudyKind.TRUST:
-            slots = (("stimulus", study.stronger_model), ("stimulus_weaker", study.weaker_model))
-        else:
-            slots = (("stimulus", study.model),)
-        for field_name, model in slots:
-            out.append(
-                (
-                    trial,
-                    field_name,
-                    unit_for(study, trial.image, model, trial.method, trial.target_class, kinds, versions),
-                )
-            )
+        for slot, panel in enumerate(kind.panels(study, trial)):
+            unit = unit_for(study, trial.image, panel.model, panel.method, panel.target_class, kinds, versions)
+            out.append((trial, slot, unit))
     return out
 
 
 def link_trials(study: Study) -> tuple[int, list[Unit]]:
-    """Point every trial at its existing stimuli. Returns (number of distinct units, missing units)."""
+    """Point every trial's panels at their existing stimuli (a panel row per slot, empty while its
+    stimulus is missing). Returns (number of distinct units, missing units)."""
     slots = trial_units(study)
     keys = {u.key for _, _, u in slots}
     found = dict(Stimulus.objects.filter(content_key__in=keys).values_list("content_key", "pk"))
     held = set(Assignment.objects.filter(trial__study=study).values_list("trial_id", flat=True).distinct())
-    updates: dict[int, dict] = defaultdict(dict)
-    for trial, field_name, unit in slots:
+    current = {
+        (trial_id, slot): (pk, stimulus_id)
+        for pk, trial_id, slot, stimulus_id in TrialPanel.objects.filter(trial__study=study).values_list(
+            "pk", "trial_id", "slot", "stimulus_id"
+        )
+    }
+    create, update = [], []
+    for trial, slot, unit in slots:
         pk = found.get(unit.key)
-        current = getattr(trial, f"{field_name}_id")
-        if current is not None and trial.pk in held:
-            continue  # what a participant was shown never changes (sync_trials retires such trials)
-        if current != pk:
-            updates[trial.pk][field_name] = pk
-    for trial_pk, values in updates.items():
-        Trial.objects.filter(pk=trial_pk).update(**{f"{k}_id": v for k, v in values.items()})
+        row = current.get((trial.pk, slot))
+        if row is None:
+            create.append(TrialPanel(trial=trial, slot=slot, stimulus_id=pk))
+        elif row[1] != pk and not (row[1] is not None and trial.pk in held):
+            # what a participant was shown never changes (sync_trials retires such trials)
+            update.append(TrialPanel(pk=row[0], trial=trial, slot=slot, stimulus_id=pk))
+    TrialPanel.objects.bulk_create(create, ignore_conflicts=True)
+    TrialPanel.objects.bulk_update(update, ["stimulus"])
     missing = OrderedDict()
     for _, _, unit in slots:
         if unit.key not in found:
@@ -517,7 +438,8 @@ def compute_predictions(images, model, bundle, batch: int = BATCH_IMAGES) -> dic
 
 
 def do_plan(job_id: int, get_bundle) -> list[dict]:
-    """Plan a job: predictions (trust), bank, trials, links to existing stimuli; returns the missing chunks."""
+    """Plan a job: predictions (if the kind needs them), bank, trials, links to existing stimuli;
+    returns the missing chunks."""
     job = GenerationJob.objects.select_related("study").get(pk=job_id)
     if job.status not in UNFINISHED:
         return []
@@ -525,23 +447,16 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
     GenerationJob.objects.filter(pk=job.pk, started_at__isnull=True).update(started_at=timezone.now())
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
     try:
-        if study.kind == StudyKind.TRUST:
-            eligible = trust_eligibility(
-                study.image_set, study.stronger_model, study.weaker_model, study.min_visible_box_fraction
-            )
-            candidates = eligible.images
-            predictions = {}
-            for model in (study.stronger_model, study.weaker_model):
-                for image_id, labels in compute_predictions(candidates, model, get_bundle(model)).items():
-                    predictions[(model.id, image_id)] = labels
-            pairs = surviving_pairs(candidates, predictions, study.stronger_model, study.weaker_model, eligible.visible)
-            study.eligible_image_count = len(candidates)
-            study.surviving_image_count = len(pairs)
-            bank = build_bank(study, pairs)
-        else:
-            study.eligible_image_count = eligible_image_count(study)
-            study.surviving_image_count = None
-            bank = build_bank(study)
+        kind = kind_of(study)
+        eligible = kind.eligibility(study) or Eligibility([])
+        context = KindContext(eligible.images, eligible.visible)
+        if kind.needs_predictions:
+            for model in kind.models(study):
+                for image_id, labels in compute_predictions(eligible.images, model, get_bundle(model)).items():
+                    context.predictions[(model.id, image_id)] = labels
+        bank = kind.build_bank(study, context)
+        study.eligible_image_count = len(eligible.images)
+        study.surviving_image_count = kind.surviving_count(study, context, bank)
         with transaction.atomic():
             Study.objects.filter(pk=study.pk).update(
                 eligible_image_count=study.eligible_image_count, surviving_image_count=study.surviving_image_count
@@ -825,7 +740,7 @@ def shortfall_text(study: Study) -> str:
     available = trials_available(study)
     if available >= study.trials_per_participant:
         return ""
-    survived = " survive the rules" if study.kind == StudyKind.TRUST else " qualify"
+    survived = kind_of(study).shortfall_reason()
     return (
         f"only {available} images{survived}, so participants get {available} trials instead of the "
         f"{study.trials_per_participant} configured; to launch, accept the smaller number (accept fewer trials) "
@@ -835,8 +750,8 @@ def shortfall_text(study: Study) -> str:
 
 # --- progress ---------------------------------------------------------------------------------
 def _linked_stimuli(study_id: int):
-    trials = Trial.objects.filter(study_id=study_id)
-    return Stimulus.objects.filter(Q(pk__in=trials.values("stimulus")) | Q(pk__in=trials.values("stimulus_weaker")))
+    panels = TrialPanel.objects.filter(trial__study_id=study_id, trial__retired_at__isnull=True)
+    return Stimulus.objects.filter(pk__in=panels.values("stimulus"))
 
 
 def refresh_job(job_id: int) -> GenerationJob:
@@ -878,11 +793,9 @@ def stimuli_complete(study: Study) -> bool:
     trials = Trial.objects.filter(study=study)
     if not trials.exists():
         return False
-    if trials.filter(stimulus__isnull=True).exists():
+    if trials.filter(panels__isnull=True).exists():  # a trial not linked yet
         return False
-    if study.kind == StudyKind.TRUST and trials.filter(stimulus_weaker__isnull=True).exists():
-        return False
-    return True
+    return not TrialPanel.objects.filter(trial__in=trials, stimulus__isnull=True).exists()
 
 
 def latest_job(study: Study) -> GenerationJob | None:

@@ -14,6 +14,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from .kinds import kind_choices, kind_of
+
 # A Celery queue name, as workers list them in CELERY_WORKER_QUEUES.
 QUEUE_NAME = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "a queue name: letters, digits, dot, dash or underscore (e.g. gpu-a100)"
@@ -118,11 +120,6 @@ class Prediction(models.Model):
         ]
 
 
-class StudyKind(models.TextChoices):
-    CLASS_DISCRIMINATION = "class_discrimination", "Class discrimination"
-    TRUST = "trust", "Trust (stronger vs weaker network)"
-
-
 class StudyStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     GENERATING = "generating", "Generating stimuli"
@@ -139,7 +136,10 @@ class Design(models.TextChoices):
 class Study(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
-    kind = models.CharField(max_length=40, choices=StudyKind.choices, default=StudyKind.CLASS_DISCRIMINATION)
+    kind = models.CharField(max_length=40, choices=kind_choices, default="class_discrimination")
+    kind_settings = models.JSONField(
+        default=dict, blank=True, help_text="the task kind's own settings (studies/kinds/), by name"
+    )
     status = models.CharField(max_length=20, choices=StudyStatus.choices, default=StudyStatus.DRAFT, db_index=True)
     methods = models.JSONField(default=list, help_text="explain_engine method names compared in this study")
     design = models.CharField(max_length=10, choices=Design.choices, default=Design.BETWEEN)
@@ -249,9 +249,7 @@ class Study(models.Model):
         return self.status not in (StudyStatus.LIVE, StudyStatus.CLOSED)
 
     def models_used(self) -> list[ClassifierModel]:
-        if self.kind == StudyKind.TRUST:
-            return [m for m in (self.stronger_model, self.weaker_model) if m is not None]
-        return [self.model] if self.model else []
+        return kind_of(self).models(self)
 
 
 class Stimulus(models.Model):
@@ -335,10 +333,8 @@ class CurrentTrials(models.Manager):
 
 
 class Trial(models.Model):
-    """One entry of a study's trial bank: which image, class, method and stimuli make a trial.
-
-    Class discrimination: `stimulus` is the map for `target_class`, `options` the image's two classes.
-    Trust: `stimulus` is the stronger network's map and `stimulus_weaker` the weaker one's.
+    """One entry of a study's trial bank: which image, class and method, and the panels it shows
+    (TrialPanel rows, in the order the study's kind lists them; studies/kinds/).
 
     A trial that a participant was assigned never changes: when the bank changes, it is retired
     (`retired_at`) and a new trial takes its index, so recorded answers keep what they showed.
@@ -351,8 +347,6 @@ class Trial(models.Model):
     method = models.CharField(max_length=40)
     target_class = models.CharField(max_length=200)
     options = models.JSONField(default=list)
-    stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    stimulus_weaker = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     payload = models.JSONField(default=dict, blank=True, help_text="kind-specific extras (attention-check text)")
     retired_at = models.DateTimeField(null=True, blank=True, help_text="replaced by a new bank; kept for its answers")
 
@@ -371,6 +365,21 @@ class Trial(models.Model):
 
     def __str__(self):
         return f"{self.study.slug}#{self.index} {self.kind} {self.method} {self.target_class}"
+
+
+class TrialPanel(models.Model):
+    """One stimulus a trial shows, at its place (`slot`) in the kind's list; empty until generated."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="panels")
+    slot = models.PositiveSmallIntegerField()
+    stimulus = models.ForeignKey(Stimulus, null=True, blank=True, on_delete=models.PROTECT, related_name="panels")
+
+    class Meta:
+        ordering = ["trial_id", "slot"]
+        constraints = [models.UniqueConstraint(fields=["trial", "slot"], name="one_panel_per_trial_slot")]
+
+    def __str__(self):
+        return f"panel {self.slot} of trial {self.trial_id}"
 
 
 class ParticipantStatus(models.TextChoices):
@@ -436,8 +445,10 @@ class Assignment(models.Model):
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assignments")
     position = models.PositiveIntegerField()
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="assignments")
-    swapped = models.BooleanField(default=False, help_text="trust: the stronger network is shown as Model 2")
     option_order = models.JSONField(default=list)
+    presentation = models.JSONField(
+        default=dict, blank=True, help_text="the kind's per-participant presentation (e.g. trust: swapped sides)"
+    )
     is_attention_check = models.BooleanField(default=False)
     shown_at = models.DateTimeField(null=True, blank=True)
 
@@ -481,29 +492,23 @@ class ConditionSlot(models.Model):
 
 
 class Response(models.Model):
-    """Exactly one answer per assignment; the idempotency key makes retries harmless."""
+    """Exactly one answer per assignment; the idempotency key makes retries harmless.
+
+    `answer` is what the participant gave, validated by the study's kind; `correct`, `score` and
+    `confidence` are its scoring, typed so that SQL and the statistics read them (their meaning per
+    kind is in docs/codebook.md)."""
 
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="response")
     idempotency_key = models.UUIDField(unique=True)
-    choice = models.CharField(max_length=200, blank=True)
+    answer = models.JSONField(default=dict)
     correct = models.BooleanField(null=True)
-    rating = models.SmallIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(-2), MaxValueValidator(2)],
-        help_text="as displayed: +2 Model 1 clearly more reliable ... -2 Model 2 clearly more reliable",
-    )
-    rating_toward_stronger = models.SmallIntegerField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    confidence = models.SmallIntegerField(null=True, blank=True)
     rt_ms = models.PositiveIntegerField(null=True, blank=True, help_text="client time from stimulus drawn to answer")
     answered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["assignment_id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(rating__isnull=True) | Q(rating__gte=-2, rating__lte=2), name="rating_in_scale"
-            )
-        ]
 
 
 class ComputedOnWorker(models.Model):

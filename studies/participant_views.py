@@ -20,12 +20,11 @@ from django.views.decorators.http import require_http_methods
 
 from . import participation as p
 from .bots import is_valid_simulation_token
-from .design import TRUST_RATING_LABELS
-from .models import ParticipantStatus, Study, StudyKind, TrialKind
+from .kinds import kind_of
+from .models import ParticipantStatus, Study
 
 COOKIE_SALT = "studies.participant"
 COOKIE_MAX_AGE = 90 * 24 * 3600  # a return days later resumes
-RATING_SCALE = [(value, TRUST_RATING_LABELS[value]) for value in (2, 1, 0, -1, -2)]
 
 
 def cookie_name(study: Study) -> str:
@@ -174,13 +173,14 @@ def instructions(request, study):
     participant = current_participant(request, study)
     if participant.status == ParticipantStatus.COMPLETED:
         return redirect_to_step(study, participant)
+    kind = kind_of(study)
     context = {
+        **kind.instructions_context(study),
         "study": study,
         "participant": participant,
         "total": participant.trial_count,
-        "is_trust": study.kind == StudyKind.TRUST,
-        "question": p.TRUST_QUESTION if study.kind == StudyKind.TRUST else p.CLASS_DISCRIMINATION_QUESTION,
-        "scale": RATING_SCALE,
+        "kind": kind,
+        "kind_template": kind.template_name(),
         "window": _window(study),
     }
     return render(request, "participant/instructions.html", context)
@@ -193,8 +193,7 @@ def _window(study):
 def _stimulus_urls(assignment) -> list[str]:
     if assignment is None:
         return []
-    trial = assignment.trial
-    return [s.png.url for s in (trial.stimulus, trial.stimulus_weaker) if s is not None and s.png]
+    return [panel.stimulus.png.url for panel in assignment.trial.panels.all() if panel.stimulus and panel.stimulus.png]
 
 
 @participant_page
@@ -207,30 +206,24 @@ def trial(request, study):
     assignment = upcoming[0]
     p.mark_shown(assignment)
     p.touch_if_stale(participant)
-    t = assignment.trial
-    is_trust = study.kind == StudyKind.TRUST
+    kind = kind_of(study)
+    panels = kind.displayed_panels(assignment, assignment.trial.panels.all())
     context = {
+        **kind.trial_context(study, assignment, panels),
         "study": study,
         "assignment": assignment,
-        "trial": t,
+        "trial": assignment.trial,
+        "kind": kind,
+        "kind_template": kind.template_name(),
+        "panels": panels,
+        "questions": kind.questions(assignment, panels),
         "number": assignment.position + 1,
         "total": participant.trial_count,
-        "is_trust": is_trust,
         "idempotency_key": uuid.uuid4(),
         "preload": _stimulus_urls(upcoming[1] if len(upcoming) > 1 else None),
         "window": _window(study),
         "answer_url": reverse("studies:participant-answer", args=[study.slug]),
     }
-    if is_trust:
-        model1, model2 = p.trust_sides(assignment)
-        context.update(
-            question=p.TRUST_QUESTION,
-            models=[("Model 1", model1), ("Model 2", model2)],
-            scale=RATING_SCALE,
-            instruction=(t.payload or {}).get("instruction", "") if t.kind == TrialKind.ATTENTION else "",
-        )
-    else:
-        context.update(question=p.CLASS_DISCRIMINATION_QUESTION, options=assignment.option_order)
     return render(request, "participant/trial.html", context)
 
 

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
 from . import design
+from .kinds import AnswerError, kind_of
 from .models import (
     Assignment,
     ConditionSlot,
@@ -36,10 +37,10 @@ from .models import (
     ParticipantStatus,
     Response,
     Study,
-    StudyKind,
     StudyStatus,
     Trial,
     TrialKind,
+    TrialPanel,
 )
 from .privacy import external_id_for_storage
 
@@ -61,10 +62,6 @@ PILOT_STATUSES = (StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.LIVE)
 # Free places made per arm when every place is taken; more ranks ahead mean fewer of these inserts.
 SLOT_RANKS_AHEAD = 4
 MAX_SLOT_ROUNDS = 50
-
-CLASS_DISCRIMINATION_QUESTION = "Which of the two object categories is depicted in the image?"
-TRUST_QUESTION = "Which model do you find more reliable?"
-
 
 ALREADY_ANSWERED = "This trial has already been answered."
 
@@ -408,7 +405,7 @@ def _create_participant(
         condition = participant.condition = slot.arm
     plan = design.participant_plan(
         bank,
-        kind=study.kind,
+        present=kind_of(study).present,
         design=study.design,
         methods=methods,
         trials_per_participant=study.trials_per_participant,
@@ -425,8 +422,8 @@ def _create_participant(
                 participant=participant,
                 position=p.position,
                 trial_id=trial_ids[p.bank_index],
-                swapped=p.swapped,
                 option_order=list(p.option_order),
+                presentation=dict(p.presentation),
                 is_attention_check=p.is_attention_check,
             )
             for p in plan
@@ -437,12 +434,14 @@ def _create_participant(
 
 # --- where is the participant --------------------------------------------------------------------
 def upcoming_assignments(participant: Participant, n: int = 2) -> list[Assignment]:
-    """The current trial and the ones after it (up to `n`), with trials and stimuli; one query.
+    """The current trial and the ones after it (up to `n`), with trials and their panels' stimuli
+    (two queries).
 
     Answers are recorded in order, so the current trial is at position `answered_count`."""
     start = participant.answered_count
     return list(
-        Assignment.objects.select_related("trial", "trial__stimulus", "trial__stimulus_weaker")
+        Assignment.objects.select_related("trial")
+        .prefetch_related(Prefetch("trial__panels", queryset=TrialPanel.objects.select_related("stimulus")))
         .filter(participant=participant, position__gte=start, position__lt=start + n)
         .order_by("position")
     )
@@ -484,14 +483,6 @@ def mark_shown(assignment: Assignment, now=None) -> None:
     if assignment.shown_at is None:
         assignment.shown_at = now or timezone.now()
         Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=assignment.shown_at)
-
-
-def trust_sides(assignment: Assignment):
-    """(Model 1 stimulus, Model 2 stimulus): swapped means the stronger network is Model 2."""
-    trial = assignment.trial
-    if assignment.swapped:
-        return trial.stimulus_weaker, trial.stimulus
-    return trial.stimulus, trial.stimulus_weaker
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -573,20 +564,20 @@ def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
         except (TypeError, ValueError, OverflowError):
             raise ParticipationError("The response time is not a number.") from None
 
-    trial = assignment.trial
-    response = Response(assignment=assignment, idempotency_key=key, rt_ms=rt_ms)
-    if participant.study.kind == StudyKind.TRUST:
-        rating = _parse_int(data.get("rating"), "rating", -2, 2)
-        response.rating = rating
-        response.rating_toward_stronger = design.rating_toward_stronger(rating, assignment.swapped)
-        if trial.kind == TrialKind.ATTENTION and "expected_rating" in (trial.payload or {}):
-            response.correct = rating == int(trial.payload["expected_rating"])
-    else:
-        choice = str(data.get("choice") or "")
-        if choice not in assignment.option_order:
-            raise ParticipationError("That answer is not one of the options of this trial.")
-        response.choice = choice
-        response.correct = choice == trial.target_class
+    try:
+        scored = kind_of(participant.study).parse_answer(assignment, data)
+    except AnswerError as err:
+        raise ParticipationError(str(err)) from None
+    check_no_nul(*(str(v) for v in scored.answer.values()))
+    response = Response(
+        assignment=assignment,
+        idempotency_key=key,
+        rt_ms=rt_ms,
+        answer=dict(scored.answer),
+        correct=scored.correct,
+        score=scored.score,
+        confidence=scored.confidence,
+    )
 
     now = timezone.now()
     try:

@@ -27,9 +27,9 @@ TRUST_LABELS = {
 
 
 def plot_names(kind: str) -> list[str]:
-    if kind == "trust":
-        return ["trust_answers", "trust_mean", "rt"]
-    return ["accuracy", "rt"]
+    from .kinds import kind_of
+
+    return kind_of(kind).plot_names()
 
 
 def _bytes(fig: Figure, fmt: str) -> bytes:

@@ -38,7 +38,8 @@ def generation_progress(request, study_id: int):
 def stimulus_detail(request, pk: int):
     stimulus = get_object_or_404(Stimulus.objects.select_related("image", "image__image_set", "model"), pk=pk)
     trials = (
-        (Trial.objects.filter(stimulus=stimulus) | Trial.objects.filter(stimulus_weaker=stimulus))
+        Trial.objects.filter(panels__stimulus=stimulus)
+        .distinct()
         .select_related("study")
         .order_by("study_id", "index")[:100]
     )

@@ -4,7 +4,12 @@
  * (performance.now after the next animation frame) to the answer. The answer goes by fetch with a
  * client-generated idempotency key; on a network error or a 5xx it is retried with the SAME key
  * while a short "Reconnecting…" message shows, so the server records it exactly once. The next
- * trial's images are preloaded. Keys 1-2 (class discrimination) or 1-5 (trust scale) answer.
+ * trial's images are preloaded. The number keys shown on the options answer.
+ *
+ * Every kind's page keeps one contract: each question is [data-testid=question][data-name], its
+ * options [data-testid=option][data-value]. With one question a click (or its key) answers; with
+ * several, clicks (or keys, filling the first question not yet answered) select, and
+ * [data-testid=submit-answer] (or Enter) sends once every question has an answer.
  * Without JavaScript the page is a plain form POST (the server put a fresh key in the form).
  */
 (function () {
@@ -37,13 +42,21 @@
   // --- Trial page ------------------------------------------------------------------------------
   var form = document.getElementById("trial-form");
   if (!form) return;
-  var buttons = Array.prototype.slice.call(form.querySelectorAll("button[data-key]"));
+  var buttons = Array.prototype.slice.call(form.querySelectorAll("button[data-testid=option], button[data-testid=submit-answer]"));
+  var questions = Array.prototype.slice.call(form.querySelectorAll("[data-testid=question]"));
+  var submitButton = form.querySelector("[data-testid=submit-answer]");
+  var multi = questions.length > 1;
   var statusBox = document.getElementById("trial-status");
   var shownAt = null;
   var sending = false;
   var preloaded = [];
 
-  function setButtons(enabled) { buttons.forEach(function (b) { b.disabled = !enabled; }); }
+  function answered(q) { return !!form.elements[q.dataset.name] && form.elements[q.dataset.name].value !== ""; }
+  function allAnswered() { return questions.every(answered); }
+  function setButtons(enabled) {
+    buttons.forEach(function (b) { b.disabled = !enabled; });
+    if (submitButton && enabled) submitButton.disabled = !allAnswered();
+  }
   function say(text, isError) {
     statusBox.textContent = text;
     statusBox.hidden = !text;
@@ -86,14 +99,25 @@
     return form.elements.idempotency_key.value; // insecure context: the server's fresh key
   }
 
+  function select(button) {
+    if (sending || shownAt === null || button.disabled) return;
+    var name = button.dataset.question;
+    form.elements[name].value = button.dataset.value;
+    form.querySelectorAll('button[data-question="' + name + '"]').forEach(function (b) {
+      b.setAttribute("aria-pressed", b === button ? "true" : "false");
+    });
+    submitButton.disabled = !allAnswered();
+  }
+
   function answer(button) {
     if (sending || shownAt === null || button.disabled || !windowOk()) return;
+    if (multi && !allAnswered()) return;
     sending = true;
     var rt = Math.round(performance.now() - shownAt);
     setButtons(false);
     button.classList.add("chosen");
     var body = new URLSearchParams(new FormData(form));
-    body.set(button.name, button.value);
+    if (!multi) body.set(button.name, button.value);
     body.set("rt_ms", String(rt));
     body.set("idempotency_key", newKey());
     send(body, 0);
@@ -133,13 +157,23 @@
   }
 
   buttons.forEach(function (b) {
-    b.addEventListener("click", function (event) { event.preventDefault(); answer(b); });
+    b.addEventListener("click", function (event) {
+      event.preventDefault();
+      if (multi && b !== submitButton) select(b); else answer(b);
+    });
   });
   form.addEventListener("submit", function (event) { event.preventDefault(); });
   document.addEventListener("keydown", function (event) {
     if (event.repeat || event.altKey || event.ctrlKey || event.metaKey) return;
     var target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
+    if (multi) {
+      if (event.key === "Enter") { event.preventDefault(); answer(submitButton); return; }
+      var open = questions.filter(function (q) { return !answered(q); })[0];
+      var pick = open && open.querySelector('button[data-key="' + event.key + '"]');
+      if (pick) { event.preventDefault(); select(pick); }
+      return;
+    }
     var button = form.querySelector('button[data-key="' + event.key + '"]');
     if (button) { event.preventDefault(); answer(button); }
   });

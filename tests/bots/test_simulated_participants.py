@@ -4,7 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from studies.bots import PageParser, trust_rating
+from studies.bots import PageParser
+from studies.kinds.trust import oracle_rating
 from studies.models import Participant, ParticipantStatus, Response, TrialKind
 from tests.support import factories
 
@@ -53,7 +54,7 @@ def test_oracle_bots_rate_the_stronger_networks_focused_maps_as_more_reliable(ca
     assert "Completed: 4/4" in capsys.readouterr().out
     main = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=False)
     assert main.count() == 16
-    assert all(r.rating_toward_stronger > 0 for r in main)  # the weaker maps are spread outside the box
+    assert all(r.score > 0 for r in main)  # the weaker maps are spread outside the box
     checks = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=True)
     assert all(r.correct for r in checks)  # instructed-response items followed
 
@@ -96,4 +97,4 @@ def test_the_page_reader_finds_forms_buttons_and_testids():
     [(0.9, 0.3, 2), (0.5, 0.42, 1), (0.5, 0.49, 0), (0.42, 0.5, -1), (0.1, 0.8, -2)],
 )
 def test_trust_ratings_follow_the_difference_in_box_share(share1, share2, rating):
-    assert trust_rating(share1, share2) == rating
+    assert oracle_rating(share1, share2) == rating

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from studies import design
+from studies.kinds import class_discrimination, kind_of
 
 METHODS = ["gradcam", "guided_backprop", "guided_gradcam", "deconvnet", "deconvnet_gradcam"]
 LABELS = [("cat", "dog"), ("car", "boat"), ("bird", "chair")]
@@ -17,7 +18,7 @@ LABELS = [("cat", "dog"), ("car", "boat"), ("bird", "chair")]
 def bank_of(n_images: int, methods, attention_checks: int = 0):
     images = [design.ImageInfo(100 + i, LABELS[i % len(LABELS)]) for i in range(n_images)]
     categories = sorted({c for pair in LABELS for c in pair})
-    return design.build_class_discrimination_bank(
+    return class_discrimination.build_bank(
         images, categories, methods, seed=3, attention_checks=attention_checks
     )
 
@@ -25,7 +26,7 @@ def bank_of(n_images: int, methods, attention_checks: int = 0):
 def main_trials(bank, methods, trials, row, seed, attention_checks=0):
     plan = design.participant_plan(
         bank,
-        kind="class_discrimination",
+        present=kind_of("class_discrimination").present,
         design="within",
         methods=methods,
         trials_per_participant=trials,

@@ -47,7 +47,7 @@ def test_a_study_of_textual_explanations_shows_participants_the_sentence_in_plac
         participant_client.post(reverse("studies:participant-start", args=[study.slug]), {"action": "accept"})
         html = participant_client.get(reverse("studies:participant-trial", args=[study.slug])).content.decode()
         participant = study.participants.order_by("-pk").first()
-        stimulus = participant.assignments.order_by("position").first().trial.stimulus
+        stimulus = participant.assignments.order_by("position").first().trial.panels.get().stimulus
         seen.add(participant.condition)
         if participant.condition == "textual":
             shown = re.search(r'<p data-testid="stimulus" class="textual-explanation">(.*?)</p>', html).group(1)

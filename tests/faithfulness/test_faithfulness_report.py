@@ -71,6 +71,7 @@ def test_a_worker_reports_every_method_and_the_results_page_shows_it(
     stimulus = (
         study.trials.filter(image__filename=row["image"], target_class=row["target_class"], method=row["method"])
         .first()
+        .panels.get()
         .stimulus
     )
     raw = np.load(io.BytesIO(stimulus.raw_map.open("rb").read()))

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from studies.faithfulness import METRICS, metric_vs_human
-from studies.models import FaithfulnessReport, StudyKind
+from studies.models import FaithfulnessReport
 from studies.reports import study_analysis
 from tests.results.factories import StudyBuilder, _cd
 
@@ -64,7 +64,7 @@ def test_fewer_than_three_methods_with_a_human_outcome_give_no_table():
 
 @pytest.mark.django_db
 def test_the_results_page_and_the_analysis_json_show_the_table(researcher_client):
-    b = StudyBuilder(StudyKind.CLASS_DISCRIMINATION, "between", METHODS, slug="mvh")
+    b = StudyBuilder("class_discrimination", "between", METHODS, slug="mvh")
     ok = {"attention": True, "passed": True}
     for n, method in enumerate(METHODS):
         correct = round(HUMAN[method] * 10)

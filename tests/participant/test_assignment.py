@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from studies import design, participation
+from studies.kinds import kind_of
 from studies.models import Participant, ParticipantStatus
 from tests.support import factories
 from tests.support.races import run_at_once
@@ -72,12 +73,12 @@ def test_each_participant_plan_is_reproducible_from_the_study_seed():
     p = factories.make_participant(study)
     assert p.seed == design.derive_seed(study.seed, "participant", p.public_id)
     stored = [
-        (a.position, a.trial.index, a.is_attention_check, a.swapped, tuple(a.option_order))
+        (a.position, a.trial.index, a.is_attention_check, a.presentation, tuple(a.option_order))
         for a in p.assignments.select_related("trial").order_by("position")
     ]
     rebuilt = design.participant_plan(
         participation.study_bank(study),
-        kind=study.kind,
+        present=kind_of(study).present,
         design=study.design,
         methods=study.methods,
         trials_per_participant=study.trials_per_participant,
@@ -85,7 +86,7 @@ def test_each_participant_plan_is_reproducible_from_the_study_seed():
         participant_seed=p.seed,
         condition=p.condition,
     )
-    assert stored == [(t.position, t.bank_index, t.is_attention_check, t.swapped, t.option_order) for t in rebuilt]
+    assert stored == [(t.position, t.bank_index, t.is_attention_check, t.presentation, t.option_order) for t in rebuilt]
     assert sum(1 for s in stored if s[2]) == 2 and not stored[0][2]  # checks mixed in, never first
     other = factories.make_participant(study)
     assert other.seed != p.seed

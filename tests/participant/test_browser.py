@@ -45,7 +45,7 @@ def answer_trust(page, study):
         value = a.trial.payload["expected_rating"]
         assert page.get_by_test_id("instruction").inner_text() == a.trial.payload["instruction"]
     else:
-        value = -2 if a.swapped else 2  # the stronger network, wherever it is shown
+        value = -2 if a.presentation["swapped"] else 2  # the stronger network, wherever it is shown
     page.locator(f'[data-testid=rating][data-value="{value}"]').click()
     return a
 
@@ -113,7 +113,7 @@ def test_play_a_whole_trust_study_and_follow_the_redirect(page, site):
         if r.assignment.is_attention_check:
             assert r.correct is True
         else:
-            assert r.rating_toward_stronger == 2 and r.correct is None
+            assert r.score == 2 and r.correct is None
 
 
 def test_reload_mid_study_resumes_at_the_first_unanswered_trial(page, site):

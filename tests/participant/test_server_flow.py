@@ -81,7 +81,7 @@ def test_whole_class_discrimination_flow_with_prolific_ids(client):
         buttons = re.findall(r'data-testid="choice" data-value="([^"]+)"', html)
         assert buttons == assignment.option_order
         assert html.count('data-testid="stimulus"') == 1
-        assert assignment.trial.stimulus.png.url in html
+        assert assignment.trial.panels.get().stimulus.png.url in html
         assert assignment.trial.image.file.url not in html  # never the unmasked photograph
         res = answer(client, study, factories.good_answer(assignment))
         assert res.status_code == 200 and res.json()["ok"], res.content
@@ -109,9 +109,10 @@ def test_trust_trial_page_and_rating_conversion(client):
         values = re.findall(r'data-testid="rating" data-value="(-?\d)"', html)
         assert values == ["2", "1", "0", "-1", "-2"]
         assert "Model 1" in html and "Model 2" in html and assignment.trial.target_class in html
-        model1, model2 = participation.trust_sides(assignment)
+        swapped = assignment.presentation["swapped"]
+        stronger, weaker = (p.stimulus for p in assignment.trial.panels.all())
+        model1, model2 = (weaker, stronger) if swapped else (stronger, weaker)
         assert html.index(model1.png.url) < html.index(model2.png.url)
-        assert (model1 == assignment.trial.stimulus_weaker) == assignment.swapped
         if assignment.is_attention_check:
             assert assignment.trial.payload["instruction"] in html
         data = factories.good_answer(assignment)
@@ -122,8 +123,8 @@ def test_trust_trial_page_and_rating_conversion(client):
         if assignment.is_attention_check:
             assert r.correct is True
         else:
-            seen_swaps.add(assignment.swapped)
-            assert r.rating == 1 and r.rating_toward_stronger == (-1 if assignment.swapped else 1)
+            seen_swaps.add(swapped)
+            assert r.answer == {"rating": 1} and r.score == (-1 if swapped else 1)
             assert r.correct is None
     assert seen_swaps == {True, False}
 

@@ -17,7 +17,7 @@ def responses_csv(study) -> str:
 
 def shown(participant):
     return [
-        (a.position, a.trial_id, a.trial.image.filename, a.trial.target_class, a.trial.method, a.trial.stimulus_id)
+        (a.position, a.trial_id, a.trial.image.filename, a.trial.target_class, a.trial.method, [p.stimulus_id for p in a.trial.panels.all()])
         for a in participant.assignments.select_related("trial__image").order_by("position")
     ]
 
@@ -68,7 +68,7 @@ def test_a_held_trial_is_never_pointed_at_another_stimulus(researcher_world):
     # engine's, say): regenerating must not swap it under the recorded answer
     trial = pilot.assignments.get(position=0).trial
     older = factories.make_stimulus(trial.image, study.model, trial.method, trial.target_class)
-    Trial.objects.filter(pk=trial.pk).update(stimulus=older)
+    trial.panels.update(stimulus=older)
     before_csv, before_shown = responses_csv(study), shown(pilot)
 
     study = researcher_world.generate(study)

@@ -17,7 +17,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from studies.design import rating_toward_stronger
+from studies.kinds.trust import rating_toward_stronger
 from studies.models import (
     Assignment,
     ClassifierModel,
@@ -28,10 +28,10 @@ from studies.models import (
     Response,
     Stimulus,
     Study,
-    StudyKind,
     StudyStatus,
     Trial,
     TrialKind,
+    TrialPanel,
 )
 
 _counter = itertools.count(1)
@@ -119,7 +119,7 @@ class StudyBuilder:
         self.kind = kind
         self.methods = methods
         n = next(_counter)
-        if kind == StudyKind.TRUST:
+        if kind == "trust":
             self.strong, self.weak = make_model(f"strong-{n}"), make_model(f"weak-{n}", arch="demo_weak")
             model_kw = {"stronger_model": self.strong, "weaker_model": self.weak}
         else:
@@ -143,9 +143,9 @@ class StudyBuilder:
         self.trials: dict = {}
         index = itertools.count()
         for i, image in enumerate(self.images):
-            target = image.labels[i % 2] if kind != StudyKind.TRUST else image.labels[0]
+            target = image.labels[i % 2] if kind != "trust" else image.labels[0]
             for method in methods:
-                if kind == StudyKind.TRUST:
+                if kind == "trust":
                     s, w = (
                         make_stimulus(image, self.strong, method, target),
                         make_stimulus(image, self.weak, method, target),
@@ -154,7 +154,7 @@ class StudyBuilder:
                 else:
                     s, w = make_stimulus(image, self.model, method, target), None
                     opts = list(image.labels)
-                self.trials[("main", method, i)] = Trial.objects.create(
+                trial = self.trials[("main", method, i)] = Trial.objects.create(
                     study=self.study,
                     index=next(index),
                     kind=TrialKind.MAIN,
@@ -162,21 +162,22 @@ class StudyBuilder:
                     method=method,
                     target_class=target,
                     options=opts,
-                    stimulus=s,
-                    stimulus_weaker=w,
+                )
+                TrialPanel.objects.bulk_create(
+                    [TrialPanel(trial=trial, slot=k, stimulus=x) for k, x in enumerate((s, w)) if x is not None]
                 )
         for i, image in enumerate(self.images[:3]):
             payload = (
-                {"expected_rating": [2, -2, 0][i], "instruction": "answer as told"} if kind == StudyKind.TRUST else {}
+                {"expected_rating": [2, -2, 0][i], "instruction": "answer as told"} if kind == "trust" else {}
             )
             self.trials[("attention", i)] = Trial.objects.create(
                 study=self.study,
                 index=next(index),
                 kind=TrialKind.ATTENTION,
                 image=image,
-                method=methods[0] if kind == StudyKind.TRUST else "photo_crop",
+                method=methods[0] if kind == "trust" else "photo_crop",
                 target_class=image.labels[0],
-                options=[] if kind == StudyKind.TRUST else list(image.labels),
+                options=[] if kind == "trust" else list(image.labels),
                 payload=payload,
             )
         self.built = Built(self.study)
@@ -229,13 +230,17 @@ class StudyBuilder:
                     is_attention_check=True,
                     option_order=list(trial.options),
                     shown_at=shown,
-                    swapped=answer.get("swapped", False),
+                    presentation={"swapped": answer.get("swapped", False)} if self.kind == "trust" else {},
                 )
-                if self.kind == StudyKind.TRUST:
+                if self.kind == "trust":
                     expected = trial.payload["expected_rating"]
                     rating = expected if answer["passed"] else (expected + 1 if expected < 2 else 0)
                     self._respond(
-                        a, rating=rating, correct=rating == expected, swapped=a.swapped, rt=answer.get("rt", 1500)
+                        a,
+                        rating=rating,
+                        correct=rating == expected,
+                        swapped=answer.get("swapped", False),
+                        rt=answer.get("rt", 1500),
                     )
                 else:
                     choice = (
@@ -254,13 +259,13 @@ class StudyBuilder:
                 participant=p,
                 position=position,
                 trial=trial,
-                swapped=swapped,
+                presentation={"swapped": swapped} if self.kind == "trust" else {},
                 option_order=list(reversed(trial.options)) if position % 2 else list(trial.options),
                 shown_at=shown,
             )
             if answer.get("unanswered"):
                 continue
-            if self.kind == StudyKind.TRUST:
+            if self.kind == "trust":
                 score = answer["score"]
                 rating = -score if swapped else score
                 assert rating_toward_stronger(rating, swapped) == score
@@ -276,10 +281,9 @@ class StudyBuilder:
         Response.objects.create(
             assignment=assignment,
             idempotency_key=uuid.uuid4(),
-            choice=choice,
+            answer={"rating": rating} if rating is not None else {"choice": choice},
             correct=correct,
-            rating=rating,
-            rating_toward_stronger=rating_toward_stronger(rating, swapped) if rating is not None else None,
+            score=rating_toward_stronger(rating, swapped) if rating is not None else None,
             rt_ms=rt,
         )
 
@@ -294,7 +298,7 @@ def class_discrimination_between() -> Built:
     Rules: no failed attention check allowed, median RT at least 300 ms.
     """
     gb, ggc = "guided_backprop", "guided_gradcam"
-    b = StudyBuilder(StudyKind.CLASS_DISCRIMINATION, "between", [gb, ggc], slug="cd-between")
+    b = StudyBuilder("class_discrimination", "between", [gb, ggc], slug="cd-between")
     ok = {"attention": True, "passed": True}
     b.participant(
         "gb1",
@@ -334,7 +338,7 @@ def class_discrimination_within(seed: int = 3, people: int = 12) -> Built:
     methods = ["deconvnet", "guided_backprop", "guided_gradcam"]
     prob = {"deconvnet": 0.55, "guided_backprop": 0.45, "guided_gradcam": 0.8}
     rng = random.Random(seed)
-    b = StudyBuilder(StudyKind.CLASS_DISCRIMINATION, "within", methods, slug="cd-within", images=12, min_rt=0)
+    b = StudyBuilder("class_discrimination", "within", methods, slug="cd-within", images=12, min_rt=0)
     for k in range(people):
         answers = []
         for m in methods:
@@ -351,7 +355,7 @@ def trust_within() -> Built:
     Four trials per method per participant, half of them with the stronger network shown as Model 2.
     """
     gb, ggc = "guided_backprop", "guided_gradcam"
-    b = StudyBuilder(StudyKind.TRUST, "within", [gb, ggc], slug="trust-within", min_rt=300)
+    b = StudyBuilder("trust", "within", [gb, ggc], slug="trust-within", min_rt=300)
     scores = {
         "t1": ([1, 0, 1, 2], [2, 2, 1, 1]),
         "t2": ([0, 1, -1, 1], [1, 2, 2, 2]),
@@ -385,7 +389,7 @@ def large_study(n_participants: int, trials_each: int) -> Study:
     """A class discrimination study with n_participants x trials_each responses, made with bulk_create."""
     methods = ["gradcam", "guided_backprop"]
     b = StudyBuilder(
-        StudyKind.CLASS_DISCRIMINATION, "between", methods, images=trials_each, slug=f"large-{next(_counter)}"
+        "class_discrimination", "between", methods, images=trials_each, slug=f"large-{next(_counter)}"
     )
     now = timezone.now()
     people = Participant.objects.bulk_create(
@@ -420,7 +424,7 @@ def large_study(n_participants: int, trials_each: int) -> Study:
             Response(
                 assignment=a,
                 idempotency_key=uuid.uuid4(),
-                choice="cat",
+                answer={"choice": "cat"},
                 correct=(a.position % 3 != 0),
                 rt_ms=900 + a.position,
             )

@@ -31,8 +31,10 @@ def test_the_responses_columns_are_exactly_the_issues_and_the_codebooks():
         "rating, rating_toward_stronger, swapped, rt_ms, shown_at, answered_at, stimulus, engine_version, "
         "recipe_version"
     ).split(", ")
-    assert export.RESPONSE_COLUMNS == issue
-    assert codebook_columns("Responses export") == issue
+    # The task kinds' generic columns come after, so the documented order never changes.
+    kinds = ["answer", "score", "confidence", "prediction_correct"]
+    assert export.RESPONSE_COLUMNS == issue + kinds
+    assert codebook_columns("Responses export") == issue + kinds
 
 
 @pytest.mark.django_db
@@ -114,7 +116,7 @@ def test_free_text_that_a_spreadsheet_would_execute_is_neutralized_in_the_files(
     trial = response.assignment.trial
     trial.target_class = "=cmd|' /C calc'!A0"
     trial.save()
-    response.choice = "+evil"
+    response.answer = {"choice": "+evil"}
     response.save()
     rows = read(export.export_responses(built.study))
     hit = next(r for r in rows if r["participant"] == str(built.participants["gb2"].public_id) and r["position"] == "0")

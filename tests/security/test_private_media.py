@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def stimulus():
     study = factories.make_class_discrimination_study()
-    return factories.with_raw_map(study.trials.exclude(stimulus=None).first().stimulus)
+    return factories.with_raw_map(factories.first_stimulus(study))
 
 
 def test_staff_open_photographs_and_raw_maps_with_debug_off_and_nobody_else_can(researcher_client, stimulus, settings):

@@ -14,12 +14,12 @@ pytestmark = [pytest.mark.storage, pytest.mark.django_db]
 @pytest.fixture
 def study(s3_media):
     study = factories.make_class_discrimination_study()
-    factories.with_raw_map(study.trials.exclude(stimulus=None).first().stimulus)
+    factories.with_raw_map(factories.first_stimulus(study))
     return study
 
 
 def test_stimuli_are_public_and_immutable_and_their_url_is_the_bucket(s3_media, study):
-    stim = study.trials.exclude(stimulus=None).first().stimulus
+    stim = factories.first_stimulus(study)
     url = stim.png.url
     assert url.startswith(f"{s3_media.endpoint}/{s3_media.bucket}/stimuli/") and "Signature" not in url
     status, headers, body = s3_media.anonymous_get(url)
@@ -29,14 +29,14 @@ def test_stimuli_are_public_and_immutable_and_their_url_is_the_bucket(s3_media, 
 
 
 def test_photographs_and_raw_maps_are_refused_to_anonymous_readers(s3_media, study):
-    stim = study.trials.exclude(stimulus=None).first().stimulus
+    stim = factories.first_stimulus(study)
     for field_file in (stim.image.file, stim.raw_map):
         plain = f"{s3_media.endpoint}/{s3_media.bucket}/{field_file.name}"
         assert s3_media.anonymous_get(plain)[0] == 403
 
 
 def test_staff_are_redirected_to_presigned_urls_that_expire_in_minutes(s3_media, study, researcher_client):
-    stim = study.trials.exclude(stimulus=None).first().stimulus
+    stim = factories.first_stimulus(study)
     for url, expected in (
         (f"/staff/images/{stim.image_id}/file", stim.image.file.open("rb").read()),
         (f"/staff/stimuli/{stim.pk}/raw-map.npy", stim.raw_map.open("rb").read()),
@@ -52,7 +52,7 @@ def test_staff_are_redirected_to_presigned_urls_that_expire_in_minutes(s3_media,
 
 
 def test_a_missing_private_file_is_a_404_not_a_redirect(s3_media, study, researcher_client):
-    stim = study.trials.exclude(stimulus=None).first().stimulus
+    stim = factories.first_stimulus(study)
     stim.raw_map.storage.delete(stim.raw_map.name)
     assert researcher_client.get(f"/staff/stimuli/{stim.pk}/raw-map.npy").status_code == 404
 
@@ -84,7 +84,7 @@ def test_browsers_get_urls_on_the_public_endpoint_when_servers_use_an_internal_o
     # Servers reach the store as 127.0.0.1, browsers as localhost (in compose: s3:8333 and the public name).
     public = s3_media.endpoint.replace("127.0.0.1", "localhost")
     settings.AWS_S3_PUBLIC_ENDPOINT_URL = public
-    stim = study.trials.exclude(stimulus=None).first().stimulus
+    stim = factories.first_stimulus(study)
     assert stim.png.url.startswith(f"{public}/{s3_media.bucket}/stimuli/")
     presigned = stim.image.file.url
     assert presigned.startswith(public) and "X-Amz-Signature" in presigned

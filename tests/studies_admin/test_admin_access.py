@@ -40,7 +40,7 @@ def test_the_researcher_sees_every_admin_page_and_the_study_page_links_its_tools
     assert researcher_client.get(preview)["Location"] == "/s/cd/?pilot=1"
     assert reverse("studies:generation-progress", kwargs={"study_id": cd_study.pk}) in page
     assert "4 images have exactly two labels" in page
-    stimulus = cd_study.trials.first().stimulus
+    stimulus = cd_study.trials.first().panels.get().stimulus
     assert stimulus.png.url in page
     for name in (
         "studies:study-monitor",

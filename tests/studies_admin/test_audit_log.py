@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.forms.models import model_to_dict
 
-from studies.models import AuditEntry, Study, StudyStatus, Trial
+from studies.models import AuditEntry, Study, StudyStatus, TrialPanel
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def test_launch_and_close_are_logged_with_who_and_when(researcher_client, resear
 
 def test_a_refused_launch_is_not_logged(researcher_client):
     study = factories.make_class_discrimination_study(status=StudyStatus.DRAFT)
-    Trial.objects.filter(study=study).update(stimulus=None)
+    TrialPanel.objects.filter(trial__study=study).update(stimulus=None)
     researcher_client.post(f"/admin/studies/study/{study.pk}/launch/")
     assert Study.objects.get(pk=study.pk).status != StudyStatus.LIVE
     assert not entries("launch")

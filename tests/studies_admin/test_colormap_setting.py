@@ -40,8 +40,8 @@ def test_a_cividis_study_records_its_colormap_and_gets_new_stimuli_beside_the_je
     before = Stimulus.objects.count()
     generate_inline(study)
     assert Stimulus.objects.count() == before  # idempotent with the new colormap too
-    linked = study.trials.exclude(stimulus=None).filter(method="gradcam").select_related("stimulus")
-    assert {t.stimulus.recipe_version for t in linked} == {f"{RECIPE_VERSION}+cividis"}
+    linked = Stimulus.objects.filter(panels__trial__in=study.trials.filter(method="gradcam"))
+    assert {s.recipe_version for s in linked} == {f"{RECIPE_VERSION}+cividis"}
 
 
 @pytest.mark.django_db

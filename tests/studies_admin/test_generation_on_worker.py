@@ -35,10 +35,10 @@ def test_a_worker_generates_every_stimulus_and_a_second_run_creates_nothing(cele
     assert (job.status, job.total, job.done, job.failed) == ("done", 20, 20, 0), list(job.failures.values())
     cd = Study.objects.get(pk=cd_study.pk)
     assert cd.status == "ready" and cd.eligible_image_count == 4
-    trials = list(cd.trials.select_related("stimulus", "image"))
-    assert len(trials) == 20 and all(t.stimulus for t in trials)
+    trials = list(cd.trials.select_related("image").prefetch_related("panels__stimulus"))
+    assert len(trials) == 20 and all(t.panels.get().stimulus for t in trials)
     for t in trials:
-        s = t.stimulus
+        s = t.panels.get().stimulus
         assert (s.image_id, s.method, s.target_class, s.model_id) == (t.image_id, t.method, t.target_class, cd.model_id)
         assert Image.open(s.png.open("rb")).size == (128, 128)
         assert s.engine_version and s.recipe_version and s.provenance["content_key"] == s.content_key
@@ -56,9 +56,10 @@ def test_a_worker_generates_every_stimulus_and_a_second_run_creates_nothing(cele
     trust = Study.objects.get(pk=trust_study.pk)
     assert trust_job.status == "done" and trust.status == "ready"
     assert (trust.eligible_image_count, trust.surviving_image_count) == (5, 4)
-    for t in trust.trials.select_related("stimulus", "stimulus_weaker"):
-        assert t.stimulus.model_id == trust.stronger_model_id and t.stimulus_weaker.model_id == trust.weaker_model_id
-        assert t.stimulus.method == t.stimulus_weaker.method == t.method
+    for t in trust.trials.prefetch_related("panels__stimulus"):
+        stronger, weaker = (p.stimulus for p in t.panels.all())
+        assert stronger.model_id == trust.stronger_model_id and weaker.model_id == trust.weaker_model_id
+        assert stronger.method == weaker.method == t.method
     assert Stimulus.objects.count() == 20 + 4 * 2 * 2
 
     before = set(Stimulus.objects.values_list("pk", "content_key", "created_at"))

@@ -58,7 +58,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_with_no_dupli
     keys = list(Stimulus.objects.values_list("content_key", flat=True))
     assert len(keys) == len(set(keys))
     trials = Study.objects.get(pk=bigger_study.pk).trials
-    assert not trials.filter(stimulus__isnull=True).exists()
+    assert not trials.filter(panels__stimulus__isnull=True).exists()
     # No stray copies of a file (a storage would suffix a second save of the same name).
     # (Generated files live in stimuli/<key[:2]>/; other tests' hand-made stimuli sit at the top.)
     names = [p.stem for p in files_under(media_root, "stimuli") if p.parent != media_root / "stimuli"]

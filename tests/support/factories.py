@@ -24,6 +24,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from studies import design
+from studies.kinds import class_discrimination, trust
 from studies.models import (
     Assignment,
     ClassifierModel,
@@ -34,9 +35,9 @@ from studies.models import (
     Response,
     Stimulus,
     Study,
-    StudyKind,
     StudyStatus,
     Trial,
+    TrialPanel,
 )
 
 CATEGORIES = ("cat", "dog", "car", "bird", "boat", "chair")
@@ -213,7 +214,7 @@ def make_class_discrimination_study(
     model = make_classifier(categories=categories)
     image_set = make_image_set(n_images, categories, seed=seed)
     study = _study(
-        StudyKind.CLASS_DISCRIMINATION,
+        "class_discrimination",
         slug=slug or unique("cd"),
         methods=methods,
         status=status,
@@ -227,12 +228,12 @@ def make_class_discrimination_study(
     )
     items = {im.pk: im for im in image_set.images.all()}
     infos = [design.ImageInfo(im.pk, tuple(im.labels)) for im in items.values()]
-    bank = design.build_class_discrimination_bank(
+    bank = class_discrimination.build_bank(
         infos, list(categories), list(methods), seed, attention_checks=attention_checks
     )
     for entry in bank:
         image = items[entry.image_id]
-        Trial.objects.create(
+        trial = Trial.objects.create(
             study=study,
             index=entry.index,
             kind=entry.kind,
@@ -241,11 +242,21 @@ def make_class_discrimination_study(
             target_class=entry.target_class,
             options=list(entry.options),
             payload=dict(entry.payload),
-            stimulus=make_stimulus(image, model, entry.method, entry.target_class),
         )
+        add_panels(trial, make_stimulus(image, model, entry.method, entry.target_class))
     study.eligible_image_count = len(items)
     study.save(update_fields=["eligible_image_count"])
     return study
+
+
+def first_stimulus(study: Study) -> Stimulus:
+    """The stimulus of the study's first panel."""
+    return Stimulus.objects.filter(panels__trial__study=study).order_by("panels__trial__index", "panels__slot").first()
+
+
+def add_panels(trial, *stimuli):
+    """The trial's panels, in the kind's order."""
+    TrialPanel.objects.bulk_create([TrialPanel(trial=trial, slot=i, stimulus=s) for i, s in enumerate(stimuli)])
 
 
 def make_trust_study(
@@ -266,7 +277,7 @@ def make_trust_study(
     weaker = make_classifier(name=unique("weak"), categories=categories)
     image_set = make_image_set(n_images, categories, seed=seed)
     study = _study(
-        StudyKind.TRUST,
+        "trust",
         slug=slug or unique("trust"),
         methods=methods,
         status=status,
@@ -281,10 +292,10 @@ def make_trust_study(
     )
     items = {im.pk: im for im in image_set.images.all()}
     pairs = [(pk, im.labels[0]) for pk, im in items.items()]
-    bank = design.build_trust_bank(pairs, list(methods), seed, attention_checks=attention_checks)
+    bank = trust.build_bank(pairs, list(methods), seed, attention_checks=attention_checks)
     for entry in bank:
         image = items[entry.image_id]
-        Trial.objects.create(
+        trial = Trial.objects.create(
             study=study,
             index=entry.index,
             kind=entry.kind,
@@ -293,8 +304,11 @@ def make_trust_study(
             target_class=entry.target_class,
             options=[],
             payload=dict(entry.payload),
-            stimulus=make_stimulus(image, stronger, entry.method, entry.target_class),
-            stimulus_weaker=make_stimulus(image, weaker, entry.method, entry.target_class, spread=2.2),
+        )
+        add_panels(
+            trial,
+            make_stimulus(image, stronger, entry.method, entry.target_class),
+            make_stimulus(image, weaker, entry.method, entry.target_class, spread=2.2),
         )
     study.eligible_image_count = study.surviving_image_count = len(items)
     study.save(update_fields=["eligible_image_count", "surviving_image_count"])
@@ -329,11 +343,11 @@ def good_answer(assignment: Assignment) -> dict:
         "idempotency_key": str(uuid.uuid4()),
         "rt_ms": 850,
     }
-    if assignment.participant.study.kind == StudyKind.TRUST:
+    if assignment.participant.study.kind == "trust":
         if trial.kind == "attention":
             data["rating"] = trial.payload["expected_rating"]
         else:
-            data["rating"] = -2 if assignment.swapped else 2
+            data["rating"] = -2 if assignment.presentation.get("swapped") else 2
     else:
         data["choice"] = trial.target_class
     return data

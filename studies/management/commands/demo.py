@@ -37,7 +37,7 @@ class Command(BaseCommand):
         say(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f} s."))
         say(f"  Admin:        {host}/admin/")
         say(f"  Login:        {DEMO_USERNAME} / {password}   (one-time password, reset on every run)")
-        for study in (studies.class_discrimination, studies.trust):
+        for study in studies.all():
             say(f"  {study.name}")
             say(f"    participant link:  {host}/s/{study.slug}/")
             say(f"    Prolific-style:    {host}/s/{study.slug}/?PROLIFIC_PID=demo-pid&STUDY_ID=demo&SESSION_ID=1")

@@ -1,0 +1,229 @@
+"""HIVE distinction (Kim et al., ECCV 2022; princetonvisualai/HIVE, task_gradcam_*.html): can people
+tell, from explanations alone, which class the network predicts?
+
+Each trial shows one method's explanations for the network's top-4 predicted classes, as four
+numbered panels in a random order drawn per participant; labels under the panels are hidden (the
+published Grad-CAM variant) or shown. Two questions, each with a confidence rating from 1 (not
+confident at all) to 5 (completely confident): which panel is the class the network predicts (Q1,
+scored as `correct`), and which is the correct class (Q2, scored as `score`, 1 or 0). Chance is 25%.
+Images qualify when a label in view is among the top 4; a configurable share of them have a wrong
+top-1 prediction, as HIVE mixes right and wrong predictions.
+"""
+
+from __future__ import annotations
+
+from .. import design
+from . import register
+from .base import KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
+from .hive_common import (
+    BONUS,
+    bonus_above_chance,
+    choose_mix,
+    labelled_images,
+    predicted,
+    split_by_correctness,
+    true_labels,
+)
+
+PANELS = 4
+CONFIDENCE = [
+    (1, "Not confident at all"),
+    (2, "Slightly confident"),
+    (3, "Somewhat confident"),
+    (4, "Fairly confident"),
+    (5, "Completely confident"),
+]
+Q_PREDICTED = "Which class do you think the model predicts?"
+Q_CORRECT = "Which class do you think is correct?"
+Q_CONFIDENCE = "How confident are you in your answer?"
+SHOW_LABELS = Setting(
+    "show_labels",
+    "Show class labels under the panels",
+    bool,
+    False,
+    "HIVE's Grad-CAM task hides them (the published variant); shown, participants read the four classes.",
+)
+WRONG_SHARE = Setting(
+    "incorrect_share",
+    "Share of images with a wrong top-1 prediction",
+    float,
+    0.5,
+    "HIVE mixes correct and incorrect predictions; images are drawn by the seed to give this share.",
+    minimum=0.0,
+    maximum=1.0,
+)
+
+
+@register
+class HiveDistinction(TaskKind):
+    name = "hive_distinction"
+    label = "HIVE distinction"
+    description = "Which of four explanations is for the predicted class, and which for the correct one? (HIVE)"
+    default_style = "overlay"
+    model_fields = {"model": "the model to explain"}
+    settings = (SHOW_LABELS, WRONG_SHARE, BONUS)
+    needs_predictions = True
+    has_bonus = True
+
+    def eligibility(self, study):
+        if study.image_set_id is None or study.model_id is None:
+            return None
+        return labelled_images(study.image_set, study.model, study.min_visible_box_fraction)
+
+    def eligibility_text(self, study, eligible):
+        return (
+            f"{eligible} images have a label that the model knows; those with a label among the model's top 4 "
+            "predictions are kept when stimuli are generated."
+        )
+
+    def no_image_error(self):
+        return "no image of this set has a label that the model knows"
+
+    def build_bank(self, study, context: KindContext):
+        model, settings = study.model, self.settings_of(study)
+        right, wrong = split_by_correctness(context, model)
+        # Q2 needs the correct class among the four panels.
+        in_top = [im for im in right + wrong if set(predicted(context, model, im)[:PANELS]) & set(true_labels(context, im))]
+        keep = {im.id for im in in_top}
+        right = [im for im in right if im.id in keep]
+        wrong = [im for im in wrong if im.id in keep and len(predicted(context, model, im)) >= PANELS]
+        right = [im for im in right if len(predicted(context, model, im)) >= PANELS]
+        chosen = choose_mix(right, wrong, settings["incorrect_share"], study.max_images, study.seed)
+        bank: list[design.BankEntry] = []
+        for im in chosen:
+            top = tuple(predicted(context, model, im)[:PANELS])
+            truth = next(c for c in top if c in true_labels(context, im))
+            payload = {"true_class": truth, "prediction_correct": top[0] == truth}
+            for method in study.methods:
+                bank.append(design.BankEntry(len(bank), "main", im.id, method, top[0], top, payload))
+        pool = design.attention_pool([(im, None) for im in chosen], study.attention_checks_per_participant, study.seed)
+        for n, (im, _) in enumerate(pool):
+            top = tuple(predicted(context, model, im)[:PANELS])
+            panel = n % PANELS + 1
+            payload = {
+                "true_class": next(c for c in top if c in true_labels(context, im)),
+                "prediction_correct": top[0] in true_labels(context, im),
+                "expected_panel": panel,
+                "instruction": f"To show that you are reading carefully, please choose panel {panel} for both questions.",
+            }
+            bank.append(design.BankEntry(len(bank), "attention", im.id, study.methods[0], top[0], top, payload))
+        return bank
+
+    def surviving_count(self, study, context, bank):
+        return len({e.image_id for e in bank if e.kind == "main"})
+
+    def shortfall_reason(self):
+        return " have a label among the model's top 4"
+
+    def panels(self, study, trial):
+        return [PanelSpec(study.model, trial.method, c) for c in trial.options]
+
+    def present(self, entry, rng):
+        order = list(range(len(entry.options)))
+        rng.shuffle(order)
+        return tuple(entry.options[i] for i in order), {"panel_order": order}
+
+    def displayed_panels(self, assignment, panels):
+        panels = list(panels)
+        order = (assignment.presentation or {}).get("panel_order") or list(range(len(panels)))
+        return [panels[i] for i in order if i < len(panels)]
+
+    def questions(self, assignment, panels):
+        numbers = [Option(str(i + 1), f"Panel {i + 1}", str(i + 1)) for i in range(len(assignment.option_order))]
+        confidence = [Option(str(v), label, str(v)) for v, label in CONFIDENCE]
+        return [
+            Question("predicted", Q_PREDICTED, numbers),
+            Question("confidence", Q_CONFIDENCE, confidence, "scale"),
+            Question("correct_class", Q_CORRECT, numbers),
+            Question("correct_confidence", Q_CONFIDENCE, confidence, "scale"),
+        ]
+
+    def trial_context(self, study, assignment, panels):
+        trial = assignment.trial
+        return {
+            "show_labels": self.settings_of(study)["show_labels"],
+            "instruction": (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else "",
+        }
+
+    def instructions_context(self, study):
+        return {"confidence": CONFIDENCE, "show_labels": self.settings_of(study)["show_labels"]}
+
+    def parse_answer(self, assignment, data):
+        qs = {q.name: q for q in self.questions(assignment, ())}
+        values = {name: self.pick(data, q) for name, q in qs.items()}
+        classes = list(assignment.option_order)
+        predicted_class = classes[int(values["predicted"]) - 1]
+        correct_class = classes[int(values["correct_class"]) - 1]
+        payload = assignment.trial.payload or {}
+        answer = {
+            "predicted_panel": int(values["predicted"]),
+            "predicted": predicted_class,
+            "confidence": int(values["confidence"]),
+            "correct_panel": int(values["correct_class"]),
+            "correct_class": correct_class,
+            "correct_confidence": int(values["correct_confidence"]),
+        }
+        if assignment.trial.kind == "attention" and "expected_panel" in payload:
+            expected = int(payload["expected_panel"])
+            ok = answer["predicted_panel"] == expected and answer["correct_panel"] == expected
+            return Scored(answer, correct=ok, confidence=answer["confidence"])
+        return Scored(
+            answer,
+            correct=predicted_class == assignment.trial.target_class,
+            score=1.0 if correct_class == payload.get("true_class") else 0.0,
+            confidence=answer["confidence"],
+        )
+
+    def export_values(self, study, assignment, response, panel_models, names):
+        answer = response.answer or {}
+        return {
+            "model": names.get(panel_models[0] if panel_models else study.model_id),
+            "options": "|".join(assignment.option_order or []) or None,
+            "choice": answer.get("predicted"),
+            "prediction_correct": (assignment.trial.payload or {}).get("prediction_correct"),
+        }
+
+    def bonus(self, study, main):
+        rate = self.settings_of(study)["bonus_per_correct_above_chance"]
+        correct = sum(1 for c, _ in main if c) + sum(1 for _, s in main if s == 1)
+        return bonus_above_chance(rate, correct, 2 * len(main), 1 / PANELS)
+
+    def analyze(self, main, methods, design_name, seed, n_resamples):
+        from .. import analysis
+
+        summary = analysis.class_discrimination_methods(main, methods)
+        for method, entry in summary.items():
+            rows = main[(main["method"] == method) & main["score"].notna()]
+            k, n = int((rows["score"] == 1).sum()), len(rows)
+            low, high = analysis.wilson_interval(k, n)
+            entry["correct_class"] = {
+                "n": n,
+                "correct": k,
+                "accuracy": k / n if n else None,
+                "ci_low": low,
+                "ci_high": high,
+                "p_vs_chance": analysis.binomial_vs_chance(k, n, 1 / PANELS) if n else None,
+            }
+            conf = main.loc[main["method"] == method, "confidence"].dropna()
+            entry["mean_confidence"] = float(conf.astype(float).mean()) if len(conf) else None
+        return summary, analysis.class_discrimination_comparisons(main, methods, design_name, summary)
+
+    def oracle_answer(self, oracle, stimuli, questions, instruction):
+        numbers = questions.get("predicted") or []
+        if instruction and numbers:
+            for value in numbers:
+                if f"panel {value}" in instruction.lower():
+                    return {"predicted": value, "confidence": "5", "correct_class": value, "correct_confidence": "5"}
+        if len(stimuli) != len(numbers) or any(s is None for s in stimuli):
+            return None
+        top = oracle.prediction(stimuli[0])
+        truth = [oracle.share_in_boxes(s, s.target_class) for s in stimuli]
+        predicted_panel = next((v for v, s in zip(numbers, stimuli, strict=True) if top and s.target_class == top[0]), None)
+        if predicted_panel is None:
+            return None
+        labels = set(stimuli[0].image.labels)
+        correct_panel = next(
+            (v for v, s in zip(numbers, stimuli, strict=True) if s.target_class in labels),
+            numbers[max(range(len(truth)), key=truth.__getitem__)],
+        )
+        return {"predicted": predicted_panel, "confidence": "5", "correct_class": correct_panel, "correct_confidence": "5"}
