@@ -423,7 +423,7 @@ def _initial_settings(form):
     if form.instance.pk:
         stored = form.instance.kind_settings or {}
         for key, (kind, setting) in KIND_SETTING_FIELDS.items():
-            if form.instance.kind == kind.name and setting.name in stored:
+            if kind is KINDS.get(form.instance.kind) and setting.name in stored:
                 form.initial.setdefault(key, stored[setting.name])
 
 

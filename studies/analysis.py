@@ -29,10 +29,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .kinds import kind_of
-
-CLASS_DISCRIMINATION = "class_discrimination"
-TRUST = "trust"
+from .kinds import DEFAULT_KIND, KINDS, kind_of
 
 REASON_ATTENTION = "failed_attention_checks"
 REASON_FAST = "median_rt_below_minimum"
@@ -312,18 +309,13 @@ def participants_for_two_proportions(
 
 # --- the report ------------------------------------------------------------------------------
 def infer_kind(df: pd.DataFrame) -> str:
-    """The task kind of an export read without its study, from the columns its kind fills."""
-
-    def filled(column):
-        return column in df.columns and df[column].notna().any()
-
-    if filled("rating_toward_stronger"):
-        return TRUST
-    if filled("confidence"):
-        return "hive_distinction"
-    if filled("prediction_correct"):
-        return "hive_agreement"
-    return CLASS_DISCRIMINATION
+    """The task kind of an export read without its study: the first registered kind whose own
+    column the export fills (class discrimination fills none of its own)."""
+    for kind in KINDS.values():
+        column = kind.signature_column
+        if column and column in df.columns and df[column].notna().any():
+            return kind.name
+    return DEFAULT_KIND
 
 
 def infer_design(df: pd.DataFrame) -> str:
@@ -590,7 +582,7 @@ def report(
     at `trials_per_participant` (the study's number; else the median observed so far).
     """
     df = normalize_frame(df) if len(df) and df["is_pilot"].dtype != "boolean" else df
-    kind = kind or (infer_kind(df) if len(df) else CLASS_DISCRIMINATION)
+    kind = kind or (infer_kind(df) if len(df) else DEFAULT_KIND)
     design = design or (infer_design(df) if len(df) else "between")
     order = _method_order(df, methods) if len(df) else list(methods or [])
     people = (

@@ -348,11 +348,11 @@ class Bot:
             return Page(full, status, text, parser)
         raise BotError(f"too many redirects from {url}")
 
-    def submit(self, kind: str, page: Page, form: Form, extra: dict) -> Page:
+    def submit(self, page_type: str, page: Page, form: Form, extra: dict) -> Page:
         data = {**form.fields, **extra}
         url = urllib.parse.urljoin(page.url, form.action)
-        status, content, location, full = self.request(kind, url, data)
-        if kind == "answer":
+        status, content, location, full = self.request(page_type, url, data)
+        if page_type == "answer":
             self.result.answers += 1  # acknowledged by the server
         if status in (301, 302, 303) and location:
             if not self._same_site(location):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 ATTENTION_CROP = "photo_crop"
 NO_ENGINE = "-"  # engine version recorded for stimuli made without the engine (those crops)
 ATTENTION_POOL_FACTOR = 4
+MAIN, ATTENTION = "main", "attention"  # a bank entry's trial kind (TrialKind's values)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class BankEntry:
     target_class: str
     options: tuple[str, ...]
     payload: Mapping = field(default_factory=dict)
+
+    @property
+    def is_main(self) -> bool:
+        return self.kind == MAIN
+
+    @property
+    def is_attention_check(self) -> bool:
+        return self.kind == ATTENTION
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ def participant_plan(
     row gives its column, so that across rows every image is shown with every method equally often.
     """
     rng = random.Random(participant_seed)
-    main = [e for e in bank if e.kind == "main"]
+    main = [e for e in bank if e.is_main]
     if design == "within":
         chosen = _within_sequence(main, methods, trials_per_participant, latin_row or 0, rng)
     else:
@@ -135,7 +144,7 @@ def participant_plan(
             chosen.append(rng.choice(candidates))
         rng.shuffle(chosen)
 
-    checks = [e for e in bank if e.kind == "attention"]
+    checks = [e for e in bank if e.is_attention_check]
     checks = rng.sample(checks, min(attention_checks, len(checks)))
     sequence: list[BankEntry] = list(chosen)
     for check in checks:
@@ -145,7 +154,7 @@ def participant_plan(
     plan = []
     for position, entry in enumerate(sequence):
         options, presentation = present(entry, rng)
-        plan.append(PlannedTrial(position, entry.index, entry.kind == "attention", tuple(options), dict(presentation)))
+        plan.append(PlannedTrial(position, entry.index, entry.is_attention_check, tuple(options), dict(presentation)))
     return plan
 
 

@@ -40,10 +40,10 @@ class ExploreForm(forms.Form):
         return self.cleaned_data["methods"] or [m for m in DEFAULT_METHODS if m in explorer.known_methods()]
 
     def image_spec(self) -> dict | None:
-        kind, _, value = (self.cleaned_data.get("image") or "").partition(":")
-        if kind == "item" and value.isdigit():
+        source, _, value = (self.cleaned_data.get("image") or "").partition(":")
+        if source == "item" and value.isdigit():
             return {"item": int(value)}
-        if kind == "upload" and value:
+        if source == "upload" and value:
             return {"upload": value}
         return None
 

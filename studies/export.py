@@ -243,12 +243,12 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
     for participant_id, group in groupby(rows, key=lambda r: r[0]):
         f = ParticipantFigures()
         main = []
-        for _, is_check, kind, correct, rt, score in group:
+        for _, is_check, trial_kind, correct, rt, score in group:
             f.responses += 1
-            if is_check or kind == TrialKind.ATTENTION:
+            if is_check or trial_kind == TrialKind.ATTENTION:
                 f.attention_answered += 1
                 f.attention_failed += correct is False
-            elif kind == TrialKind.MAIN:
+            elif trial_kind == TrialKind.MAIN:
                 main.append((correct, score))
                 if rt is not None:
                     f.main_rts.append(rt)
@@ -268,7 +268,9 @@ def _panels_by_trial(study: Study) -> dict[int, list[tuple]]:
     rows = (
         TrialPanel.objects.filter(trial__study=study, stimulus__isnull=False)
         .order_by("trial_id", "slot")
-        .values_list("trial_id", "stimulus_id", "stimulus__model_id", "stimulus__engine_version", "stimulus__recipe_version")
+        .values_list(
+            "trial_id", "stimulus_id", "stimulus__model_id", "stimulus__engine_version", "stimulus__recipe_version"
+        )
     )
     for trial_id, *panel in rows.iterator(chunk_size=CHUNK_SIZE):
         out.setdefault(trial_id, []).append(tuple(panel))

@@ -28,7 +28,7 @@ from explain_engine.geometry import WHOLE
 
 from . import design, media_cache
 from .geometry import stimulus_geometry
-from .kinds import kind_of
+from .kinds import DEFAULT_KIND, kind_of
 from .models import FaithfulnessReport, JobStatus, Study, Trial, TrialKind, TrialPanel
 
 DEFAULT_MAX_IMAGES = 40
@@ -519,5 +519,5 @@ def study_metric_vs_human(study: Study, result: dict) -> dict:
 def human_scores(result: dict) -> dict[str, float | None]:
     """Per method, from an analysis report: accuracy (class discrimination) or mean score toward the
     stronger network (trust)."""
-    key = kind_of(result.get("kind") or "class_discrimination").human_measure()
+    key = kind_of(result.get("kind") or DEFAULT_KIND).human_measure()
     return {method: values.get(key) for method, values in result.get("methods", {}).items()}

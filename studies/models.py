@@ -14,7 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-from .kinds import kind_choices, kind_of
+from .kinds import DEFAULT_KIND, kind_choices, kind_of
 
 # A Celery queue name, as workers list them in CELERY_WORKER_QUEUES.
 QUEUE_NAME = RegexValidator(
@@ -136,7 +136,7 @@ class Design(models.TextChoices):
 class Study(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
-    kind = models.CharField(max_length=40, choices=kind_choices, default="class_discrimination")
+    kind = models.CharField(max_length=40, choices=kind_choices, default=DEFAULT_KIND)
     kind_settings = models.JSONField(
         default=dict, blank=True, help_text="the task kind's own settings (studies/kinds/), by name"
     )

@@ -354,9 +354,9 @@ def do_consent(
         check_holder(existing, identity, token)
         return existing
     bank, trial_ids = _bank_with_trial_ids(study)
-    if not any(e.kind == TrialKind.MAIN for e in bank):
+    if not any(e.is_main for e in bank):
         raise StudyNotOpen("This study has no trials yet. Please try again later.")
-    methods = list(study.methods) or sorted({e.method for e in bank if e.kind == TrialKind.MAIN})
+    methods = list(study.methods) or sorted({e.method for e in bank if e.is_main})
     arms = study_arms(study, methods)
     release_dropped_slots(study, pilot, now)
     for _ in range(MAX_SLOT_ROUNDS):

@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .kinds import DEFAULT_KIND, kind_of  # noqa: E402
+
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 TRUST_COLORS = {"-2": "#b2182b", "-1": "#ef8a62", "0": "#d9d9d9", "1": "#67a9cf", "2": "#2166ac"}
 TRUST_LABELS = {
@@ -27,8 +29,6 @@ TRUST_LABELS = {
 
 
 def plot_names(kind: str) -> list[str]:
-    from .kinds import kind_of
-
     return kind_of(kind).plot_names()
 
 
@@ -136,7 +136,7 @@ def render(name: str, result: dict, df=None, fmt: str = "png") -> bytes:
     """Draw plot `name` (see plot_names) in `fmt` (png or svg)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    if name not in plot_names(result.get("kind", "class_discrimination")):
+    if name not in plot_names(result.get("kind") or DEFAULT_KIND):
         raise KeyError(name)
     if name == "accuracy":
         return accuracy_plot(result, fmt)

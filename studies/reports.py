@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from . import analysis, export, generation
+from .kinds import kind_of
 from .models import Response, Study
 
 PLANNED_COMPARISON = (0.6123, 0.4444)  # the paper's Guided Grad-CAM vs Guided Backprop accuracies
@@ -30,7 +31,7 @@ def study_analysis(study: Study):
         methods=study.methods,
         rules=export.rules_for(study),
         seed=study.seed,
-        plan=PLANNED_COMPARISON if study.kind != "trust" else None,
+        plan=PLANNED_COMPARISON if kind_of(study).binary_outcome else None,
         trials_per_participant=generation.trials_available(study) or study.trials_per_participant,
     )
     # The automatic metrics against this human outcome, across methods (empty without a report).

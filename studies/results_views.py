@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from . import analysis, audit, export, plots
+from .kinds import kind_of
 from .models import Study
 from .reports import study_analysis
 
@@ -170,6 +171,7 @@ def study_results(request, study_id: int):
             study,
             f"Results: {study.name}",
             result=result,
+            measure=kind_of(result["kind"]).human_measure(),
             text=analysis.text_report(result, study.name),
             plots=plot_links,
             exports=exports,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
 
 KINDS: dict[str, TaskKind] = {}
+# A study's kind until the researcher chooses one, and the kind of an export that cannot be told.
+DEFAULT_KIND = "class_discrimination"
 
 
 def register(cls: type[TaskKind]) -> type[TaskKind]:
@@ -37,6 +39,7 @@ def kind_choices() -> list[tuple[str, str]]:
 
 
 __all__ = [
+    "DEFAULT_KIND",
     "KINDS",
     "AnswerError",
     "KindContext",

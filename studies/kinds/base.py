@@ -113,6 +113,8 @@ class TaskKind:
     model_fields: Mapping[str, str] = {"model": "the network explained"}
     settings: Sequence[Setting] = ()
     needs_predictions = False
+    # A responses-export column only this kind fills: how an export read without its study is told apart.
+    signature_column = ""
     has_bonus = False
     # A trial with one question answers on the click; with several, the submit button sends them.
     template = ""
@@ -225,7 +227,9 @@ class TaskKind:
         return value
 
     # --- export --------------------------------------------------------------------------------
-    def export_values(self, study: Study, assignment: Assignment, response, panel_models: Sequence, names: Mapping) -> dict:
+    def export_values(
+        self, study: Study, assignment: Assignment, response, panel_models: Sequence, names: Mapping
+    ) -> dict:
         """The responses export's kind-specific cells (model, options, choice, rating, ...) of one
         response; `panel_models` are the model ids of the trial's panels in bank order, `names` maps
         model id -> name. Columns not returned are empty."""

@@ -33,6 +33,7 @@ class HiveAgreement(TaskKind):
     model_fields = {"model": "the model to explain"}
     settings = (BONUS,)
     needs_predictions = True
+    signature_column = "prediction_correct"
     has_bonus = True
 
     def eligibility(self, study):

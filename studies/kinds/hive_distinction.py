@@ -63,6 +63,7 @@ class HiveDistinction(TaskKind):
     model_fields = {"model": "the model to explain"}
     settings = (SHOW_LABELS, WRONG_SHARE, BONUS)
     needs_predictions = True
+    signature_column = "confidence"
     has_bonus = True
 
     def eligibility(self, study):
@@ -83,7 +84,9 @@ class HiveDistinction(TaskKind):
         model, settings = study.model, self.settings_of(study)
         right, wrong = split_by_correctness(context, model)
         # Q2 needs the correct class among the four panels.
-        in_top = [im for im in right + wrong if set(predicted(context, model, im)[:PANELS]) & set(true_labels(context, im))]
+        in_top = [
+            im for im in right + wrong if set(predicted(context, model, im)[:PANELS]) & set(true_labels(context, im))
+        ]
         keep = {im.id for im in in_top}
         right = [im for im in right if im.id in keep]
         wrong = [im for im in wrong if im.id in keep and len(predicted(context, model, im)) >= PANELS]
@@ -218,7 +221,9 @@ class HiveDistinction(TaskKind):
             return None
         top = oracle.prediction(stimuli[0])
         truth = [oracle.share_in_boxes(s, s.target_class) for s in stimuli]
-        predicted_panel = next((v for v, s in zip(numbers, stimuli, strict=True) if top and s.target_class == top[0]), None)
+        predicted_panel = next(
+            (v for v, s in zip(numbers, stimuli, strict=True) if top and s.target_class == top[0]), None
+        )
         if predicted_panel is None:
             return None
         labels = set(stimuli[0].image.labels)
@@ -226,4 +231,9 @@ class HiveDistinction(TaskKind):
             (v for v, s in zip(numbers, stimuli, strict=True) if s.target_class in labels),
             numbers[max(range(len(truth)), key=truth.__getitem__)],
         )
-        return {"predicted": predicted_panel, "confidence": "5", "correct_class": correct_panel, "correct_confidence": "5"}
+        return {
+            "predicted": predicted_panel,
+            "confidence": "5",
+            "correct_class": correct_panel,
+            "correct_confidence": "5",
+        }

@@ -85,6 +85,7 @@ class Trust(TaskKind):
     default_style = "overlay"
     model_fields = {"stronger_model": "the stronger network", "weaker_model": "the weaker network"}
     needs_predictions = True
+    signature_column = "rating_toward_stronger"
 
     def config_errors(self, study):
         if study.stronger_model_id is None or study.weaker_model_id is None:
@@ -137,7 +138,9 @@ class Trust(TaskKind):
 
     def surviving_count(self, study, context, bank):
         return len(
-            surviving_pairs(context.eligible, context.predictions, study.stronger_model, study.weaker_model, context.visible)
+            surviving_pairs(
+                context.eligible, context.predictions, study.stronger_model, study.weaker_model, context.visible
+            )
         )
 
     def panels(self, study, trial):

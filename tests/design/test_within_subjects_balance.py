@@ -18,9 +18,7 @@ LABELS = [("cat", "dog"), ("car", "boat"), ("bird", "chair")]
 def bank_of(n_images: int, methods, attention_checks: int = 0):
     images = [design.ImageInfo(100 + i, LABELS[i % len(LABELS)]) for i in range(n_images)]
     categories = sorted({c for pair in LABELS for c in pair})
-    return class_discrimination.build_bank(
-        images, categories, methods, seed=3, attention_checks=attention_checks
-    )
+    return class_discrimination.build_bank(images, categories, methods, seed=3, attention_checks=attention_checks)
 
 
 def main_trials(bank, methods, trials, row, seed, attention_checks=0):

@@ -57,9 +57,9 @@ def test_channel_importance_is_the_weight_vector_of_the_engines_gradcam():
     x = torch.randn(3, 3, 128, 128)
     alpha, logits = channel_importance(net, DEMO_TARGET_LAYER, x, 2)
     acts = layer_activations(net, DEMO_TARGET_LAYER, x)
-    cam = F.interpolate(
-        torch.relu((alpha[:, :, None, None] * acts).sum(1))[:, None], size=(128, 128), mode="bilinear"
-    )[:, 0]
+    cam = F.interpolate(torch.relu((alpha[:, :, None, None] * acts).sum(1))[:, None], size=(128, 128), mode="bilinear")[
+        :, 0
+    ]
     engine = Explainer(net, DEMO_TARGET_LAYER).explain(x, 2, methods=("gradcam",))
     assert torch.allclose(cam, engine["gradcam"][:, 0], atol=1e-5)
     assert torch.allclose(logits, engine.scores, atol=1e-5)

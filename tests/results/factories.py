@@ -167,9 +167,7 @@ class StudyBuilder:
                     [TrialPanel(trial=trial, slot=k, stimulus=x) for k, x in enumerate((s, w)) if x is not None]
                 )
         for i, image in enumerate(self.images[:3]):
-            payload = (
-                {"expected_rating": [2, -2, 0][i], "instruction": "answer as told"} if kind == "trust" else {}
-            )
+            payload = {"expected_rating": [2, -2, 0][i], "instruction": "answer as told"} if kind == "trust" else {}
             self.trials[("attention", i)] = Trial.objects.create(
                 study=self.study,
                 index=next(index),
@@ -388,9 +386,7 @@ def trust_within() -> Built:
 def large_study(n_participants: int, trials_each: int) -> Study:
     """A class discrimination study with n_participants x trials_each responses, made with bulk_create."""
     methods = ["gradcam", "guided_backprop"]
-    b = StudyBuilder(
-        "class_discrimination", "between", methods, images=trials_each, slug=f"large-{next(_counter)}"
-    )
+    b = StudyBuilder("class_discrimination", "between", methods, images=trials_each, slug=f"large-{next(_counter)}")
     now = timezone.now()
     people = Participant.objects.bulk_create(
         [

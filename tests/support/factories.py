@@ -24,7 +24,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from studies import design
-from studies.kinds import class_discrimination, trust
+from studies.kinds import KindContext, class_discrimination, kind_of, trust
 from studies.models import (
     Assignment,
     ClassifierModel,
@@ -32,6 +32,7 @@ from studies.models import (
     ImageSet,
     Participant,
     ParticipantStatus,
+    Prediction,
     Response,
     Stimulus,
     Study,
@@ -259,6 +260,71 @@ def add_panels(trial, *stimuli):
     TrialPanel.objects.bulk_create([TrialPanel(trial=trial, slot=i, stimulus=s) for i, s in enumerate(stimuli)])
 
 
+def make_hive_study(
+    kind: str,
+    *,
+    slug: str | None = None,
+    methods=("gradcam", "guided_gradcam"),
+    n_images: int = 8,
+    trials_per_participant: int = 4,
+    attention_checks: int = 1,
+    status: str = StudyStatus.LIVE,
+    seed: int = 5,
+    settings=None,
+    **fields,
+) -> Study:
+    """A HIVE study (hive_distinction or hive_agreement) on stored predictions: the network is right
+    on even images (top-1 is the first label) and wrong on odd ones (top-1 another class, the first
+    label second), so the bank can mix both; trials and panels are made as generation makes them."""
+    model = make_classifier(categories=CATEGORIES)
+    image_set = make_image_set(n_images, CATEGORIES, seed=seed)
+    study = _study(
+        kind,
+        slug=slug or unique(kind.replace("_", "-")),
+        methods=methods,
+        status=status,
+        design_name="between",
+        trials_per_participant=trials_per_participant,
+        attention_checks=attention_checks,
+        seed=seed,
+        image_set=image_set,
+        model=model,
+        kind_settings=dict(settings or {}),
+        **fields,
+    )
+    task = kind_of(study)
+    found = task.eligibility(study)
+    context = KindContext(found.images, found.visible)
+    for i, image in enumerate(found.images):
+        truth = image.labels[0]
+        others = [c for c in CATEGORIES if c not in image.labels]
+        top = [truth, *others[:4]] if i % 2 == 0 else [others[0], truth, *others[1:4]]
+        Prediction.objects.create(
+            model=model, image=image, weights_sha256=model.weights_sha256, top_labels=top, top_scores=[5, 4, 3, 2, 1]
+        )
+        context.predictions[(model.id, image.id)] = top
+    bank = task.build_bank(study, context)
+    images = {im.pk: im for im in found.images}
+    for entry in bank:
+        trial = Trial.objects.create(
+            study=study,
+            index=entry.index,
+            kind=entry.kind,
+            image=images[entry.image_id],
+            method=entry.method,
+            target_class=entry.target_class,
+            options=list(entry.options),
+            payload=dict(entry.payload),
+        )
+        add_panels(
+            trial, *(make_stimulus(trial.image, p.model, p.method, p.target_class) for p in task.panels(study, trial))
+        )
+    study.eligible_image_count = len(found.images)
+    study.surviving_image_count = task.surviving_count(study, context, bank)
+    study.save(update_fields=["eligible_image_count", "surviving_image_count"])
+    return study
+
+
 def make_trust_study(
     *,
     slug: str | None = None,
@@ -335,7 +401,7 @@ def make_participant(
 
 
 def good_answer(assignment: Assignment) -> dict:
-    """The form fields of a correct (class discrimination) or 'stronger model' (trust) answer."""
+    """The form fields of a correct answer ('stronger model' for trust), for any kind."""
     trial = assignment.trial
     data = {
         "assignment": assignment.pk,
@@ -343,11 +409,21 @@ def good_answer(assignment: Assignment) -> dict:
         "idempotency_key": str(uuid.uuid4()),
         "rt_ms": 850,
     }
-    if assignment.participant.study.kind == "trust":
+    kind = assignment.participant.study.kind
+    if kind == "trust":
         if trial.kind == "attention":
             data["rating"] = trial.payload["expected_rating"]
         else:
             data["rating"] = -2 if assignment.presentation.get("swapped") else 2
+    elif kind == "hive_distinction":
+        order = list(assignment.option_order)
+        expected = trial.payload.get("expected_panel")
+        predicted = expected or order.index(trial.target_class) + 1
+        correct = expected or order.index(trial.payload["true_class"]) + 1
+        data.update(predicted=predicted, confidence=4, correct_class=correct, correct_confidence=3)
+    elif kind == "hive_agreement":
+        right = trial.payload.get("prediction_correct")
+        data["agreement"] = trial.payload.get("expected_agreement") or (1 if right else 4)
     else:
         data["choice"] = trial.target_class
     return data

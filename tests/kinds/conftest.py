@@ -1,0 +1,37 @@
+import pytest
+from django.urls import reverse
+
+from studies.models import Participant
+from tests.support import factories
+
+KIND_STUDIES = {
+    "class_discrimination": lambda: factories.make_class_discrimination_study(),
+    "trust": lambda: factories.make_trust_study(),
+    "hive_distinction": lambda: factories.make_hive_study(
+        "hive_distinction", settings={"bonus_per_correct_above_chance": 0.1}
+    ),
+    "hive_agreement": lambda: factories.make_hive_study(
+        "hive_agreement", settings={"bonus_per_correct_above_chance": 0.1}
+    ),
+}
+
+
+def consent(client, study):
+    response = client.post(reverse("studies:participant-start", args=[study.slug]), {"action": "accept"})
+    assert response.status_code == 302, response.content[:300]
+    return Participant.objects.filter(study=study).latest("pk")
+
+
+def trial_html(client, study) -> str:
+    response = client.get(reverse("studies:participant-trial", args=[study.slug]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def post_answer(client, study, data):
+    return client.post(reverse("studies:participant-answer", args=[study.slug]), data, HTTP_ACCEPT="application/json")
+
+
+@pytest.fixture
+def kind_studies(db):
+    return KIND_STUDIES
