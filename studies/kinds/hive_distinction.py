@@ -220,20 +220,18 @@ class HiveDistinction(TaskKind):
         if len(stimuli) != len(numbers) or any(s is None for s in stimuli):
             return None
         top = oracle.prediction(stimuli[0])
-        truth = [oracle.share_in_boxes(s, s.target_class) for s in stimuli]
-        predicted_panel = next(
-            (v for v, s in zip(numbers, stimuli, strict=True) if top and s.target_class == top[0]), None
-        )
-        if predicted_panel is None:
+        if not top:
             return None
+        panels = dict(zip(numbers, stimuli, strict=True))
+        predicted_panel = next((v for v, s in panels.items() if s.target_class == top[0]), None)
         labels = set(stimuli[0].image.labels)
-        correct_panel = next(
-            (v for v, s in zip(numbers, stimuli, strict=True) if s.target_class in labels),
-            numbers[max(range(len(truth)), key=truth.__getitem__)],
-        )
+        # The correct class: the image's label that the network ranks highest (as the bank chose it).
+        correct = sorted((top.index(s.target_class), v) for v, s in panels.items() if s.target_class in labels)
+        if predicted_panel is None or not correct:
+            return None
         return {
             "predicted": predicted_panel,
             "confidence": "5",
-            "correct_class": correct_panel,
+            "correct_class": correct[0][1],
             "correct_confidence": "5",
         }

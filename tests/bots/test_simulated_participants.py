@@ -98,3 +98,30 @@ def test_the_page_reader_finds_forms_buttons_and_testids():
 )
 def test_trust_ratings_follow_the_difference_in_box_share(share1, share2, rating):
     assert oracle_rating(share1, share2) == rating
+
+
+def test_oracle_bots_play_hive_distinction_from_the_stored_predictions_and_the_labels(capsys):
+    study = factories.make_hive_study("hive_distinction", trials_per_participant=4, attention_checks=1)
+    run_bots(study, 3, "oracle")
+    assert "Completed: 3/3" in capsys.readouterr().out
+    main = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=False)
+    assert main.count() == 12
+    assert all(r.correct and r.score == 1.0 and r.confidence == 5 for r in main)  # both questions right
+    checks = Response.objects.filter(assignment__participant__study=study, assignment__is_attention_check=True)
+    assert checks.count() == 3 and all(r.correct for r in checks)
+
+
+def test_oracle_bots_tell_right_from_wrong_predictions_in_hive_agreement(capsys):
+    study = factories.make_hive_study("hive_agreement", trials_per_participant=4, attention_checks=1)
+    run_bots(study, 3, "oracle")
+    assert "Completed: 3/3" in capsys.readouterr().out
+    responses = Response.objects.filter(assignment__participant__study=study)
+    assert responses.count() == 15 and all(r.correct for r in responses)
+
+
+def test_random_bots_answer_every_question_of_every_kind_within_its_options(capsys):
+    for study in (factories.make_hive_study("hive_distinction"), factories.make_hive_study("hive_agreement")):
+        run_bots(study, 2, "random")
+        assert "Completed: 2/2" in capsys.readouterr().out
+        for r in Response.objects.filter(assignment__participant__study=study):
+            assert r.answer and all(str(v) for v in r.answer.values())

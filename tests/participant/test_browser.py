@@ -27,7 +27,7 @@ def current_assignment(study):
 def wait_for_trial(page, number):
     page.get_by_test_id("progress").filter(has_text=f"Trial {number} of").wait_for()
     # Buttons are enabled once the stimulus images are decoded and drawn.
-    page.locator("[data-testid=choice]:enabled, [data-testid=rating]:enabled").first.wait_for()
+    page.locator("[data-testid=option]:enabled").first.wait_for()
 
 
 def answer_class_discrimination(page, study, use_keyboard=False):
