@@ -1,5 +1,6 @@
-"""The offline demo end to end: build through the real code paths (on a real worker), play both
-studies with oracle bots, export, analyse, and compute the faithfulness report for every method."""
+"""The offline demo end to end: build through the real code paths (on a real worker), play its four
+studies (one per task kind) with oracle bots, export, analyse, and compute the faithfulness report
+for every method."""
 
 import csv
 import io
@@ -32,7 +33,16 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     cd, trust = Study.objects.get(slug=demo.CD_SLUG), Study.objects.get(slug=demo.TRUST_SLUG)
     assert cd.status == trust.status == "live"
     assert cd.config_snapshot and trust.config_snapshot
-    assert f"/s/{demo.CD_SLUG}/" in out and f"/s/{demo.TRUST_SLUG}/" in out and "researcher /" in out
+    slugs = (demo.CD_SLUG, demo.TRUST_SLUG, demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)
+    assert all(f"/s/{slug}/" in out for slug in slugs) and "researcher /" in out
+    assert out.count("participant link:") == 4
+    assert {s.kind for s in Study.objects.all()} == {
+        "class_discrimination",
+        "trust",
+        "hive_distinction",
+        "hive_agreement",
+    }
+    assert all(s.status == "live" for s in Study.objects.all())
     assert ImageSet.objects.get(name=demo.IMAGE_SET_NAME).images.count() == demo.DEMO_IMAGES
     assert trust.surviving_image_count and trust.surviving_image_count >= 20
     # the shipped networks, verified, and no training
@@ -43,9 +53,10 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # a second run reuses everything
     again = build(capsys)
     assert "reusing" in again
-    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 2
+    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 4
 
-    for study, methods in ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS)):
+    hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
+    for study, methods in ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS), *((h, demo.HIVE_METHODS) for h in hive)):
         call_command(
             "simulate_participants",
             study.slug,
@@ -83,6 +94,13 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     assert report["deconv_gradcam"]["accuracy"] >= report["deconvnet"]["accuracy"]
     trust_report = json.loads((tmp_path / f"{demo.TRUST_SLUG}.json").read_text())["methods"]
     assert all(values["mean_rating"] > 0 for values in trust_report.values())  # the stronger network is trusted
+    # the HIVE oracle reads the stored predictions and the labels: the ceiling, every answer right
+    distinction = json.loads((tmp_path / f"{demo.HIVE_DISTINCTION_SLUG}.json").read_text())["methods"]
+    assert all(v["accuracy"] == 1.0 and v["correct_class"]["accuracy"] == 1.0 for v in distinction.values())
+    agreement = json.loads((tmp_path / f"{demo.HIVE_AGREEMENT_SLUG}.json").read_text())["methods"]
+    for values in agreement.values():
+        assert values["accuracy"] == 1.0
+        assert values["agreement_on_correct"]["mean"] < values["agreement_on_incorrect"]["mean"]
 
 
 def test_the_demo_image_set_is_a_valid_upload():
