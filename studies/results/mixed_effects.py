@@ -100,6 +100,8 @@ def fit_accuracy_model(
         return {**base, "error": "no scored answers"}
 
     y = rows[correct].astype(bool).to_numpy(dtype=float)
+    if y.min() == y.max():
+        return {**base, "error": "every answer has the same outcome: no variation to model"}
     method_codes = pd.Categorical(rows[method], categories=fitted).codes
     x = _indicators(method_codes, len(fitted))
     terms, blocks, ident = [], [], []
@@ -114,8 +116,8 @@ def fit_accuracy_model(
     z = sparse.hstack(blocks).tocsr()
     ident = np.asarray(ident)
 
-    model = BinomialBayesMixedGLM(y, x.toarray(), z, ident, vcp_p=VCP_PRIOR_SD, fe_p=FE_PRIOR_SD)
     try:
+        model = BinomialBayesMixedGLM(y, x.toarray(), z, ident, vcp_p=VCP_PRIOR_SD, fe_p=FE_PRIOR_SD)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = model.fit_vb(fit_method="L-BFGS-B", rng=START_SEED)

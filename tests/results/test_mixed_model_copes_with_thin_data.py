@@ -37,6 +37,12 @@ def test_one_participant_on_one_image_cannot_be_modelled():
     assert fit_accuracy_model(frame(rows))["error"] == "needs at least two participants or two images"
 
 
+def test_answers_that_are_all_right_cannot_be_modelled():
+    rows = [(f"p{i % 4}", f"img{i % 3}", ("gradcam", "deconvnet")[i % 2], True) for i in range(12)]
+    fit = fit_accuracy_model(frame(rows))
+    assert fit["error"] == "every answer has the same outcome: no variation to model"
+
+
 def test_a_method_everyone_gets_right_stays_finite():
     rows = [(f"p{i % 10}", f"img{i % 6}", "gradcam", True) for i in range(60)]
     rows += [(f"p{i % 10}", f"img{i % 6}", "deconvnet", i % 2 == 0) for i in range(60)]
