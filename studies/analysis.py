@@ -438,7 +438,8 @@ def accuracy_vs_chance_by_participant(rows: pd.DataFrame) -> dict:
     from scipy.stats import ttest_1samp
 
     if rows.empty:
-        return {"test": "one_sample_t", "participants": 0, "mean_difference": None, "statistic": None, "p": None}
+        empty = ("participants", "mean_difference", "statistic", "df", "p")
+        return {"test": "one_sample_t", **dict.fromkeys(empty), "participants": 0}
     by_person = rows.groupby("participant", sort=True)
     accuracy = by_person["correct"].apply(lambda s: float(s.astype(bool).mean()))
     chance = by_person.apply(_chance, include_groups=False) if "options" in rows else 0.5
