@@ -398,7 +398,9 @@ def _chance(rows: pd.DataFrame) -> float:
     return float(np.mean([1.0 / c for c in counts])) if counts else 0.5
 
 
-def class_discrimination_methods(main: pd.DataFrame, methods: Sequence[str]) -> dict:
+def class_discrimination_methods(
+    main: pd.DataFrame, methods: Sequence[str], *, seed: int = 0, n_resamples: int = DEFAULT_BOOTSTRAP
+) -> dict:
     out = {}
     for method in methods:
         rows = main[(main["method"] == method) & main["correct"].notna()]
@@ -419,7 +421,79 @@ def class_discrimination_methods(main: pd.DataFrame, methods: Sequence[str]) -> 
             "chance": chance,
             "p_vs_chance": binomial_vs_chance(k, n, chance) if n else None,
         }
+    add_design_aware_accuracy(out, main, methods, seed=seed, n_resamples=n_resamples)
     return out
+
+
+def accuracy_vs_chance_by_participant(rows: pd.DataFrame) -> dict:
+    """One-sample t test of each participant's accuracy minus their chance level, against zero.
+
+    The participant is the unit (their answers are not independent of each other), so each one
+    gives one number: accuracy on these rows minus the mean of 1 / number of options on them. A t
+    test and not a Wilcoxon signed-rank test: the question is whether mean accuracy exceeds chance,
+    which the t test asks directly and which a bounded per-participant accuracy answers well at the
+    usual numbers of participants, whereas Wilcoxon asks about a symmetric location shift and drops
+    every participant exactly at chance, a common case with few trials each.
+    """
+    from scipy.stats import ttest_1samp
+
+    if rows.empty:
+        empty = ("participants", "mean_difference", "statistic", "df", "p")
+        return {"test": "one_sample_t", **dict.fromkeys(empty), "participants": 0}
+    by_person = rows.groupby("participant", sort=True)
+    accuracy = by_person["correct"].apply(lambda s: float(s.astype(bool).mean()))
+    chance = by_person.apply(_chance, include_groups=False) if "options" in rows else 0.5
+    diff = (accuracy - chance).to_numpy(dtype=float)
+    if len(diff) < 2:
+        stat = p = math.nan
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # identical differences: scipy warns and returns NaN
+            result = ttest_1samp(diff, 0.0)
+        stat, p = float(result.statistic), float(result.pvalue)
+    return {
+        "test": "one_sample_t",
+        "participants": int(len(diff)),
+        "mean_difference": float(diff.mean()),
+        "statistic": stat,
+        "df": int(len(diff) - 1),
+        "p": p,
+    }
+
+
+def add_design_aware_accuracy(
+    out: dict, main: pd.DataFrame, methods: Sequence[str], *, seed: int = 0, n_resamples: int = DEFAULT_BOOTSTRAP
+) -> None:
+    """Add to each method's summary the statistics that respect who answered and on which image.
+
+    New keys only: `bootstrap_ci_low/high` (percentile interval of the accuracy resampling
+    participants), `p_vs_chance_participants` with its test in `vs_chance_participants`, and
+    `mixed_effects` (a logistic model with crossed random intercepts for participant and image,
+    fitted once for all methods: `studies.results.mixed_effects`).
+    """
+    from studies.results.mixed_effects import fit_accuracy_model
+
+    scored = main[main["method"].isin(list(methods)) & main["correct"].notna()]
+    if "image" not in scored:
+        scored = scored.assign(image="")
+    fit = fit_accuracy_model(scored, list(methods)) if len(scored) else {"error": "no scored answers"}
+    shared = {key: fit.get(key) for key in ("sd_participant", "sd_image", "random_effects", "converged")}
+    shared.update({key: fit.get(key) for key in ("responses", "participants", "images")})
+    for i, method in enumerate(methods):
+        rows = scored[scored["method"] == method]
+        values = rows["correct"].astype(bool).astype(float)
+        low, high = (
+            cluster_bootstrap_mean(values, rows["participant"], seed=seed + i, n_resamples=n_resamples)
+            if len(rows)
+            else (None, None)
+        )
+        vs_chance = accuracy_vs_chance_by_participant(rows)
+        entry = fit.get("methods", {}).get(method) or {"error": fit.get("error", "no scored answers")}
+        out[method]["bootstrap_ci_low"] = low
+        out[method]["bootstrap_ci_high"] = high
+        out[method]["p_vs_chance_participants"] = vs_chance["p"]
+        out[method]["vs_chance_participants"] = vs_chance
+        out[method]["mixed_effects"] = entry if "error" in entry else {**entry, **shared}
 
 
 def class_discrimination_comparisons(
@@ -650,6 +724,36 @@ def _fmt(value, digits=3):
     return str(value)
 
 
+def design_aware_text(methods: Mapping) -> str:
+    """The design-aware lines of the class-discrimination table (empty for results that lack them)."""
+    rows = {name: m for name, m in methods.items() if "mixed_effects" in m}
+    if not rows:
+        return ""
+    out = io.StringIO()
+    w = out.write
+    w("\n  Respecting the design (answers nested in participants and images)\n")
+    w(
+        f"  {'method':<24}{'typical':>8}  {'95% CI (mixed model)':<22}{'95% CI (bootstrap, ppl)':<25}"
+        f"{'p vs chance (t, ppl)':>20}\n"
+    )
+    sds = None
+    for name, m in rows.items():
+        me = m["mixed_effects"]
+        if "error" in me:
+            model = f"{'n/a':>8}  {'(' + me['error'] + ')':<22}"
+        else:
+            model = f"{_fmt(me['accuracy']):>8}  {'[' + _fmt(me['ci_low']) + ', ' + _fmt(me['ci_high']) + ']':<22}"
+            sds = sds or (me.get("sd_participant"), me.get("sd_image"))
+        boot = f"[{_fmt(m.get('bootstrap_ci_low'))}, {_fmt(m.get('bootstrap_ci_high'))}]"
+        w(f"  {name:<24}{model}{boot:<25}{_fmt(m.get('p_vs_chance_participants')):>20}\n")
+    if sds:
+        w(
+            "  typical = accuracy of a typical participant on a typical image (logistic model, crossed random\n"
+            f"  intercepts); random-effect SD (logit scale): participant {_fmt(sds[0])}, image {_fmt(sds[1])}\n"
+        )
+    return out.getvalue()
+
+
 def text_report(result: Mapping, title: str = "") -> str:
     """A readable plain-text rendering of `report()`'s result."""
     out = io.StringIO()
@@ -697,6 +801,7 @@ def text_report(result: Mapping, title: str = "") -> str:
                 f"{'':<2}{_fmt(m['p_vs_chance']):>12}{m['participants']:>5}  "
                 f"{_fmt(m['participant_accuracy_mean'])} ({_fmt(m['participant_accuracy_sd'])})\n"
             )
+        w(design_aware_text(result["methods"]))
     w("\nPairwise comparisons (Holm-corrected)\n")
     if not result["comparisons"]:
         w("  (fewer than two methods)\n")

@@ -245,7 +245,7 @@ class TaskKind:
         The default: accuracy of a binary outcome (studies.analysis)."""
         from .. import analysis
 
-        summary = analysis.class_discrimination_methods(main, methods)
+        summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
         return summary, analysis.class_discrimination_comparisons(main, methods, design, summary)
 
     def human_measure(self) -> str:

@@ -111,7 +111,7 @@ class HiveAgreement(TaskKind):
     def analyze(self, main, methods, design_name, seed, n_resamples):
         from .. import analysis
 
-        summary = analysis.class_discrimination_methods(main, methods)
+        summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
         for method, entry in summary.items():
             rows = main[(main["method"] == method) & main["score"].notna()]
             for key, flag in (("agreement_on_correct", True), ("agreement_on_incorrect", False)):

@@ -194,7 +194,7 @@ class HiveDistinction(TaskKind):
     def analyze(self, main, methods, design_name, seed, n_resamples):
         from .. import analysis
 
-        summary = analysis.class_discrimination_methods(main, methods)
+        summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
         for method, entry in summary.items():
             rows = main[(main["method"] == method) & main["score"].notna()]
             k, n = int((rows["score"] == 1).sum()), len(rows)
@@ -209,6 +209,9 @@ class HiveDistinction(TaskKind):
             }
             conf = main.loc[main["method"] == method, "confidence"].dropna()
             entry["mean_confidence"] = float(conf.astype(float).mean()) if len(conf) else None
+        q2 = main[main["score"].notna()].assign(correct=lambda f: f["score"] == 1)
+        q2_summary = {method: summary[method]["correct_class"] for method in methods}
+        analysis.add_design_aware_accuracy(q2_summary, q2, methods, seed=seed, n_resamples=n_resamples)
         return summary, analysis.class_discrimination_comparisons(main, methods, design_name, summary)
 
     def oracle_answer(self, oracle, stimuli, questions, instruction):
