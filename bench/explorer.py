@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     from explain_engine.demo_train import load_shipped_demo_models
     from explain_engine.synthetic import CLASSES as SHAPES
     from studies.demo import demo_image_zip
-    from studies.imports import import_image_set
-    from studies.registry import register_model
+    from studies.stimuli.imports import import_image_set
+    from studies.stimuli.registry import register_model
 
     setup_test_environment()
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # one line per task would drown the table

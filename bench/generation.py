@@ -42,9 +42,9 @@ def build_world(n_images: int):
     from explain_engine.demo_nets import DEMO_ARCHITECTURES
     from explain_engine.synthetic import CLASSES
     from studies.demo import demo_image_zip
-    from studies.imports import import_image_set
     from studies.models import Study
-    from studies.registry import register_model
+    from studies.stimuli.imports import import_image_set
+    from studies.stimuli.registry import register_model
 
     # Random weights (torch.manual_seed(0)): timing does not depend on the weights' values.
     torch.manual_seed(0)
@@ -65,8 +65,8 @@ def build_world(n_images: int):
 
 
 def end_to_end(study) -> tuple[int, float]:
-    from studies import generation
     from studies.models import GenerationJob, Stimulus
+    from studies.stimuli import generation
     from studies.tasks import cached_bundle
 
     cached_bundle(study.model)  # loading the network is not per stimulus
@@ -83,7 +83,7 @@ def engine_alone(study) -> tuple[int, float]:
     import torch
 
     from explain_engine import Explainer
-    from studies import generation
+    from studies.stimuli import generation
     from studies.tasks import cached_bundle
 
     bundle = cached_bundle(study.model)

@@ -114,8 +114,8 @@ def restart_postgres(after_s: float, log: list):
 
 
 def phase(name: str, study, base_url: str, n: int, pause, fault_after: float | None = None) -> dict:
-    from studies.bots import do_simulate
     from studies.models import Response
+    from studies.participants.bots import do_simulate
 
     print(f"\n== {name}: {n} participants at once on {study.slug}, pause {pause[0]}-{pause[1]} s", flush=True)
     before = Response.objects.filter(assignment__participant__study=study).count()
@@ -171,15 +171,15 @@ def phase(name: str, study, base_url: str, n: int, pause, fault_after: float | N
 
 def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict:
     """`size` consents released evenly over `seconds`, while a participant already in the study
-    reads trial pages; per-request latencies come from the bots' own timing (studies/bots.py)."""
+    reads trial pages; per-request latencies come from the bots' own timing (studies/participants/bots.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
     from django.db.models import Count
 
-    from studies.bots import Bot, BotError, Timings, simulation_token
     from studies.models import Participant
-    from studies.participation import holding_filter
+    from studies.participants.bots import Bot, BotError, Timings, simulation_token
+    from studies.participants.flow import holding_filter
 
     print(f"\n== wave: {size} consents released within {seconds:.0f} s on {study.slug}", flush=True)
     tag = f"wave{size}-{secrets.token_hex(3)}"

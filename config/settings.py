@@ -179,7 +179,7 @@ if MEDIA_STORAGE == "s3":
     STORAGES["default"] = s3_storage_backend()
 
 # Workers copy photographs and checkpoints out of the storage into this cache, keyed by sha256
-# (studies/media_cache.py); least recently used files go first past the size bound.
+# (studies/stimuli/media_cache.py); least recently used files go first past the size bound.
 MEDIA_CACHE_DIR = env.path("MEDIA_CACHE_DIR", default=str(VAR_DIR / "media-cache"))
 MEDIA_CACHE_MAX_MB = env.int("MEDIA_CACHE_MAX_MB", default=4096)
 
@@ -215,8 +215,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Everything that runs a network goes to a GPU queue: `gpu`, or the one a study or model pins
-# (studies/queues.py). A worker listens on CELERY_WORKER_QUEUES unless its command line gives -Q.
-CELERY_TASK_ROUTES = ("studies.queues.route_task",)
+# (studies/stimuli/queues.py). A worker listens on CELERY_WORKER_QUEUES unless its command line gives -Q.
+CELERY_TASK_ROUTES = ("studies.stimuli.queues.route_task",)
 CELERY_WORKER_QUEUES = env.list("CELERY_WORKER_QUEUES", default=["gpu", "celery"])
 CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_WORKER_QUEUES]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -228,7 +228,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
 }
 CELERY_RESULT_EXPIRES = 3600
-# A generation job with no progress for this long and nothing queued is planned again (studies/stalled.py):
+# A generation job with no progress for this long and nothing queued is planned again (studies/stimuli/stalled.py):
 # on a progress poll, and every five minutes where `celery beat` runs.
 STALLED_JOB_TIMEOUT_S = env.int("STALLED_JOB_TIMEOUT_S", default=900)
 CELERY_BEAT_SCHEDULE = {
@@ -285,7 +285,7 @@ LOGGING = {
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Personal data ------------------------------------------------------------------------
-# Store Prolific/MTurk ids as a keyed hash (see studies/privacy.py). Keep the key stable:
+# Store Prolific/MTurk ids as a keyed hash (see studies/participants/privacy.py). Keep the key stable:
 # a new key makes returning participants unrecognisable.
 HASH_EXTERNAL_IDS = env.bool("HASH_EXTERNAL_IDS", default=True)
 EXTERNAL_ID_HASH_KEY = env.str("EXTERNAL_ID_HASH_KEY", default=SECRET_KEY)

@@ -1,7 +1,7 @@
 """The researcher's admin: image sets (zip upload), models (registration), studies (configure, generate,
 launch, close), stimuli with provenance, generation jobs with their failures.
 
-Business logic lives in imports.py, registry.py and generation.py; the admin only calls it.
+Business logic lives in stimuli/imports.py, stimuli/registry.py and stimuli/generation.py; the admin only calls it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_audit, admin_tokens, audit, generation, pilots, progress  # noqa: F401 (registers the log, tokens)
-from .imports import ImportRefused, inspect_archive, write_plan
+from . import admin_audit, admin_tokens, audit  # noqa: F401 (registers the log, tokens)
 from .kinds import KINDS, kind_of
 from .models import (
     AuditAction,
@@ -32,7 +31,10 @@ from .models import (
     Study,
     StudyStatus,
 )
-from .registry import RegistrationRefused, parse_categories, register_model
+from .participants import pilots
+from .stimuli import generation, progress
+from .stimuli.imports import ImportRefused, inspect_archive, write_plan
+from .stimuli.registry import RegistrationRefused, parse_categories, register_model
 
 
 def _reverse_or_none(name: str, **kwargs) -> str | None:

@@ -1,6 +1,6 @@
 """The read-only JSON API for analysis notebooks: studies, their results, analysis and monitor.
 
-Thin views over studies.export, studies.reports/analysis and studies.monitor: the rows are the CSV
+Thin views over studies.results.export, studies.results.reports/analysis and studies.results.monitor: the rows are the CSV
 exports' rows, column for column (described in docs/codebook.md, and in the OpenAPI schema from
 it), the analysis is the results page's report and the monitor its live figures. Authentication is
 a researcher's token (`Authorization: Bearer <token>`, issued in the admin); sessions and cookies
@@ -18,8 +18,9 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from pydantic import BaseModel, ConfigDict, create_model
 
-from . import api_tokens, audit, export
+from . import api_tokens, audit
 from .models import Study
+from .results import export
 
 JSON_TYPES = {
     "text": str,
@@ -147,7 +148,7 @@ def study_stimuli(request, slug: str):
 
 @api.get("/studies/{slug}/analysis", response=dict[str, Any], summary="The analysis report (as analyze_study --json)")
 def study_analysis(request, slug: str):
-    from .reports import study_analysis as analyse
+    from .results.reports import study_analysis as analyse
 
     result, _ = analyse(readable_study(request, slug))
     return result
@@ -155,6 +156,6 @@ def study_analysis(request, slug: str):
 
 @api.get("/studies/{slug}/monitor", response=dict[str, Any], summary="The live monitor's figures")
 def study_monitor(request, slug: str):
-    from .monitor import monitor_data
+    from .results.monitor import monitor_data
 
     return monitor_data(readable_study(request, slug))

@@ -22,10 +22,10 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from . import generation
-from .imports import import_image_set
 from .models import ClassifierModel, Design, ImageSet, JobStatus, Study, StudyStatus
-from .registry import register_model
+from .stimuli import generation
+from .stimuli.imports import import_image_set
+from .stimuli.registry import register_model
 
 DEMO_USERNAME = "researcher"
 DEMO_SEED = 2017

@@ -30,7 +30,6 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from . import queues
 from .models import (
     ClassifierModel,
     GenerationFailure,
@@ -42,6 +41,7 @@ from .models import (
     Stimulus,
     Study,
 )
+from .stimuli import queues
 
 ACTIVE_WINDOW_S = 300
 RATE_WINDOW_S = 60

@@ -297,7 +297,7 @@ class GenerationJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     warning = models.TextField(blank=True, help_text="what the researcher should know about the result")
-    # Set when a stalled job was planned again (its chunks were lost); see studies/stalled.py.
+    # Set when a stalled job was planned again (its chunks were lost); see studies/stimuli/stalled.py.
     replanned_at = models.DateTimeField(null=True, blank=True)
     replans = models.PositiveIntegerField(default=0)
 
@@ -431,7 +431,7 @@ class Participant(models.Model):
         ]
         indexes = [
             models.Index(fields=["study", "condition", "status"]),
-            # Consent looks up who dropped out (studies/participation.py: dropped_filter).
+            # Consent looks up who dropped out (studies/participants/flow.py: dropped_filter).
             models.Index(fields=["study", "status", "last_seen_at"], name="participant_activity"),
         ]
 
@@ -612,7 +612,7 @@ class AnalysisKind(models.TextChoices):
 
 
 class ModelAnalysis(ComputedOnWorker):
-    """A computed view of a model on an image set (studies/analyses.py), cached by its content key:
+    """A computed view of a model on an image set (studies/tools/analyses.py), cached by its content key:
     the hash of every input (weights, layer, the image set's images and annotations, parameters and
     versions), so a repeated request is served from the row and a changed input makes a new one."""
 

@@ -5,7 +5,8 @@ Staff only: generation progress (JSON), stimulus provenance, photographs and raw
 
 from django.urls import path
 
-from . import analysis_views, explorer_views, staff_views
+from . import staff_views
+from .tools import analysis_views, explorer_views
 
 urlpatterns = [
     path(

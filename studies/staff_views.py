@@ -20,8 +20,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import generation, progress, stalled
 from .models import ImageItem, Stimulus, Study, Trial
+from .stimuli import generation, progress, stalled
 
 
 @staff_member_required

@@ -36,7 +36,7 @@ def gpu_probe() -> dict:
 def cached_bundle(model):
     """This process's loaded copy of a registered model (kept for the next chunks of the same model)."""
     from studies.engine_runtime import resolve_device
-    from studies.registry import load_bundle
+    from studies.stimuli.registry import load_bundle
 
     device = resolve_device()
     key = (model.pk, model.weights_sha256, model.target_layer, model.display, device)
@@ -65,7 +65,7 @@ _RETRY = {
 
 @shared_task(name="studies.tasks.gpu_plan_generation", **_RETRY)
 def gpu_plan_generation(job_id: int) -> dict:
-    from studies import generation
+    from studies.stimuli import generation
 
     chunks = generation.do_plan(job_id, cached_bundle)
     for chunk in chunks:
@@ -77,8 +77,8 @@ def gpu_plan_generation(job_id: int) -> dict:
 def gpu_generate_chunk(chunk: dict) -> dict:
     import torch
 
-    from studies import generation
     from studies.engine_runtime import resolve_device
+    from studies.stimuli import generation
 
     device = resolve_device()
     if device == "cpu" and os.environ.get("TORCH_NUM_THREADS"):
@@ -90,7 +90,7 @@ def gpu_generate_chunk(chunk: dict) -> dict:
 @shared_task(name="studies.tasks.gpu_faithfulness_report")
 def gpu_faithfulness_report(report_id: int) -> dict:
     """The paper's automatic evaluations of a study's methods (occlusion needs the network)."""
-    from studies.faithfulness import do_run_report
+    from studies.results.faithfulness import do_run_report
 
     report = do_run_report(report_id, cached_bundle)
     return {"report": report.pk, "status": report.status}
@@ -99,8 +99,8 @@ def gpu_faithfulness_report(report_id: int) -> dict:
 @shared_task(name="studies.tasks.gpu_model_analysis", **_RETRY)
 def gpu_model_analysis(analysis_id: int) -> dict:
     """Dissection, textual explanations, failure modes or bias summary of a model on an image set."""
-    from studies.analyses import do_run_analysis
     from studies.engine_runtime import resolve_device
+    from studies.tools.analyses import do_run_analysis
 
     analysis = do_run_analysis(analysis_id, cached_bundle, device=resolve_device())
     return {"analysis": analysis.pk, "status": analysis.status}
@@ -108,9 +108,9 @@ def gpu_model_analysis(analysis_id: int) -> dict:
 
 @shared_task(name="studies.tasks.gpu_explore")
 def gpu_explore(request: dict) -> dict:
-    """The explorer's maps for one image (studies/explorer.py); files land in the content-keyed cache."""
+    """The explorer's maps for one image (studies/tools/explorer.py); files land in the content-keyed cache."""
     from studies.engine_runtime import resolve_device
-    from studies.explorer import do_explore
+    from studies.tools.explorer import do_explore
 
     return do_explore(request, cached_bundle, device=resolve_device())
 
@@ -118,6 +118,6 @@ def gpu_explore(request: dict) -> dict:
 @shared_task(name="studies.tasks.replan_stalled_jobs")
 def replan_stalled_jobs() -> list[int]:
     """Periodic (celery beat): generation jobs whose chunks were lost are planned again."""
-    from studies import stalled
+    from studies.stimuli import stalled
 
     return stalled.replan_stalled_jobs()

@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template import loader
 
-from .participant_views import content_security_policy
+from .participants.views import content_security_policy
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_S = 5

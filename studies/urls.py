@@ -7,7 +7,9 @@ results_urls: live monitor, results, plots and exports for staff.
 
 from django.urls import path
 
-from . import participant_urls, results_urls, staff_urls, views
+from . import staff_urls, views
+from .participants import urls as participant_urls
+from .results import urls as results_urls
 
 app_name = "studies"
 

@@ -8,8 +8,8 @@ import urllib.parse
 import pytest
 from django.conf import settings
 
-from studies.bots import Bot, Timings, simulation_token
 from studies.models import Participant, Response
+from studies.participants.bots import Bot, Timings, simulation_token
 from tests.support import factories
 from tests.support.webnode import WebNode
 

@@ -242,8 +242,8 @@ class TaskKind:
     # --- analysis ------------------------------------------------------------------------------
     def analyze(self, main, methods: Sequence[str], design: str, seed: int, n_resamples: int) -> tuple[dict, list]:
         """(per-method summary, pairwise comparisons) over the analysis frame's included main trials.
-        The default: accuracy of a binary outcome (studies.analysis)."""
-        from .. import analysis
+        The default: accuracy of a binary outcome (studies.results.analysis)."""
+        from ..results import analysis
 
         summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
         return summary, analysis.class_discrimination_comparisons(main, methods, design, summary)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .. import design
-from ..eligibility import Eligibility, keep_visible
+from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
 from .base import AnswerError, KindContext, Option, Question, Scored, TaskKind
 

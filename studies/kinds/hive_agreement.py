@@ -109,7 +109,7 @@ class HiveAgreement(TaskKind):
         return bonus_above_chance(rate, sum(1 for c, _ in main if c), len(main), 0.5)
 
     def analyze(self, main, methods, design_name, seed, n_resamples):
-        from .. import analysis
+        from ..results import analysis
 
         summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
         for method, entry in summary.items():

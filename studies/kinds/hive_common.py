@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 
 from .. import design
-from ..eligibility import Eligibility, keep_visible
+from ..stimuli.eligibility import Eligibility, keep_visible
 from .base import Setting
 
 BONUS = Setting(

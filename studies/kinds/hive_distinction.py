@@ -192,7 +192,7 @@ class HiveDistinction(TaskKind):
         return bonus_above_chance(rate, correct, 2 * len(main), 1 / PANELS)
 
     def analyze(self, main, methods, design_name, seed, n_resamples):
-        from .. import analysis
+        from ..results import analysis
 
         summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
         for method, entry in summary.items():

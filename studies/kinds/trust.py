@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import design
-from ..eligibility import Eligibility, keep_visible
+from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
 from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, TaskKind
 
@@ -207,7 +207,7 @@ class Trust(TaskKind):
         }
 
     def analyze(self, main, methods, design, seed, n_resamples):
-        from .. import analysis
+        from ..results import analysis
 
         summary = analysis.trust_methods(main, methods, seed, n_resamples)
         return summary, analysis.trust_comparisons(main, methods, design, summary)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from studies import export
 from studies.models import AuditEntry
-from studies.monitor import monitor_data
-from studies.reports import study_analysis
+from studies.results import export
+from studies.results.monitor import monitor_data
+from studies.results.reports import study_analysis
 
 from .conftest import bearer
 

@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from studies.bots import PageParser
 from studies.kinds.trust import oracle_rating
 from studies.models import Participant, ParticipantStatus, Response, TrialKind
+from studies.participants.bots import PageParser
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

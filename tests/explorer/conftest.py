@@ -45,7 +45,7 @@ def hardswish_model(db, tmp_path, media_root):  # noqa: F811
     import torchvision
 
     from explain_engine.synthetic import CLASSES
-    from studies.registry import register_model
+    from studies.stimuli.registry import register_model
 
     torch.manual_seed(3)
     net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=len(CLASSES))
@@ -58,7 +58,7 @@ def hardswish_model(db, tmp_path, media_root):  # noqa: F811
 def demo_networks(db, shipped_demo_models, media_root):  # noqa: F811
     """The shipped demo networks, registered as the demo registers them: (strong, weak)."""
     from explain_engine.synthetic import CLASSES
-    from studies.registry import register_model
+    from studies.stimuli.registry import register_model
 
     paths = shipped_demo_models["paths"]
     return (
@@ -73,7 +73,7 @@ def demo_scenes(db, media_root):  # noqa: F811
     import io
 
     from studies.demo import IMAGE_SET_NAME, demo_image_zip
-    from studies.imports import import_image_set
+    from studies.stimuli.imports import import_image_set
 
     return import_image_set(IMAGE_SET_NAME, io.BytesIO(demo_image_zip()))
 
@@ -84,7 +84,7 @@ def demo_explorer_world(demo_networks, db, media_root):  # noqa: F811
     import io
 
     from studies.demo import demo_image_zip
-    from studies.imports import import_image_set
+    from studies.stimuli.imports import import_image_set
 
     few = import_image_set("Explorer scenes", io.BytesIO(demo_image_zip(n=6)))
     image = next(im for im in few.images.order_by("id") if any(b.get("cue") for b in im.boxes))
@@ -124,7 +124,7 @@ def cue_scenes_archive(n: int, seed: int = 5, start: int = 0) -> bytes:
 def cue_scenes(db, media_root):  # noqa: F811
     import io
 
-    from studies.imports import import_image_set
+    from studies.stimuli.imports import import_image_set
 
     return import_image_set("cue scenes", io.BytesIO(cue_scenes_archive(12)))
 

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from studies.imports import ImportRefused, import_image_set
+from studies.stimuli.imports import ImportRefused, import_image_set
 from tests.studies_admin.conftest import build_zip, labels_csv, scene_png
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image
 
-from studies import explorer
+from studies.tools import explorer
 from tests.explorer.conftest import explorer_url
 
 

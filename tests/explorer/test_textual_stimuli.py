@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
-from studies import generation
 from studies.models import Stimulus, Study
+from studies.stimuli import generation
 
 
 def test_a_study_of_textual_explanations_shows_participants_the_sentence_in_place_of_the_map(

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from explain_engine import metrics
 from explain_engine.demo_nets import DEMO_ARCHITECTURES
-from studies import faithfulness
 from studies.models import FaithfulnessReport, Study
+from studies.results import faithfulness
 
 
 def test_gradient_maps_become_saliency_by_their_absolute_channel_sum():

@@ -5,9 +5,9 @@ analysis JSON."""
 import pytest
 from django.urls import reverse
 
-from studies.faithfulness import METRICS, metric_vs_human
 from studies.models import FaithfulnessReport
-from studies.reports import study_analysis
+from studies.results.faithfulness import METRICS, metric_vs_human
+from studies.results.reports import study_analysis
 from tests.results.factories import StudyBuilder, _cd
 
 METHODS = ["gradcam", "guided_backprop", "guided_gradcam"]

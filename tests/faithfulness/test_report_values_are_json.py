@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from explain_engine.demo_nets import shapes_weak
-from studies.faithfulness import METRICS, evaluate_maps, metric_parameters
+from studies.results.faithfulness import METRICS, evaluate_maps, metric_parameters
 
 
 def test_a_blank_map_gives_nulls_that_json_and_postgres_accept():

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from studies import export
 from studies.models import Response
+from studies.results import export
 from tests.kinds.conftest import consent, post_answer
 from tests.support import factories
 

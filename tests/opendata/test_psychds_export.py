@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 from django.core.management import CommandError, call_command
 
-from studies import export
 from studies.models import AuditEntry
+from studies.results import export
 from tests.results import factories as F
 
 SCHEMA = json.loads((Path(__file__).parent / "psychds-schema-1.5.0.json").read_text())

@@ -8,8 +8,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studies import participation
 from studies.models import Response
+from studies.participants import flow as participation
 from tests.support import factories
 from tests.support.races import run_at_once
 

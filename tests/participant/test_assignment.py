@@ -4,9 +4,10 @@ from collections import Counter
 
 import pytest
 
-from studies import design, participation
+from studies import design
 from studies.kinds import kind_of
 from studies.models import Participant, ParticipantStatus
+from studies.participants import flow as participation
 from tests.support import factories
 from tests.support.races import run_at_once
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from studies.models import Participant, ParticipantStatus, Response
-from studies.privacy import external_id_for_storage
+from studies.participants.privacy import external_id_for_storage
 from tests.support import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,8 +7,8 @@ import importlib
 import pytest
 from django.apps import apps
 
-from studies import participation
 from studies.models import Participant
+from studies.participants import flow as participation
 from tests.support import factories
 
 progress_migration = importlib.import_module("studies.migrations.0003_participant_progress")

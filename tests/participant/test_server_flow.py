@@ -6,9 +6,9 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from studies import participation
 from studies.models import Participant, ParticipantStatus, Response, StudyStatus
-from studies.privacy import external_id_for_storage
+from studies.participants import flow as participation
+from studies.participants.privacy import external_id_for_storage
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def consent(client, study, **params):
 def _token(client, study):
     from django.http import HttpRequest
 
-    from studies.participant_views import COOKIE_SALT, cookie_name
+    from studies.participants.views import COOKIE_SALT, cookie_name
 
     request = HttpRequest()
     request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
@@ -244,7 +244,7 @@ def test_pages_without_a_session_send_people_back_to_their_link(client):
 
 
 def test_a_forged_cookie_is_ignored(client):
-    from studies.participant_views import cookie_name
+    from studies.participants.views import cookie_name
 
     study = factories.make_class_discrimination_study()
     victim = factories.make_participant(study)

@@ -12,9 +12,9 @@ import time
 import pytest
 from kombu import Connection
 
-from studies import generation
-from studies.imports import import_image_set
 from studies.models import Stimulus, Study
+from studies.stimuli import generation
+from studies.stimuli.imports import import_image_set
 from studies.tasks import gpu_plan_generation
 from tests.studies_admin.conftest import scenes_archive
 from tests.studies_admin.test_generation_on_worker import wait_for_job

@@ -8,9 +8,9 @@ import time
 import pytest
 from django.db import connection
 
-from studies.bots import do_simulate
 from studies.management.commands.simulate_participants import LocalServer
 from studies.models import Response
+from studies.participants.bots import do_simulate
 from tests.support import factories
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]

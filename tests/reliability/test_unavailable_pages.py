@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studies import health
-from studies import participation as p
+from studies.participants import flow as p
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db

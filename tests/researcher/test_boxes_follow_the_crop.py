@@ -12,10 +12,10 @@ from PIL import Image, ImageDraw
 from explain_engine import load_model
 from explain_engine.geometry import WHOLE
 from explain_engine.models import display_geometry
-from studies import faithfulness
-from studies.bots import Oracle
-from studies.geometry import boxes_on_map, stimulus_geometry
 from studies.models import Stimulus
+from studies.participants.bots import Oracle
+from studies.results import faithfulness
+from studies.stimuli.geometry import boxes_on_map, stimulus_geometry
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ qualify for a study that needs that object, and the study form says how many wer
 import pytest
 from django.urls import reverse
 
-from studies import generation
+from studies.stimuli import generation
 from tests.support.researcher_world import CROPPED_OUT, IN_VIEW
 
 pytestmark = pytest.mark.django_db

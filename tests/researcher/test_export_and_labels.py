@@ -8,8 +8,10 @@ import io
 import pytest
 from django.urls import reverse
 
-from studies import analysis, design, export, faithfulness, monitor, participation
+from studies import design
 from studies.models import GenerationJob
+from studies.participants import flow as participation
+from studies.results import analysis, export, faithfulness, monitor
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db

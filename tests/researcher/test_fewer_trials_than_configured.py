@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from studies import generation
 from studies.models import GenerationJob, Study
+from studies.stimuli import generation
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,10 @@ is the same, byte for byte."""
 
 import pytest
 
-from studies import export, generation, participation
 from studies.models import Trial
+from studies.participants import flow as participation
+from studies.results import export
+from studies.stimuli import generation
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
-from studies import export, faithfulness, generation
 from studies.models import Participant
+from studies.results import export, faithfulness
+from studies.stimuli import generation
 from studies.tasks import cached_bundle
 from tests.support import factories
 from tests.support.researcher_world import IN_VIEW

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from studies import analysis
-from studies.export import RESPONSE_COLUMNS
+from studies.results import analysis
+from studies.results.export import RESPONSE_COLUMNS
 from tests.results.test_mixed_model_recovers_a_known_effect import simulate
 
 LOGITS = {"gradcam": 0.3, "guided_backprop": -0.3}

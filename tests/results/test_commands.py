@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from studies import export
+from studies.results import export
 from tests.results import factories as F
 
 

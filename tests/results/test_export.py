@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from studies import export
+from studies.results import export
 from tests.results import factories as F
 
 

@@ -79,7 +79,7 @@ def test_the_estimate_is_the_typical_participants_accuracy_not_the_pooled_one(fi
 def test_the_naive_wilson_interval_misses_what_the_model_catches():
     # Large image variance, one method: the Wilson interval of the pooled proportion is far too
     # narrow for the population's typical accuracy; the model's interval is wider.
-    from studies.analysis import wilson_interval
+    from studies.results.analysis import wilson_interval
 
     df = simulate(3, logits={"gradcam": 1.0})
     fit = fit_accuracy_model(df)["methods"]["gradcam"]

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from studies import analysis, export
+from studies.results import analysis, export
 from tests.results import factories as F
 
 

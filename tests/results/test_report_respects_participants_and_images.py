@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from studies import analysis, export
+from studies.results import analysis, export
 from studies.results.mixed_effects import fit_accuracy_model
 from tests.results import factories as F
 from tests.results.test_report import db_report

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from studies import analysis as A
+from studies.results import analysis as A
 
 
 def test_wilson_interval_of_7_of_10_matches_the_closed_form():

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from studies import monitor, plots
 from studies.models import Participant
+from studies.results import monitor, plots
 from tests.results import factories as F
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -49,7 +49,7 @@ def test_every_results_url_refuses_non_staff(persona, client, django_user_model)
 
 
 def test_the_list_above_walks_every_results_url_pattern():
-    from studies import results_urls
+    from studies.results import urls as results_urls
 
     assert {p.name for p in results_urls.urlpatterns} == {
         "study-monitor",

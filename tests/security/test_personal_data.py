@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from studies.models import Participant, Study
-from studies.privacy import external_id_for_storage, is_hashed
+from studies.participants.privacy import external_id_for_storage, is_hashed
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from studies.models import Participant
-from studies.participant_views import cookie_name
+from studies.participants.views import cookie_name
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from studies import export
+from studies.results import export
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from studies.participant_views import COOKIE_SALT, cookie_name
+from studies.participants.views import COOKIE_SALT, cookie_name
 from tests.support import factories
 
 

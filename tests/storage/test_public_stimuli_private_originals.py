@@ -58,7 +58,7 @@ def test_a_missing_private_file_is_a_404_not_a_redirect(s3_media, study, researc
 
 
 def test_participant_pages_allow_images_from_the_bucket_origin(s3_media, study, client):
-    from studies.participant_views import content_security_policy
+    from studies.participants.views import content_security_policy
 
     assert f"img-src 'self' data: blob: {s3_media.endpoint}" in content_security_policy()
 

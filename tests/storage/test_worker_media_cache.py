@@ -9,8 +9,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage
 from django.db.models.fields.files import FieldFile
 
-from studies import media_cache
 from studies.models import ClassifierModel
+from studies.stimuli import media_cache
 
 
 def stored(storage, name: str, data: bytes) -> FieldFile:

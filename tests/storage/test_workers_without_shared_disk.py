@@ -8,13 +8,14 @@ import pytest
 from PIL import Image
 
 from explain_engine.synthetic import CLASSES
-from studies import export, generation
-from studies.bots import do_simulate
-from studies.faithfulness import do_request_report
-from studies.imports import import_image_set
 from studies.management.commands.simulate_participants import LocalServer
 from studies.models import Response, Stimulus, Study
-from studies.registry import register_model
+from studies.participants.bots import do_simulate
+from studies.results import export
+from studies.results.faithfulness import do_request_report
+from studies.stimuli import generation
+from studies.stimuli.imports import import_image_set
+from studies.stimuli.registry import register_model
 from tests.studies_admin.conftest import save_random_net, scenes_archive
 from tests.studies_admin.test_generation_on_worker import wait_for_first_stimulus, wait_for_job
 from tests.support.worker import WorkerProcess

@@ -100,14 +100,14 @@ def weak_checkpoint(tmp_path):
 
 @pytest.fixture
 def strong_model(db, strong_checkpoint, media_root):
-    from studies.registry import register_model
+    from studies.stimuli.registry import register_model
 
     return register_model("strong", "shapes_strong", checkpoint=str(strong_checkpoint), categories=list(CLASSES))
 
 
 @pytest.fixture
 def weak_model(db, weak_checkpoint, media_root):
-    from studies.registry import register_model
+    from studies.stimuli.registry import register_model
 
     return register_model("weak", "shapes_weak", checkpoint=str(weak_checkpoint), categories=list(CLASSES))
 
@@ -115,7 +115,7 @@ def weak_model(db, weak_checkpoint, media_root):
 @pytest.fixture
 def scenes(db, media_root):
     """Four scenes, each with two labels and boxes."""
-    from studies.imports import import_image_set
+    from studies.stimuli.imports import import_image_set
 
     return import_image_set("scenes", io.BytesIO(scenes_archive(4)))
 
@@ -141,8 +141,8 @@ def cd_study(db, scenes, strong_model):
 @pytest.fixture
 def trust_study(db, media_root, strong_model, weak_model):
     """Five scenes, all labelled circle plus their own second object except the last (no circle)."""
-    from studies.imports import import_image_set
     from studies.models import Study
+    from studies.stimuli.imports import import_image_set
 
     def relabel(i, labels, boxes):
         if i == 4:

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from studies import generation
 from studies.models import Study
+from studies.stimuli import generation
 from studies.tasks import cached_bundle
 
 ADMIN_PAGES = [

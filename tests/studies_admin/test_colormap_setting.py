@@ -3,8 +3,8 @@
 import pytest
 
 from explain_engine.render import RECIPE_VERSION
-from studies import generation
 from studies.models import Stimulus
+from studies.stimuli import generation
 
 from .test_admin_access import generate_inline
 

@@ -3,8 +3,8 @@ the parameters its method ran with."""
 
 import pytest
 
-from studies import generation
 from studies.models import Stimulus
+from studies.stimuli import generation
 
 from .test_admin_access import generate_inline
 
@@ -32,7 +32,7 @@ def test_a_study_generates_the_new_methods_and_records_their_parameters(cd_study
 def test_every_engine_method_is_a_study_choice():
     from explain_engine import METHODS
     from studies.admin import _method_choices
-    from studies.textual import METHOD as TEXTUAL
+    from studies.stimuli.textual import METHOD as TEXTUAL
 
     # Every engine method, in the engine's order, plus the sentence of a textual explanation.
     assert [name for name, _ in _method_choices()] == [*METHODS, TEXTUAL]

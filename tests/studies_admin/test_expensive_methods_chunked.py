@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from studies.generation import Unit, make_chunks
+from studies.stimuli.generation import Unit, make_chunks
 
 
 def unit(image_id, method, model_id=1):

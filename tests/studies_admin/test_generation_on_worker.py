@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studies import generation
 from studies.models import GenerationJob, Stimulus, Study
+from studies.stimuli import generation
 
 
 def wait_for_job(job, timeout=180):

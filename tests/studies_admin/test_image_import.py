@@ -7,8 +7,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from studies.imports import ImportRefused, import_image_set
 from studies.models import ImageItem, ImageSet
+from studies.stimuli.imports import ImportRefused, import_image_set
 
 from .conftest import build_zip, files_under, labels_csv, scene_png, scenes_archive
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from studies import generation
 from studies.models import Study
+from studies.stimuli import generation
 
 from .test_admin_access import generate_inline
 

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from explain_engine.synthetic import CLASSES
 from studies.models import ClassifierModel
-from studies.registry import RegistrationRefused, register_model
+from studies.stimuli.registry import RegistrationRefused, register_model
 
 from .conftest import save_random_net
 

@@ -5,8 +5,8 @@ import celery.exceptions
 import pytest
 
 from config.celery import app
-from studies import generation
 from studies.models import FaithfulnessReport, GenerationJob
+from studies.stimuli import generation
 from studies.tasks import gpu_faithfulness_report, gpu_generate_chunk, gpu_plan_generation, gpu_probe
 from tests.conftest import flush_test_broker
 from tests.support.worker import WorkerProcess

@@ -8,7 +8,7 @@ import torchvision
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from studies.models import ClassifierModel
-from studies.registry import RegistrationRefused, register_model
+from studies.stimuli.registry import RegistrationRefused, register_model
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from studies import generation, stalled
 from studies.models import GenerationJob, Stimulus
+from studies.stimuli import generation, stalled
 from tests.conftest import flush_test_broker
 
 from .test_generation_on_worker import wait_for_first_stimulus

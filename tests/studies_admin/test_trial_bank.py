@@ -2,7 +2,7 @@
 
 import pytest
 
-from studies import generation
+from studies.stimuli import generation
 
 
 def bank_rows(study):

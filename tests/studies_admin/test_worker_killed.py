@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from studies import generation
 from studies.models import Stimulus, Study
+from studies.stimuli import generation
 
 from .conftest import files_under
 from .test_generation_on_worker import wait_for_first_stimulus, wait_for_job
@@ -23,7 +23,7 @@ def quick_redelivery(monkeypatch):
 def bigger_study(db, media_root, strong_model):
     import io
 
-    from studies.imports import import_image_set
+    from studies.stimuli.imports import import_image_set
 
     from .conftest import scenes_archive
 

@@ -6,7 +6,7 @@ pipeline builds them. Reusable by participant, results/export and bot tests:
 
     study = make_class_discrimination_study()               # live, between subjects, 3 methods
     study = make_trust_study(design="within")                # live, stronger/weaker models
-    participant = make_participant(study)                    # consented through studies.participation
+    participant = make_participant(study)                    # consented through studies.participants.flow
     answer_all(participant)                                  # every trial answered (correct answers)
 """
 
@@ -392,7 +392,7 @@ def make_participant(
     now=None,
 ) -> Participant:
     """A consented participant with a condition and assignments, through the real consent logic."""
-    from studies import participation
+    from studies.participants import flow as participation
 
     # The recruitment link's per-submission parameter comes along, as the platforms send it.
     meta = {participation.PROOF_PARAMS[source]: f"submission-of-{external_id}"}
@@ -431,7 +431,7 @@ def good_answer(assignment: Assignment) -> dict:
 
 def answer_all(participant: Participant, *, complete: bool = True, comment: str = "") -> Participant:
     """Answer every remaining trial correctly (through do_answer) and optionally finish the questionnaire."""
-    from studies import participation
+    from studies.participants import flow as participation
 
     for assignment in participant.assignments.select_related("trial", "participant__study").filter(
         response__isnull=True

@@ -133,7 +133,7 @@ class ResearcherWorld:
 
     def padded_resnet(self):
         """The resnet18 weights registered again, shown padded to a square instead of center-cropped."""
-        from studies.registry import register_model
+        from studies.stimuli.registry import register_model
 
         return register_model(
             "resnet18 padded",
@@ -206,8 +206,8 @@ def researcher_files(tmp_path_factory):
 @pytest.fixture
 def researcher_world(db, researcher_files, settings):
     """The photographs imported as an image set and both networks registered, through the real code."""
-    from studies.imports import import_image_set
-    from studies.registry import register_model
+    from studies.stimuli.imports import import_image_set
+    from studies.stimuli.registry import register_model
 
     Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
     archive, checkpoints = researcher_files

@@ -4,8 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies import analysis, export, generation
 from studies.models import Study
+from studies.results import analysis, export
+from studies.stimuli import generation
 
 
 class Command(BaseCommand):
@@ -79,7 +80,7 @@ class Command(BaseCommand):
         )
         result = {"study": slug, **result}
         if study is not None:
-            from studies.faithfulness import study_metric_vs_human
+            from studies.results.faithfulness import study_metric_vs_human
 
             result["metric_vs_human"] = study_metric_vs_human(study, result)
         self.stdout.write(analysis.text_report(result, study.name if study else slug))

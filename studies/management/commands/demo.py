@@ -5,8 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from explain_engine.demo_train import DemoWeightsError
-from studies import generation
 from studies.demo import DEMO_USERNAME, bots_command, do_build_demo, do_reset_demo_staff
+from studies.stimuli import generation
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies import audit, export, psychds
+from studies import audit
 from studies.management import study_or_error
+from studies.results import export, psychds
 
 
 class _Out:

@@ -1,19 +1,19 @@
-"""Compute a study's automatic evaluations (the metrics of studies.faithfulness and the sanity checks)."""
+"""Compute a study's automatic evaluations (the metrics of studies.results.faithfulness and the sanity checks)."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.faithfulness import (
+from studies.management import study_or_error
+from studies.models import JobStatus
+from studies.results.faithfulness import (
     DEFAULT_MAX_IMAGES,
     DEFAULT_SANITY_IMAGES,
     do_request_report,
     format_report,
     human_scores,
 )
-from studies.management import study_or_error
-from studies.models import JobStatus
-from studies.reports import study_analysis
+from studies.results.reports import study_analysis
 
 
 class Command(BaseCommand):

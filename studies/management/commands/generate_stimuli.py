@@ -4,9 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies import generation
 from studies.management import study_or_error
 from studies.models import GenerationJob, JobStatus
+from studies.stimuli import generation
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.generation import ProgressPrinter
-from studies.imports import ImportRefused, inspect_archive, write_plan
+from studies.stimuli.generation import ProgressPrinter
+from studies.stimuli.imports import ImportRefused, inspect_archive, write_plan
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from studies import audit
 from studies.management import study_or_error
-from studies.privacy import do_purge_personal_data
+from studies.participants.privacy import do_purge_personal_data
 
 
 class Command(BaseCommand):

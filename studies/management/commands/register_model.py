@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.registry import RegistrationRefused, parse_categories, register_model
+from studies.stimuli.registry import RegistrationRefused, parse_categories, register_model
 
 
 class Command(BaseCommand):

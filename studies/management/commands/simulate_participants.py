@@ -5,8 +5,8 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.bots import POLICIES, do_simulate
 from studies.management import study_or_error
+from studies.participants.bots import POLICIES, do_simulate
 
 
 class LocalServer:

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from studies.models import ClassifierModel, ImageSet, JobStatus
-from studies.textual import DEFAULT_TOP, TextualError, request_textual
+from studies.stimuli.textual import DEFAULT_TOP, TextualError, request_textual
 
 
 class Command(BaseCommand):

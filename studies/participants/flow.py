@@ -27,9 +27,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
-from . import design
-from .kinds import AnswerError, kind_of
-from .models import (
+from .. import design
+from ..kinds import AnswerError, kind_of
+from ..models import (
     Assignment,
     ConditionSlot,
     Design,

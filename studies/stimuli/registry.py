@@ -17,8 +17,8 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from ..models import ClassifierModel
 from . import media_cache
-from .models import ClassifierModel
 
 MAX_CATEGORIES = 100_000
 

@@ -16,8 +16,8 @@ from datetime import timedelta
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from ..models import Participant, ParticipantStatus, Response, Study, Trial, TrialKind
 from .export import condition_label, participant_figures
-from .models import Participant, ParticipantStatus, Response, Study, Trial, TrialKind
 
 
 def _iso(dt):

@@ -40,7 +40,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from .models import ImageItem, ImageSet
+from ..models import ImageItem, ImageSet
 
 # Limits; each can be changed in settings.
 MAX_ENTRIES = getattr(settings, "IMPORT_MAX_ENTRIES", 100_000)

@@ -1,4 +1,4 @@
-"""Participant pages: thin views over studies/participation.py.
+"""Participant pages: thin views over studies/participants/flow.py.
 
 A participant is identified by a signed cookie per study that carries their unguessable token
 (never the token in a URL, never an IP address). Pages need only Postgres: no cache, no sessions,
@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import participation as p
+from ..kinds import kind_of
+from ..models import ParticipantStatus, Study
+from . import flow as p
 from .bots import is_valid_simulation_token
-from .kinds import kind_of
-from .models import ParticipantStatus, Study
 
 COOKIE_SALT = "studies.participant"
 COOKIE_MAX_AGE = 90 * 24 * 3600  # a return days later resumes
@@ -120,7 +120,7 @@ def current_participant(request, study: Study):
 
 
 def is_simulated(params, study) -> bool:
-    """Bots (studies/bots.py) carry a signed token, so their participants are flagged in the data."""
+    """Bots (studies/participants/bots.py) carry a signed token, so their participants are flagged in the data."""
     return is_valid_simulation_token(params.get("SIMULATED", ""), study.slug)
 
 

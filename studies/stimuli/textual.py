@@ -3,7 +3,7 @@
 The probe set is an image set: its concepts are the labels of its boxes (each object's box) and its
 cue regions (boxes labelled `cue:<name>` in labels.csv, such as the demo's stripes). The dissection
 of a (model, layer, probe set) and the explanations of a class over a set are ModelAnalysis rows
-(studies/analyses.py), computed on the `gpu` queue and cached by content key. The arithmetic is in
+(studies/tools/analyses.py), computed on the `gpu` queue and cached by content key. The arithmetic is in
 explain_engine.dissect.
 """
 
@@ -13,10 +13,10 @@ import io
 
 import numpy as np
 
-from . import analyses
-from .faithfulness import scale_boxes
+from ..models import AnalysisKind, ClassifierModel, ImageItem, ImageSet, JobStatus, ModelAnalysis
+from ..results.faithfulness import scale_boxes
+from ..tools import analyses
 from .geometry import WHOLE, model_geometry
-from .models import AnalysisKind, ClassifierModel, ImageItem, ImageSet, JobStatus, ModelAnalysis
 
 DEFAULT_TOP = 3
 

@@ -32,7 +32,7 @@ from html.parser import HTMLParser
 import numpy as np
 from django.core import signing
 
-from .kinds import kind_of
+from ..kinds import kind_of
 
 POLICIES = ("oracle", "noisy", "random")
 SIMULATION_SALT = "studies.simulated-participant"
@@ -193,7 +193,7 @@ class Oracle:
     """Ground truth for the oracle policy: maps and boxes looked up by stimulus URL."""
 
     def __init__(self, study):
-        from .models import Prediction, TrialPanel
+        from ..models import Prediction, TrialPanel
 
         self.kind = kind_of(study)
         self.by_url: dict[str, object] = {}
@@ -225,7 +225,7 @@ class Oracle:
             return self._maps[stimulus.pk]
 
     def share_in_boxes(self, stimulus, label: str) -> float:
-        from .geometry import boxes_on_map
+        from ..stimuli.geometry import boxes_on_map
 
         mass = self.mass_map(stimulus)
         total = float(mass.sum())

@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ..models import ClassifierModel, ImageItem
 from . import explorer
-from .models import ClassifierModel, ImageItem
 
 EXPLORE_TIMEOUT_S = getattr(settings, "EXPLORER_TIMEOUT_S", 120)
 DEFAULT_METHODS = ("gradcam", "guided_backprop", "guided_gradcam", "counterfactual_gradcam")
@@ -121,7 +121,7 @@ def explorer_page(request):
         explorer.check_request(form.cleaned_data["model"], payload["classes"], payload["methods"])
     except explorer.ExplorerError as exc:
         return _page(request, form, error=str(exc), status=400)
-    from .tasks import gpu_explore
+    from ..tasks import gpu_explore
 
     try:
         result = gpu_explore.delay(payload).get(timeout=EXPLORE_TIMEOUT_S)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from . import analysis, export, generation
-from .kinds import kind_of
-from .models import Response, Study
+from ..kinds import kind_of
+from ..models import Response, Study
+from ..stimuli import generation
+from . import analysis, export
 
 PLANNED_COMPARISON = (0.6123, 0.4444)  # the paper's Guided Grad-CAM vs Guided Backprop accuracies
 CACHE_SECONDS = 60

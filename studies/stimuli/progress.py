@@ -12,8 +12,8 @@ done/failed finished
 
 from __future__ import annotations
 
+from ..models import FaithfulnessReport, GenerationJob, JobStatus, Study, StudyStatus
 from . import generation
-from .models import FaithfulnessReport, GenerationJob, JobStatus, Study, StudyStatus
 
 PHASE_LABELS = {
     "waiting": "Waiting in the queue",

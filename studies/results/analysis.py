@@ -1,7 +1,7 @@
 """The statistics of a study, as pure functions over the responses export's DataFrame.
 
 Nothing here touches the database: `report()` takes the DataFrame that `read_export_csv()` reads
-from a CSV written by `studies.export`, or that `studies.export.responses_frame()` builds from the
+from a CSV written by `studies.results.export`, or that `studies.results.export.responses_frame()` builds from the
 database through the very same row generator, so both routes give the same numbers.
 
 Decisions (documented in docs/codebook.md, "Analysis"):
@@ -29,7 +29,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .kinds import DEFAULT_KIND, KINDS, kind_of
+from ..kinds import DEFAULT_KIND, KINDS, kind_of
 
 REASON_ATTENTION = "failed_attention_checks"
 REASON_FAST = "median_rt_below_minimum"

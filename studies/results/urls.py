@@ -5,7 +5,7 @@ Staff only: live monitor (and its JSON), results report, plots and CSV exports o
 
 from django.urls import path
 
-from . import results_views as views
+from . import views as views
 
 urlpatterns = [
     path("staff/studies/<int:study_id>/monitor/", views.study_monitor, name="study-monitor"),

@@ -5,7 +5,7 @@ The participant flow, all under /s/<slug>/ (the signed participant cookie is sco
 
 from django.urls import path
 
-from . import participant_views as views
+from . import views as views
 
 urlpatterns = [
     path("s/<slug:slug>/", views.start, name="participant-start"),

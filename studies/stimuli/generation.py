@@ -34,11 +34,9 @@ from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
-from . import design, media_cache, textual
-from .eligibility import Eligibility
-from .geometry import model_geometry, provenance_record
-from .kinds import KindContext, UnknownKind, kind_of
-from .models import (
+from .. import design
+from ..kinds import KindContext, UnknownKind, kind_of
+from ..models import (
     Assignment,
     GenerationFailure,
     GenerationJob,
@@ -51,6 +49,9 @@ from .models import (
     Trial,
     TrialPanel,
 )
+from . import media_cache, textual
+from .eligibility import Eligibility
+from .geometry import model_geometry, provenance_record
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class StudyError(Exception):
 # --- methods and configuration ----------------------------------------------------------------
 def known_methods() -> dict[str, str]:
     """explain_engine method name -> kind ("cam" or "gradient"), and "textual" -> "text" (the sentence
-    of studies/textual.py in place of a map). Imports the engine (and torch)."""
+    of studies/stimuli/textual.py in place of a map). Imports the engine (and torch)."""
     from explain_engine import METHODS
 
     from .textual import METHOD as TEXTUAL
@@ -400,7 +401,7 @@ def do_start_generation(study: Study, force: bool = False, enqueue=None) -> Gene
         study.status = StudyStatus.GENERATING
         study.save(update_fields=["status", "updated_at"])
         if enqueue is None:
-            from .tasks import gpu_plan_generation
+            from ..tasks import gpu_plan_generation
 
             def enqueue(job_id):
                 gpu_plan_generation.delay(job_id)
@@ -607,7 +608,7 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
 
     from explain_engine.render import render_stimulus
 
-    from .models import ClassifierModel
+    from ..models import ClassifierModel
 
     job_id = chunk["job_id"]
     study = Study.objects.select_related("model", "stronger_model", "weaker_model").get(pk=chunk["study_id"])

@@ -35,7 +35,7 @@ def model_queue(model, study) -> str:
 
 
 def _queue_for(name: str, args) -> str:
-    from .models import ClassifierModel, FaithfulnessReport, GenerationJob, Study
+    from ..models import ClassifierModel, FaithfulnessReport, GenerationJob, Study
 
     related = ("model", "stronger_model", "weaker_model")
     if name.endswith("gpu_plan_generation"):

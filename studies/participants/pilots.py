@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.template.defaultfilters import pluralize
 
-from .models import Participant, Response, Study
+from ..models import Participant, Response, Study
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from ..models import GenerationJob, Study
 from . import generation, queues
-from .models import GenerationJob, Study
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def replan(job: GenerationJob, enqueue=None, now=None) -> bool:
     if not claimed:
         return False
     if enqueue is None:
-        from .tasks import gpu_plan_generation
+        from ..tasks import gpu_plan_generation
 
         def enqueue(job_id):
             gpu_plan_generation.delay(job_id)

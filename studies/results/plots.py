@@ -1,6 +1,6 @@
 """Result plots drawn with matplotlib's Agg backend, returned as PNG or SVG bytes.
 
-Every plot takes the report of `studies.analysis.report()` (and, for response times, the responses
+Every plot takes the report of `studies.results.analysis.report()` (and, for response times, the responses
 DataFrame), so the figures show exactly the numbers of the report.
 """
 
@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .kinds import DEFAULT_KIND, kind_of  # noqa: E402
+from ..kinds import DEFAULT_KIND, kind_of  # noqa: E402
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 TRUST_COLORS = {"-2": "#b2182b", "-1": "#ef8a62", "0": "#d9d9d9", "1": "#67a9cf", "2": "#2166ac"}

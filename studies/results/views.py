@@ -1,6 +1,6 @@
 """Staff pages for results: live monitor, report with plots, and the CSV downloads.
 
-Thin views over studies.monitor, studies.analysis, studies.plots and studies.export. Every view is
+Thin views over studies.results.monitor, studies.results.analysis, studies.results.plots and studies.results.export. Every view is
 staff only (staff_member_required: anonymous users and non-staff accounts go to the admin login).
 """
 
@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import analysis, audit, export, plots
-from .kinds import kind_of
-from .models import Study
+from .. import audit
+from ..kinds import kind_of
+from ..models import Study
+from . import analysis, export, plots
 from .reports import study_analysis
 
 

@@ -1,6 +1,6 @@
 """The explorer: one image, one registered model, any classes and methods, maps side by side (the paper's demo).
 
-The view (studies/explorer_views.py) checks the request and hands it to the `gpu` queue
+The view (studies/tools/explorer_views.py) checks the request and hands it to the `gpu` queue
 (`gpu_explore`, in-process in the eager default); `do_explore` runs on the worker. Every tile (one
 method for one class) is cached in the default storage under a content key: the hash of the image,
 the weights, the layer, the method, the target and the engine and recipe versions, so a repeated
@@ -18,7 +18,7 @@ import re
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from .models import ClassifierModel, ImageItem
+from ..models import ClassifierModel, ImageItem
 
 CACHE_DIR = "explorer"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -39,7 +39,7 @@ def upload_name(sha256: str) -> str:
 
 def do_store_upload(name: str, data: bytes) -> str:
     """Check an uploaded image and keep it in the cache; returns its sha256. Refuses non-images and big files."""
-    from .imports import check_image
+    from ..stimuli.imports import check_image
 
     if not data:
         raise ExplorerError("the uploaded file is empty")
@@ -60,7 +60,7 @@ def is_upload(sha256: str) -> bool:
 
 # --- the cache --------------------------------------------------------------------------------
 def tile_key(*, image_sha256: str, model: ClassifierModel, layer: str, method: str, target_index: int) -> str:
-    from .generation import engine_versions
+    from ..stimuli.generation import engine_versions
 
     engine_version, recipe_version = engine_versions()
     parts = {

@@ -8,7 +8,7 @@
   outside the class's boxes, and over those of them that show a cue region (`cue:<name>` boxes), the
   share on the cue; each with a bootstrap interval over images; the most cue-driven classes first.
 
-Both are ModelAnalysis rows (studies/analyses.py) computed on the `gpu` queue; their maps are the
+Both are ModelAnalysis rows (studies/tools/analyses.py) computed on the `gpu` queue; their maps are the
 explorer's cached tiles, so the pages link the same files the explorer serves.
 """
 
@@ -19,12 +19,12 @@ import io
 
 import numpy as np
 
+from ..models import ClassifierModel, ImageSet, ModelAnalysis
+from ..results.analysis import cluster_bootstrap_mean
+from ..results.faithfulness import scale_boxes
+from ..stimuli.geometry import model_geometry
 from . import analyses
-from .analysis import cluster_bootstrap_mean
 from .explorer import ensure_tiles, tile_path
-from .faithfulness import scale_boxes
-from .geometry import model_geometry
-from .models import ClassifierModel, ImageSet, ModelAnalysis
 
 FAILURE_METHOD = "gradcam"
 BOOTSTRAP_RESAMPLES = 2000

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from ..models import Study
 from . import export
-from .models import Study
 
 PSYCHDS_VERSION = "Psych-DS 1.5.0"
 DATA_DIR = "data"

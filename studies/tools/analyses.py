@@ -1,7 +1,7 @@
 """Computed views of a model on an image set: dissection, textual explanations, failure modes, bias.
 
 Each kind is a function `compute(analysis, bundle, get_bundle) -> results` in its own module
-(studies/textual.py, studies/failures.py), named in COMPUTE. This module owns what they share:
+(studies/stimuli/textual.py, studies/tools/failures.py), named in COMPUTE. This module owns what they share:
 the content key that caches a result (every input and version hashed, as stimuli are), the request
 that creates the row and hands it to the `gpu` queue (in-process in the eager default), the run on
 the worker that stores results or the failure's reason, and the provenance.
@@ -17,13 +17,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import AnalysisKind, ClassifierModel, ImageSet, JobStatus, ModelAnalysis
+from ..models import AnalysisKind, ClassifierModel, ImageSet, JobStatus, ModelAnalysis
 
 COMPUTE = {
-    AnalysisKind.DISSECTION: "studies.textual.compute_dissection",
-    AnalysisKind.TEXTUAL: "studies.textual.compute_textual",
-    AnalysisKind.FAILURES: "studies.failures.compute_failures",
-    AnalysisKind.BIAS: "studies.failures.compute_bias",
+    AnalysisKind.DISSECTION: "studies.stimuli.textual.compute_dissection",
+    AnalysisKind.TEXTUAL: "studies.stimuli.textual.compute_textual",
+    AnalysisKind.FAILURES: "studies.tools.failures.compute_failures",
+    AnalysisKind.BIAS: "studies.tools.failures.compute_bias",
 }
 # Bumped when a compute function's results change for the same inputs.
 ANALYSIS_VERSIONS = {"dissection": "1", "textual": "1", "failures": "1", "bias": "1"}
@@ -105,7 +105,7 @@ def do_request_analysis(
             status=JobStatus.PENDING, error=""
         )
     if created:
-        from .tasks import gpu_model_analysis
+        from ..tasks import gpu_model_analysis
 
         gpu_model_analysis.delay(row.pk)
     deadline = time.monotonic() + (wait or 0)
@@ -169,6 +169,6 @@ def do_run_analysis(analysis_id: int, get_bundle, device: str = "cpu") -> ModelA
 
 def image_batches(images, bundle, batch: int = 32):
     """Groups of (image, tensor, pil) with one tensor shape (generation's batching)."""
-    from .generation import _shape_batches
+    from ..stimuli.generation import _shape_batches
 
     return _shape_batches(images, bundle, batch)

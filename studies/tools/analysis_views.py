@@ -7,9 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from ..models import AnalysisKind, ClassifierModel, ImageSet, JobStatus
 from . import failures
 from .explorer_views import EXPLORE_TIMEOUT_S
-from .models import AnalysisKind, ClassifierModel, ImageSet, JobStatus
 
 CSV_NAMES = {AnalysisKind.FAILURES: failures.failures_csv, AnalysisKind.BIAS: failures.bias_csv}
 

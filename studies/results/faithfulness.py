@@ -26,10 +26,11 @@ from django.utils import timezone
 
 from explain_engine.geometry import WHOLE
 
-from . import design, media_cache
-from .geometry import stimulus_geometry
-from .kinds import DEFAULT_KIND, kind_of
-from .models import FaithfulnessReport, JobStatus, Study, Trial, TrialKind, TrialPanel
+from .. import design
+from ..kinds import DEFAULT_KIND, kind_of
+from ..models import FaithfulnessReport, JobStatus, Study, Trial, TrialKind, TrialPanel
+from ..stimuli import media_cache
+from ..stimuli.geometry import stimulus_geometry
 
 DEFAULT_MAX_IMAGES = 40
 DEFAULT_SANITY_IMAGES = 2
@@ -493,7 +494,7 @@ def do_request_report(
     wait_timeout: float | None = None,
 ) -> FaithfulnessReport:
     """Create a report and hand it to the `gpu` queue; with `wait_timeout`, wait for it to finish."""
-    from .tasks import gpu_faithfulness_report
+    from ..tasks import gpu_faithfulness_report
 
     report = FaithfulnessReport.objects.create(
         study=study, parameters={"max_images": max_images, "sanity_images": sanity_images}

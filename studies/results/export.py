@@ -23,10 +23,10 @@ from pathlib import Path
 
 from django.db.models import Q
 
+from ..design import NO_ENGINE, latin_condition
+from ..kinds import kind_of
+from ..models import ClassifierModel, Participant, Response, Stimulus, Study, Trial, TrialKind, TrialPanel
 from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
-from .design import NO_ENGINE, latin_condition
-from .kinds import kind_of
-from .models import ClassifierModel, Participant, Response, Stimulus, Study, Trial, TrialKind, TrialPanel
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
 
@@ -121,7 +121,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", ";", "|")
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 # --- codebook ------------------------------------------------------------------------------
-CODEBOOK_PATH = Path(__file__).resolve().parent.parent / "docs" / "codebook.md"
+CODEBOOK_PATH = Path(__file__).resolve().parents[2] / "docs" / "codebook.md"
 RESPONSES_SECTION, PARTICIPANTS_SECTION, STIMULI_SECTION = "Responses export", "Participants export", "Stimuli export"
 
 

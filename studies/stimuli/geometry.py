@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from explain_engine.geometry import WHOLE, DisplayGeometry
 
-from .design import ATTENTION_CROP
+from ..design import ATTENTION_CROP
 
 
 @lru_cache(maxsize=256)

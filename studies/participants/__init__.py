@@ -1,0 +1,1 @@
+"""The participant's side: the flow, its pages and URLs, privacy, pilots, simulated participants."""

@@ -1,0 +1,1 @@
+"""From images and networks to stimuli: eligibility, generation, registration, imports, storage."""

@@ -1,0 +1,1 @@
+"""Researcher tools beside the studies: the explorer, failure modes and bias summaries."""
