@@ -5,7 +5,11 @@ Staff only: generation progress (JSON), stimulus provenance, photographs and raw
 
 from django.urls import path
 
-from . import analysis_views, explorer_views, staff_views
+from config.lazy_urls import LazyViews
+
+from . import explorer_views, staff_views
+
+analysis_views = LazyViews("studies.analysis_views")  # the analysis stack loads on a staff request, not at start
 
 urlpatterns = [
     path(
