@@ -99,19 +99,27 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _postgres_backends(database: str) -> list[int]:
+    """PostgreSQL's processes serving connections to `database` (its title names the database)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace") if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if title.startswith("postgres:") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
 def cpu_snapshot(web_pid: int) -> dict:
-    """CPU seconds used so far by the web server, PostgreSQL, this process (the bots) and the whole
-    machine, to see where a phase's time went. PostgreSQL's figure includes its other clients."""
-    postgres = [
-        int(d.name)
-        for d in Path("/proc").iterdir()
-        if d.name.isdigit() and (d / "comm").exists() and (d / "comm").read_text(errors="replace").strip() == "postgres"
-    ]
+    """CPU seconds used so far by the web server, PostgreSQL's connections to the load test's
+    database, this process (the bots) and the whole machine (other work included)."""
     busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     usage = os.times()
     return {
         "web": sum(_proc_cpu_s(pid) for pid in [web_pid, *_children(web_pid)]),
-        "postgres": sum(_proc_cpu_s(pid) for pid in postgres),
+        "postgres": sum(_proc_cpu_s(pid) for pid in _postgres_backends(DB_NAME)),
         "load generator": usage.user + usage.system,
         "machine": (sum(busy) - busy[3] - busy[4]) / os.sysconf("SC_CLK_TCK"),  # all but idle and iowait
     }
