@@ -81,6 +81,10 @@ def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
         str(threads),
         "--timeout",
         "60",
+        # The workers' heartbeat files in memory: on a container's overlay disk, touching them
+        # every loop can stall a worker (gunicorn's FAQ).
+        "--worker-tmp-dir",
+        "/dev/shm",
     ]
 
 

@@ -14,5 +14,5 @@ application = wrap(get_wsgi_application())
 # would otherwise walk those hundred thousand objects paused a request for tens of milliseconds.
 from django.urls import get_resolver  # noqa: E402
 
-get_resolver().url_patterns
+get_resolver().url_patterns  # noqa: B018  (imports the URL configuration)
 gc.freeze()
