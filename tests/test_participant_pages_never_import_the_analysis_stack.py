@@ -50,7 +50,7 @@ pages += [client.get(f"/s/{{slug}}/questionnaire/")]
 seen["statuses"] = sorted({{p.status_code for p in pages}})
 seen["participant flow"] = loaded()
 # The control: the API's first request loads its own stack, so the check above can see an import.
-client.get("/api/studies")
+seen["API status"] = client.get("/api/studies").status_code  # no token: refused, not missing
 seen["after an API request"] = loaded()
 print(json.dumps(seen))
 """
@@ -74,4 +74,4 @@ def test_a_participant_flow_loads_no_torch_pandas_scipy_statsmodels_or_matplotli
     assert seen["start"] == [], seen
     assert seen["statuses"] == [200, 303], seen  # every page served, every answer taken
     assert seen["participant flow"] == [], seen
-    assert "pandas" in seen["after an API request"], seen
+    assert seen["API status"] == 401 and "pandas" in seen["after an API request"], seen
