@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q, TextField
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -337,8 +337,10 @@ def release_dropped_slots(study: Study, pilot: bool, now=None) -> int:
     dropped = Participant.objects.filter(study=study, is_pilot=pilot).filter(dropped_filter(study, now))
     # Two statements, not an UPDATE with a subquery: on a table that filled within seconds (a
     # recruitment wave) the planner's statistics said one row, and it joined every slot to every
-    # participant, so each consent cost more than the last. Usually nobody dropped: no write at all.
-    dropped_ids = list(dropped.values_list("id", flat=True))
+    # participant, so each consent cost more than the last. Usually nobody who dropped still holds
+    # a slot: no write at all.
+    holding = ConditionSlot.objects.filter(participant_id=OuterRef("pk"))
+    dropped_ids = list(dropped.filter(Exists(holding)).order_by().values_list("id", flat=True))
     if not dropped_ids:
         return 0
     return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant_id__in=dropped_ids).update(
