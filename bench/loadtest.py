@@ -40,7 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "var" / "loadtest"
-DB_NAME = "visexp_load"
+# Several checkouts may load-test on one machine: each names its own database and Redis number.
+DB_NAME = os.environ.get("LOADTEST_DB", "visexp_load")
+REDIS_DB = int(os.environ.get("LOADTEST_REDIS_DB", 9))
 WAVE_SECONDS = 10.0
 WAVE_CONSENT_P99_MS = 300.0
 WAVE_TRIAL_P99_MS = 100.0
@@ -51,7 +53,7 @@ def production_env(port: int) -> dict:
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # Plain http on loopback: the Secure cookie flag would keep the bots' cookies from coming back.
         "SECURE_COOKIES": "0",
@@ -79,7 +81,69 @@ def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
         str(threads),
         "--timeout",
         "60",
+        # The workers' heartbeat files in memory: on a container's overlay disk, touching them
+        # every loop can stall a worker (gunicorn's FAQ).
+        "--worker-tmp-dir",
+        "/dev/shm",
     ]
+
+
+def _proc_cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _postgres_backends(database: str) -> list[int]:
+    """PostgreSQL's processes serving connections to `database` (its title names the database)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace") if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if title.startswith("postgres:") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_snapshot(web_pid: int) -> dict:
+    """CPU seconds used so far by the web server, PostgreSQL's connections to the load test's
+    database, this process (the bots) and the whole machine (other work included)."""
+    busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    usage = os.times()
+    return {
+        "web": sum(_proc_cpu_s(pid) for pid in [web_pid, *_children(web_pid)]),
+        "postgres": sum(_proc_cpu_s(pid) for pid in _postgres_backends(DB_NAME)),
+        "load generator": usage.user + usage.system,
+        "machine": (sum(busy) - busy[3] - busy[4]) / os.sysconf("SC_CLK_TCK"),  # all but idle and iowait
+    }
+
+
+def cpu_used(before: dict, after: dict) -> dict:
+    return {k: round(after[k] - before[k], 1) for k in before}
+
+
+def web_rss_mb(web_pid: int) -> list[int]:
+    """Resident memory of each web worker process, in MB."""
+    sizes = []
+    for pid in _children(web_pid):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        sizes.append(round(kb / 1024))
+    return sizes
 
 
 def run(cmd, env, **kwargs):
@@ -169,7 +233,7 @@ def phase(name: str, study, base_url: str, n: int, pause, fault_after: float | N
     return result
 
 
-def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict:
+def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS, web_pid: int | None = None) -> dict:
     """`size` consents released evenly over `seconds`, while a participant already in the study
     reads trial pages; per-request latencies come from the bots' own timing (studies/participants/bots.py)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -222,10 +286,12 @@ def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict
     reading = threading.Thread(target=read_trials)
     reading.start()
     time.sleep(0.5)  # the reader's steady state before the wave
+    cpu_before = cpu_snapshot(web_pid) if web_pid else None
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(size, 200)) as pool:
         consented = sum(pool.map(lambda i: consent(i, started + seconds * i / size), range(size)))
     elapsed = time.monotonic() - started
+    cpu = cpu_used(cpu_before, cpu_snapshot(web_pid)) if web_pid else {}
     done.set()
     reading.join()
     timings.finished = reader_timings.finished = time.monotonic()
@@ -253,6 +319,8 @@ def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict
         "reader_pages": reader_timings.table(),
         "lost": 0,
         "doubled": 0,
+        "cpu_s": cpu,
+        "web_rss_mb": web_rss_mb(web_pid) if web_pid else [],
     }
     result["held"] = bool(
         consented == size
@@ -272,6 +340,13 @@ def wave(study, base_url: str, size: int, seconds: float = WAVE_SECONDS) -> dict
         f"({'balanced' if balanced else 'NOT balanced'}); {'held' if result['held'] else 'NOT held'}",
         flush=True,
     )
+    if cpu:
+        print(
+            f"CPU seconds in those {elapsed:.1f} s ({os.cpu_count()} cores: {os.cpu_count() * elapsed:.1f} s at most): "
+            + ", ".join(f"{k} {v}" for k, v in cpu.items())
+            + f"; web workers' memory {result['web_rss_mb']} MB",
+            flush=True,
+        )
     return result
 
 
@@ -325,7 +400,9 @@ def main(argv=None) -> int:
     try:
         wait_healthy(base_url)
         cd, trust = Study.objects.get(slug=CD_SLUG), Study.objects.get(slug=TRUST_SLUG)
-        waves = [wave(cd, base_url, size) for size in map(int, args.wave_sizes.split(",")) if size > 0]
+        waves = [
+            wave(cd, base_url, size, web_pid=gunicorn.pid) for size in map(int, args.wave_sizes.split(",")) if size > 0
+        ]
         results.extend(waves)
         if waves:
             held = [w["participants"] for w in waves if w["held"]]

@@ -2,8 +2,21 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from config.lazy_urls import lazy_include
 from studies import health, metrics
-from studies.api import api
+
+
+def api_urls():
+    from studies.api import api
+
+    patterns, app_name, namespace = api.urls
+    if (app_name, namespace) != API_URLCONF_NAMES:
+        raise RuntimeError(f"the API's URL names are {(app_name, namespace)}, not {API_URLCONF_NAMES}")
+    return patterns
+
+
+# The API is imported on its first request (config/lazy_urls.py); its names are known beforehand.
+API_URLCONF_NAMES = ("ninja", "api")
 
 handler500 = "studies.unavailable.server_error"
 
@@ -11,7 +24,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
-    path("api/", api.urls),
+    lazy_include("api/", api_urls, *API_URLCONF_NAMES),
     path("", include("studies.urls")),
 ]
 

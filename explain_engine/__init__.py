@@ -7,11 +7,28 @@ for torchvision CNNs (pure PyTorch; no Django).
     out = ex.explain(x, targets, methods=("gradcam", "guided_backprop", "guided_gradcam"))
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 ENGINE_VERSION = "1.0.0"
 
-from .core import DEFAULT_METHODS, Explainer, Explanation, UnsupportedActivationError  # noqa: E402
-from .methods import METHODS, Method, register  # noqa: E402
-from .models import ModelBundle, known_architectures, load_model  # noqa: E402
+# The public names are loaded on first use (PEP 562), so that a module which needs no tensor, such
+# as `explain_engine.geometry`, can be imported without importing torch: the web processes import
+# the geometry to describe stimuli and would otherwise carry torch (hundreds of MB) in every worker.
+_LAZY = {
+    "DEFAULT_METHODS": "core",
+    "Explainer": "core",
+    "Explanation": "core",
+    "UnsupportedActivationError": "core",
+    "METHODS": "methods",
+    "Method": "methods",
+    "register": "methods",
+    "ModelBundle": "models",
+    "known_architectures": "models",
+    "load_model": "models",
+}
 
 __all__ = [
     "ENGINE_VERSION",
@@ -26,3 +43,22 @@ __all__ = [
     "load_model",
     "known_architectures",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from .core import DEFAULT_METHODS, Explainer, Explanation, UnsupportedActivationError
+    from .methods import METHODS, Method, register
+    from .models import ModelBundle, known_architectures, load_model

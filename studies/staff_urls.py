@@ -5,8 +5,12 @@ Staff only: generation progress (JSON), stimulus provenance, photographs and raw
 
 from django.urls import path
 
+from config.lazy_urls import LazyViews
+
 from . import staff_views
-from .tools import analysis_views, explorer_views
+from .tools import explorer_views
+
+analysis_views = LazyViews("studies.tools.analysis_views")  # the analysis stack loads on a staff request, not at start
 
 urlpatterns = [
     path(

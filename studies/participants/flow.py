@@ -18,13 +18,16 @@ Guarantees that rest on the database, not only on these checks:
 
 from __future__ import annotations
 
+import functools
 import hmac
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .. import design
@@ -179,23 +182,31 @@ class StartDecision:
     message: str = ""
 
 
+def unique_row(queryset):
+    """The one row a lookup by a unique key finds, or None. No ORDER BY: building the model's
+    ordering into the SQL cost a participant page more than the lookup itself."""
+    rows = list(queryset.order_by()[:1])
+    return rows[0] if rows else None
+
+
 def find_by_token(study: Study, token: str | None) -> Participant | None:
     if not token:
         return None
-    participant = Participant.objects.filter(study=study, token=token).first()  # the view has the study
+    participant = unique_row(Participant.objects.filter(study=study, token=token))
     if participant is not None:
-        participant.study = study
+        participant.study = study  # the view has the study
     return participant
 
 
 def find_by_external(study: Study, identity: ExternalIdentity) -> Participant | None:
     if not identity.external_id:
         return None
-    return (
-        Participant.objects.select_related("study")
-        .filter(study=study, external_source=identity.source, external_id=identity.stored_id)
-        .first()
+    participant = unique_row(
+        Participant.objects.filter(study=study, external_source=identity.source, external_id=identity.stored_id)
     )
+    if participant is not None:
+        participant.study = study
+    return participant
 
 
 def _same_secret(a: str, b: str) -> bool:
@@ -264,14 +275,43 @@ def study_bank(study: Study) -> list[design.BankEntry]:
     return _bank_with_trial_ids(study)[0]
 
 
+# Every consent reads its study's whole bank. A live study's trials never change (generation is
+# refused once it is live), so each process keeps the banks it read, and serves one again only while
+# the trials' count and newest id (one small query) say the bank is the one it read.
+_LIVE_BANKS: dict[int, tuple[tuple, tuple[list[design.BankEntry], dict[int, int]]]] = {}
+_LIVE_BANKS_KEPT = 16
+
+
 def _bank_with_trial_ids(study: Study) -> tuple[list[design.BankEntry], dict[int, int]]:
+    """The bank, and the trial id of each bank index; shared, not to be changed by the caller."""
+    if study.status != StudyStatus.LIVE:
+        return _read_bank_with_trial_ids(study)
+    trials = Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by()
+    key = (study.launched_at, *trials.aggregate(n=Count("id"), newest=Max("id")).values())
+    kept = _LIVE_BANKS.get(study.pk)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    found = _read_bank_with_trial_ids(study)
+    if len(_LIVE_BANKS) >= _LIVE_BANKS_KEPT:
+        _LIVE_BANKS.clear()
+    _LIVE_BANKS[study.pk] = (key, found)
+    return found
+
+
+def _read_bank_with_trial_ids(study: Study) -> tuple[list[design.BankEntry], dict[int, int]]:
     """The bank, and the trial id of each bank index (one query for both)."""
-    rows = list(Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by("index"))
-    bank = [
-        design.BankEntry(t.index, t.kind, t.image_id, t.method, t.target_class, tuple(t.options), t.payload or {})
-        for t in rows
-    ]
-    return bank, {t.index: t.id for t in rows}
+    # Every consent reads the whole bank (hundreds of rows): tuples, not model instances, and the
+    # JSON as text decoded once per distinct value (the options are a few class pairs over and over).
+    rows = list(
+        Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION])
+        .order_by("index")
+        .annotate(options_text=Cast("options", TextField()), payload_text=Cast("payload", TextField()))
+        .values_list("id", "index", "kind", "image_id", "method", "target_class", "options_text", "payload_text")
+    )
+    options = functools.cache(lambda text: tuple(json.loads(text)) if text else ())
+    payload = functools.cache(lambda text: (json.loads(text) if text else None) or {})
+    bank = [design.BankEntry(*row[1:6], options(row[6]), payload(row[7])) for row in rows]
+    return bank, {row[1]: row[0] for row in rows}
 
 
 def participant_seed(study: Study, public_id) -> int:
@@ -289,9 +329,20 @@ def study_arms(study: Study, methods: list[str]) -> list[str]:
 def release_dropped_slots(study: Study, pilot: bool, now=None) -> int:
     """Free the slots of participants who no longer hold one (timed out, or ended by the researchers).
 
-    One short UPDATE in its own transaction; a dropout who returns later keeps its condition and plan."""
+    One short read, and an UPDATE only when someone dropped; a dropout who returns later keeps its
+    condition and plan."""
     dropped = Participant.objects.filter(study=study, is_pilot=pilot).filter(dropped_filter(study, now))
-    return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant__in=dropped).update(participant=None)
+    # Two statements, not an UPDATE with a subquery: on a table that filled within seconds (a
+    # recruitment wave) the planner's statistics said one row, and it joined every slot to every
+    # participant, so each consent cost more than the last. Usually nobody who dropped still holds
+    # a slot: no write at all.
+    holding = ConditionSlot.objects.filter(participant_id=OuterRef("pk"))
+    dropped_ids = list(dropped.filter(Exists(holding)).order_by().values_list("id", flat=True))
+    if not dropped_ids:
+        return 0
+    return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant_id__in=dropped_ids).update(
+        participant=None
+    )
 
 
 def add_slot_ranks(study: Study, pilot: bool, arms: list[str], ranks: int = SLOT_RANKS_AHEAD) -> None:

@@ -68,7 +68,7 @@ def participant_page(view):
     @functools.wraps(view)
     @never_cache
     def wrapper(request, slug, *args, **kwargs):
-        study = Study.objects.filter(slug=slug).first()
+        study = p.unique_row(Study.objects.filter(slug=slug))
         if study is None:
             response = message_page(request, "Study not found", "There is no study at this address.", 404)
         else:

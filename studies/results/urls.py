@@ -5,7 +5,9 @@ Staff only: live monitor (and its JSON), results report, plots and CSV exports o
 
 from django.urls import path
 
-from . import views as views
+from config.lazy_urls import LazyViews
+
+views = LazyViews("studies.results.views")  # the analysis stack loads on a staff request, not at start
 
 urlpatterns = [
     path("staff/studies/<int:study_id>/monitor/", views.study_monitor, name="study-monitor"),
