@@ -205,8 +205,10 @@ class TaskKind:
         return list(panels)
 
     def trial_context(self, study: Study, assignment: Assignment, panels: Sequence) -> dict:
-        """What the kind's template needs beyond the shared page (panels, questions)."""
-        return {}
+        """What the kind's template needs beyond the shared page (panels, questions): by default an
+        attention check's instruction, shown above the questions."""
+        trial = assignment.trial
+        return {"instruction": (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else ""}
 
     def instructions_context(self, study: Study) -> dict:
         return {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .. import design
 from . import register
-from .base import KindContext, Option, Question, Scored, TaskKind
-from .hive_common import BONUS, bonus_above_chance, choose_mix, labelled_images, split_by_correctness
+from .base import KindContext, Option, Question, Scored
+from .hive_common import BONUS, HiveKind, bonus_above_chance, choose_mix, split_by_correctness
 
 QUESTION = "How confident are you that the model's prediction is correct?"
 SCALE = [
@@ -25,21 +25,12 @@ SAYS_CORRECT = (1, 2)
 
 
 @register
-class HiveAgreement(TaskKind):
+class HiveAgreement(HiveKind):
     name = "hive_agreement"
     label = "HIVE agreement"
     description = "Is the network's prediction right? Judged from its explanation (HIVE)"
-    default_style = "overlay"
-    model_fields = {"model": "the model to explain"}
     settings = (BONUS,)
-    needs_predictions = True
     signature_column = "prediction_correct"
-    has_bonus = True
-
-    def eligibility(self, study):
-        if study.image_set_id is None or study.model_id is None:
-            return None
-        return labelled_images(study.image_set, study.model, study.min_visible_box_fraction)
 
     def eligibility_text(self, study, eligible):
         return f"{eligible} images have a label that the model knows; right and wrong predictions are balanced 50/50."
@@ -77,10 +68,6 @@ class HiveAgreement(TaskKind):
 
     def questions(self, assignment, panels):
         return [Question("agreement", QUESTION, [Option(str(v), label, str(v)) for v, label in SCALE], "scale")]
-
-    def trial_context(self, study, assignment, panels):
-        trial = assignment.trial
-        return {"instruction": (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else ""}
 
     def instructions_context(self, study):
         return {"question": QUESTION, "scale": SCALE}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from .. import design
 from ..stimuli.eligibility import Eligibility, keep_visible
-from .base import Setting
+from .base import Setting, TaskKind
 
 BONUS = Setting(
     "bonus_per_correct_above_chance",
@@ -20,6 +20,19 @@ BONUS = Setting(
     minimum=0.0,
     maximum=100.0,
 )
+
+
+class HiveKind(TaskKind):
+    """A HIVE task: one network, explained on images with a label it knows, from its stored predictions."""
+
+    model_fields = {"model": "the model to explain"}
+    needs_predictions = True
+    has_bonus = True
+
+    def eligibility(self, study):
+        if study.image_set_id is None or study.model_id is None:
+            return None
+        return labelled_images(study.image_set, study.model, study.min_visible_box_fraction)
 
 
 def labelled_images(image_set, model, threshold: float) -> Eligibility:

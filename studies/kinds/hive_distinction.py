@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from .. import design
 from . import register
-from .base import KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
+from .base import KindContext, Option, PanelSpec, Question, Scored, Setting
 from .hive_common import (
     BONUS,
+    HiveKind,
     bonus_above_chance,
     choose_mix,
-    labelled_images,
     predicted,
     split_by_correctness,
     true_labels,
@@ -55,21 +55,12 @@ WRONG_SHARE = Setting(
 
 
 @register
-class HiveDistinction(TaskKind):
+class HiveDistinction(HiveKind):
     name = "hive_distinction"
     label = "HIVE distinction"
     description = "Which of four explanations is for the predicted class, and which for the correct one? (HIVE)"
-    default_style = "overlay"
-    model_fields = {"model": "the model to explain"}
     settings = (SHOW_LABELS, WRONG_SHARE, BONUS)
-    needs_predictions = True
     signature_column = "confidence"
-    has_bonus = True
-
-    def eligibility(self, study):
-        if study.image_set_id is None or study.model_id is None:
-            return None
-        return labelled_images(study.image_set, study.model, study.min_visible_box_fraction)
 
     def eligibility_text(self, study, eligible):
         return (
@@ -142,10 +133,9 @@ class HiveDistinction(TaskKind):
         ]
 
     def trial_context(self, study, assignment, panels):
-        trial = assignment.trial
         return {
+            **super().trial_context(study, assignment, panels),
             "show_labels": self.settings_of(study)["show_labels"],
-            "instruction": (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else "",
         }
 
     def instructions_context(self, study):

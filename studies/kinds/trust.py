@@ -174,10 +174,6 @@ class Trust(TaskKind):
             )
         ]
 
-    def trial_context(self, study, assignment, panels):
-        trial = assignment.trial
-        return {"instruction": (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else ""}
-
     def instructions_context(self, study):
         return {"question": QUESTION, "scale": SCALE}
 
