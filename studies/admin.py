@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_audit, admin_tokens, audit  # noqa: F401 (registers the log, tokens)
+from . import admin_audit, admin_tokens, audit, lifecycle  # noqa: F401 (registers the log, tokens)
 from .kinds import KINDS, kind_of
 from .models import (
     AuditAction,
@@ -32,7 +32,7 @@ from .models import (
     StudyStatus,
 )
 from .participants import pilots
-from .stimuli import generation, progress
+from .stimuli import configuration, generation, progress
 from .stimuli.imports import ImportRefused, inspect_archive, write_plan
 from .stimuli.registry import RegistrationRefused, parse_categories, register_model
 
@@ -316,7 +316,7 @@ class PredictionAdmin(admin.ModelAdmin):
 # --- studies ----------------------------------------------------------------------------------
 def _method_choices():
     try:
-        return [(name, name) for name in generation.known_methods()]
+        return [(name, name) for name in configuration.known_methods()]
     except ImportError:  # the engine is not installed in this process
         return []
 
@@ -329,7 +329,7 @@ class StudyForm(forms.ModelForm):
         "rotated by a Latin square).",
     )
     render_style = forms.ChoiceField(
-        choices=[(s, s) for s in generation.RENDER_STYLES],
+        choices=[(s, s) for s in configuration.RENDER_STYLES],
         initial="auto",
         help_text="auto: masked photo for class discrimination (never the unmasked photograph), overlay for trust.",
     )
@@ -389,10 +389,10 @@ class StudyForm(forms.ModelForm):
             if owner is kind and cleaned.get(key) is not None:
                 settings[setting.name] = cleaned[key]
         probe.kind_settings = self.instance.kind_settings = settings
-        errors = generation.study_config_errors(probe)
+        errors = configuration.study_config_errors(probe)
         if errors:
             raise ValidationError([ValidationError(e) for e in errors])
-        self.eligible = generation.eligible_image_count(probe)
+        self.eligible = configuration.eligible_image_count(probe)
         if self.eligible == 0:
             raise ValidationError(kind.no_image_error())
         return cleaned
@@ -557,10 +557,10 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.display(description="eligible images")
     def eligibility(self, obj):
-        n = generation.eligible_image_count(obj)
+        n = configuration.eligible_image_count(obj)
         if n is None:
             return "-"
-        return kind_of(obj).eligibility_text(obj, n) + generation.crop_exclusion_text(obj)
+        return kind_of(obj).eligibility_text(obj, n) + configuration.crop_exclusion_text(obj)
 
     @admin.display(description="configuration frozen at launch")
     def snapshot(self, obj):
@@ -577,13 +577,13 @@ class StudyAdmin(admin.ModelAdmin):
         if change and not Study.objects.get(pk=obj.pk).is_editable:
             messages.error(request, "A live or closed study cannot be edited.")
             return
-        if change and generation.mark_stale_if_changed(obj, form.changed_data):
+        if change and configuration.mark_stale_if_changed(obj, form.changed_data):
             messages.warning(request, "The configuration changed: generate the stimuli again before launching.")
         super().save_model(request, obj, form, change)
         audit.do_record_edit(request.user, obj, form.changed_data, created=not change)
         eligible = getattr(form, "eligible", None)
         if eligible is not None:
-            messages.info(request, kind_of(obj).qualify_message(eligible) + generation.crop_exclusion_text(obj))
+            messages.info(request, kind_of(obj).qualify_message(eligible) + configuration.crop_exclusion_text(obj))
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.status in (StudyStatus.LIVE, StudyStatus.CLOSED):
@@ -605,7 +605,7 @@ class StudyAdmin(admin.ModelAdmin):
         for study in studies:
             try:
                 func(study)
-            except generation.StudyError as exc:
+            except configuration.StudyError as exc:
                 self.message_user(request, _message(study, str(exc), named), messages.ERROR)
             else:
                 audit.do_record(request.user, LIFECYCLE_ACTIONS[done_text], f"{study.slug}: {done_text}", study=study)
@@ -617,11 +617,11 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Launch (freeze the configuration, open to participants)")
     def launch_studies(self, request, queryset):
-        self._run(request, queryset, generation.do_launch, "launched")
+        self._run(request, queryset, lifecycle.do_launch, "launched")
 
     @admin.action(description="Close (stop new participants, keep the data)")
     def close_studies(self, request, queryset):
-        self._run(request, queryset, generation.do_close, "closed")
+        self._run(request, queryset, lifecycle.do_close, "closed")
 
     @admin.action(description="Discard pilot data (pilot participants and their answers)")
     def discard_pilot_data(self, request, queryset):
@@ -705,10 +705,10 @@ class StudyAdmin(admin.ModelAdmin):
         )
 
     def launch_view(self, request, pk):
-        return self._button_view(request, pk, generation.do_launch, "launched")
+        return self._button_view(request, pk, lifecycle.do_launch, "launched")
 
     def close_view(self, request, pk):
-        return self._button_view(request, pk, generation.do_close, "closed")
+        return self._button_view(request, pk, lifecycle.do_close, "closed")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

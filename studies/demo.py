@@ -22,8 +22,9 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from . import lifecycle
 from .models import ClassifierModel, Design, ImageSet, JobStatus, Study, StudyStatus
-from .stimuli import generation
+from .stimuli import configuration, generation
 from .stimuli.imports import import_image_set
 from .stimuli.registry import register_model
 
@@ -215,7 +216,7 @@ def ensure_live(study: Study, say) -> Study:
         job = _wait(job, say)
         if job.status != JobStatus.DONE:
             reasons = "; ".join(job.failures.values_list("reason", flat=True)[:3])
-            raise generation.StudyError(f"generation of {study.slug} ended {job.status}: {reasons}")
+            raise configuration.StudyError(f"generation of {study.slug} ended {job.status}: {reasons}")
         study.refresh_from_db()
         survived = (
             f", {study.surviving_image_count} of {study.eligible_image_count} images survived"
@@ -223,7 +224,7 @@ def ensure_live(study: Study, say) -> Study:
             else ""
         )
         say(f"  {job.done} stimuli{survived}")
-    study = generation.do_launch(study)
+    study = lifecycle.do_launch(study)
     say(f"Launched {study.slug}")
     return study
 
@@ -242,7 +243,7 @@ def _wait(job, say, timeout: float = 1800):
             say(f"  {job.done}/{job.total} stimuli")
             last = (job.done, job.total)
         if time.monotonic() > deadline:
-            raise generation.StudyError(f"generation still running after {timeout:.0f} s; is a gpu worker up?")
+            raise configuration.StudyError(f"generation still running after {timeout:.0f} s; is a gpu worker up?")
         time.sleep(1)
 
 

@@ -1,7 +1,7 @@
 """The data model: classifiers, images, studies, stimuli, participants and their answers.
 
-Business logic lives in plain functions elsewhere (design.py, generation.py, participation.py,
-export.py, analysis.py); models hold data, constraints and tiny derived properties.
+Business logic lives in plain functions elsewhere (kinds/, stimuli/, participants/, results/,
+lifecycle.py); models hold data, constraints and tiny derived properties.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from django.db.models import Count, Max
 
 from ..kinds import kind_of
 from ..models import Response, Study
-from ..stimuli import generation
+from ..stimuli import bank
 from . import analysis, export
 
 PLANNED_COMPARISON = (0.6123, 0.4444)  # the paper's Guided Grad-CAM vs Guided Backprop accuracies
@@ -33,7 +33,7 @@ def study_analysis(study: Study):
         rules=export.rules_for(study),
         seed=study.seed,
         plan=PLANNED_COMPARISON if kind_of(study).binary_outcome else None,
-        trials_per_participant=generation.trials_available(study) or study.trials_per_participant,
+        trials_per_participant=bank.trials_available(study) or study.trials_per_participant,
     )
     # The automatic metrics against this human outcome, across methods (empty without a report).
     result["metric_vs_human"] = study_metric_vs_human(study, result)

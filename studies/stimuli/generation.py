@@ -1,13 +1,15 @@
-"""Studies from configuration to launch: eligibility, trial banks, stimulus generation, launch and close.
+"""Stimulus generation: jobs, planning, chunks of work on the GPU workers, and their progress.
 
 Plain functions that the admin, the Celery tasks, the management commands and the tests all call.
+The configuration's checks are in configuration.py, content keys in content_keys.py, the trial bank
+in the database in bank.py; launch and close in studies/lifecycle.py.
 
 Generation in three steps (see studies/tasks.py for the Celery side):
 
 1. `do_start_generation(study)` checks the configuration, creates a GenerationJob and (after the
    transaction commits) enqueues `gpu_plan_generation` on the `gpu` queue.
 2. `do_plan(job_id, get_bundle)` computes predictions if the kind needs them (Prediction rows), builds
-   the trial bank with design.py, upserts the Trial rows, links every trial to the stimuli that
+   the trial bank by the study's kind, upserts the Trial rows (bank.py), links every trial to the stimuli that
    already exist (by content key) and returns the missing work as chunks, one model per chunk.
 3. `do_process_chunk(chunk, get_bundle)` runs each batch of images through `Explainer.explain`
    once for all methods and targets, renders, writes PNG and raw map through the default storage,
@@ -19,13 +21,10 @@ Generation in three steps (see studies/tasks.py for the Celery side):
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import logging
 import os
-from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -35,9 +34,8 @@ from django.utils import timezone
 from explain_engine.geometry import WHOLE
 
 from .. import design
-from ..kinds import KindContext, UnknownKind, kind_of
+from ..kinds import KindContext, kind_of
 from ..models import (
-    Assignment,
     GenerationFailure,
     GenerationJob,
     ImageItem,
@@ -50,305 +48,29 @@ from ..models import (
     TrialPanel,
 )
 from . import media_cache, textual
+from .bank import link_trials, shortfall_text, sync_trials
+from .configuration import StudyError, known_methods, study_config_errors
+from .content_keys import Unit, engine_versions, unit_for
 from .eligibility import Eligibility
-from .geometry import model_geometry, provenance_record
+from .geometry import provenance_record
 
 log = logging.getLogger(__name__)
 
-PHOTO_CROP_RECIPE = "photo_crop-1"  # grey (128) outside the target's ground-truth boxes, original geometry
-RENDER_STYLES = ("auto", "masked", "overlay", "heatmap")
 CHUNK_IMAGES = int(os.environ.get("GENERATION_CHUNK_IMAGES", "16"))  # images per Celery task
 BATCH_IMAGES = 8  # images per forward pass
 UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
-# Fields whose change makes the generated trial bank stale.
-GENERATION_FIELDS = (
-    "kind",
-    "kind_settings",
-    "methods",
-    "model",
-    "stronger_model",
-    "weaker_model",
-    "image_set",
-    "seed",
-    "max_images",
-    "render_style",
-    "colormap",
-    "attention_checks_per_participant",
-    "min_visible_box_fraction",
-)
-
-
-class StudyError(Exception):
-    """An action on a study is refused; the message says why (shown to the researcher)."""
 
 
 # --- methods and configuration ----------------------------------------------------------------
-def known_methods() -> dict[str, str]:
-    """explain_engine method name -> kind ("cam" or "gradient"), and "textual" -> "text" (the sentence
-    of studies/stimuli/textual.py in place of a map). Imports the engine (and torch)."""
-    from explain_engine import METHODS
-
-    from .textual import METHOD as TEXTUAL
-
-    return {name: m.kind for name, m in METHODS.items()} | {TEXTUAL: "text"}
-
-
-def resolve_style(kind: str, render_style: str, method_kind: str) -> str:
-    """The rendering style of a method's stimuli: "auto" is the kind's default (class discrimination
-    never shows the unmasked photo)."""
-    if method_kind in ("gradient", "text"):
-        return method_kind
-    if render_style in ("", "auto"):
-        return kind_of(kind).default_style
-    return render_style
-
-
-def study_config_errors(study: Study, methods_known: dict[str, str] | None = None) -> list[str]:
-    """Everything wrong with a study's configuration for generating stimuli (empty when fine)."""
-    errors = []
-    methods = study.methods or []
-    if not isinstance(methods, list) or not methods:
-        errors.append("choose at least one explanation method")
-    else:
-        known = methods_known if methods_known is not None else known_methods()
-        unknown = [m for m in methods if m not in known]
-        if unknown:
-            errors.append(f"unknown methods: {', '.join(map(str, unknown))} (known: {', '.join(known)})")
-        if len(set(methods)) != len(methods):
-            errors.append("a method is listed twice")
-    if study.image_set_id is None:
-        errors.append("choose an image set")
-    try:
-        errors += kind_of(study).config_errors(study)
-    except UnknownKind:
-        errors.append(f"studies of kind {study.kind!r} cannot generate stimuli yet")
-    if study.render_style not in RENDER_STYLES:
-        errors.append(f"render style must be one of {', '.join(RENDER_STYLES)}")
-    colormaps = [c for c, _ in Study._meta.get_field("colormap").choices]
-    if study.colormap not in colormaps:
-        errors.append(f"colormap must be one of {', '.join(colormaps)}")
-    return errors
 
 
 # --- eligibility ------------------------------------------------------------------------------
-def study_eligibility(study: Study) -> Eligibility | None:
-    """The images the study's kind lets qualify (None until the configuration says)."""
-    try:
-        return kind_of(study).eligibility(study)
-    except UnknownKind:
-        return None
-
-
-def eligible_image_count(study: Study) -> int | None:
-    found = study_eligibility(study)
-    return None if found is None else len(found.images)
-
-
-def crop_exclusion_text(study: Study) -> str:
-    """For the study form: how many images the center crop disqualifies, and the rule."""
-    found = study_eligibility(study)
-    if found is None or not found.cropped_out:
-        return ""
-    return (
-        f" {found.cropped_out} more images are left out because photos are center-cropped and less than "
-        f"{study.min_visible_box_fraction:.0%} of their labelled object's box is inside the crop."
-    )
 
 
 # --- trial bank -------------------------------------------------------------------------------
-def build_bank(study: Study, context: KindContext | None = None) -> list[design.BankEntry]:
-    """The study's trial bank, by its kind; `context` carries the eligible images and predictions
-    (without it, the eligible images alone: enough for kinds that need no predictions)."""
-    kind = kind_of(study)
-    if context is None:
-        if kind.needs_predictions:
-            raise ValueError(f"a {kind.label} bank needs the networks' predictions")
-        found = kind.eligibility(study) or Eligibility([])
-        context = KindContext(found.images, found.visible)
-    return kind.build_bank(study, context)
-
-
-def sync_trials(study: Study, bank: list[design.BankEntry]) -> int:
-    """Make the study's current trials equal the bank (by index). Returns the number changed.
-
-    A trial that a participant was assigned is immutable: when the bank changes its entry, or the
-    stimulus it would show, it is retired and a new trial takes its index, so that recorded answers
-    keep pointing at what was shown. Trials nobody was assigned are updated or deleted in place.
-    """
-    existing = {t.index: t for t in study.trials.select_related("image").prefetch_related("panels__stimulus")}
-    held = set(
-        Assignment.objects.filter(trial__in=list(existing.values())).values_list("trial_id", flat=True).distinct()
-    )
-    redrawn = _held_trials_shown_differently(study, [t for t in existing.values() if t.pk in held])
-    retire, create, changed = [], [], 0
-    for entry in bank:
-        values = {
-            "kind": entry.kind,
-            "image_id": entry.image_id,
-            "method": entry.method,
-            "target_class": entry.target_class,
-            "options": list(entry.options),
-            "payload": dict(entry.payload),
-        }
-        trial = existing.pop(entry.index, None)
-        same = trial is not None and all(getattr(trial, k) == v for k, v in values.items())
-        if same and trial.pk not in redrawn:
-            continue
-        changed += 1
-        if trial is not None and trial.pk not in held:
-            for k, v in values.items():
-                setattr(trial, k, v)
-            trial.save()
-            trial.panels.all().delete()  # linked again to the stimuli of the new entry
-            continue
-        if trial is not None:
-            retire.append(trial.pk)
-        create.append(Trial(study=study, index=entry.index, **values))
-    for trial in existing.values():  # indices the new bank no longer has
-        changed += 1
-        if trial.pk in held:
-            retire.append(trial.pk)
-        else:
-            trial.delete()
-    # Retire first: the new trials take the retired ones' indices.
-    Trial.objects.filter(pk__in=retire).update(retired_at=timezone.now())
-    Trial.objects.bulk_create(create)
-    return changed
-
-
-def _held_trials_shown_differently(study: Study, trials) -> set[int]:
-    """Trials whose linked stimulus differs from the one the current configuration makes."""
-    if not trials:
-        return set()
-    redrawn = set()
-    for trial, slot, unit in trial_units(study, trials):
-        linked = {p.slot: p.stimulus for p in trial.panels.all()}.get(slot)
-        if linked is not None and linked.content_key != unit.key:
-            redrawn.add(trial.pk)
-    return redrawn
 
 
 # --- content keys -----------------------------------------------------------------------------
-def engine_versions() -> tuple[str, str]:
-    from explain_engine import ENGINE_VERSION
-    from explain_engine.render import RECIPE_VERSION
-
-    return ENGINE_VERSION, RECIPE_VERSION
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One stimulus to exist: `key` is its content key."""
-
-    key: str
-    image_id: int
-    model_id: int
-    method: str
-    target_class: str
-    target_index: int
-    style: str
-    engine_version: str
-    recipe_version: str
-    colormap: str | None = None  # None: the style draws no colormap
-
-
-def content_key(
-    *, image_sha256, model, method, target_index, target_class, style, engine_version, recipe_version, boxes=None
-) -> str:
-    """sha256 of every input and version that determines a stimulus's pixels."""
-    parts = {
-        "image": image_sha256,
-        "arch": model.arch,
-        "weights": model.weights_sha256,
-        "weights_name": model.weights_name,
-        "layer": model.target_layer,
-        "method": method,
-        "target": [int(target_index), target_class],
-        "style": style,
-        "engine": engine_version,
-        "recipe": recipe_version,
-    }
-    if boxes is not None:
-        parts["boxes"] = boxes
-    display = getattr(model, "display", "standard")
-    if display != "standard":  # only then, so the keys of existing stimuli stay as they were
-        parts["display"] = display
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: dict[str, str], versions) -> Unit:
-    target_index = model.categories.index(target) if target in model.categories else -1
-    boxes = None
-    if method == design.ATTENTION_CROP:
-        # A crop of the photograph: no engine involved, the boxes decide the pixels.
-        style, (engine_version, recipe_version) = "photo", (design.NO_ENGINE, PHOTO_CROP_RECIPE)
-        boxes = image.boxes_for(target)
-        colormap = None
-    else:
-        from explain_engine.render import colormap_for
-        from explain_engine.render import recipe_version as render_recipe
-
-        style = resolve_style(study.kind, study.render_style, kinds.get(method, "cam"))
-        # The colormap enters the content key through the recipe version: another colormap, another stimulus.
-        colormap = colormap_for(style, study.colormap)
-        engine_version, recipe_version = versions[0], render_recipe(style, study.colormap)
-    key = content_key(
-        image_sha256=image.sha256,
-        model=model,
-        method=method,
-        target_index=target_index,
-        target_class=target,
-        style=style,
-        engine_version=engine_version,
-        recipe_version=recipe_version,
-        boxes=boxes,
-    )
-    return Unit(key, image.id, model.id, method, target, target_index, style, engine_version, recipe_version, colormap)
-
-
-def trial_units(study: Study, trials=None) -> list[tuple[Trial, int, Unit]]:
-    """(trial, slot, unit) for every panel of the study's trials, as the study's kind lists them."""
-    trials = list(trials if trials is not None else study.trials.select_related("image"))
-    kind = kind_of(study)
-    kinds = known_methods()
-    versions = engine_versions()
-    out = []
-    for trial in trials:
-        for slot, panel in enumerate(kind.panels(study, trial)):
-            unit = unit_for(study, trial.image, panel.model, panel.method, panel.target_class, kinds, versions)
-            out.append((trial, slot, unit))
-    return out
-
-
-def link_trials(study: Study) -> tuple[int, list[Unit]]:
-    """Point every trial's panels at their existing stimuli (a panel row per slot, empty while its
-    stimulus is missing). Returns (number of distinct units, missing units)."""
-    slots = trial_units(study)
-    keys = {u.key for _, _, u in slots}
-    found = dict(Stimulus.objects.filter(content_key__in=keys).values_list("content_key", "pk"))
-    held = set(Assignment.objects.filter(trial__study=study).values_list("trial_id", flat=True).distinct())
-    current = {
-        (trial_id, slot): (pk, stimulus_id)
-        for pk, trial_id, slot, stimulus_id in TrialPanel.objects.filter(trial__study=study).values_list(
-            "pk", "trial_id", "slot", "stimulus_id"
-        )
-    }
-    create, update = [], []
-    for trial, slot, unit in slots:
-        pk = found.get(unit.key)
-        row = current.get((trial.pk, slot))
-        if row is None:
-            create.append(TrialPanel(trial=trial, slot=slot, stimulus_id=pk))
-        elif row[1] != pk and not (row[1] is not None and trial.pk in held):
-            # what a participant was shown never changes (sync_trials retires such trials)
-            update.append(TrialPanel(pk=row[0], trial=trial, slot=slot, stimulus_id=pk))
-    TrialPanel.objects.bulk_create(create, ignore_conflicts=True)
-    TrialPanel.objects.bulk_update(update, ["stimulus"])
-    missing = OrderedDict()
-    for _, _, unit in slots:
-        if unit.key not in found:
-            missing.setdefault(unit.key, unit)
-    return len(keys), list(missing.values())
 
 
 def make_chunks(job: GenerationJob, missing: list[Unit], chunk_images: int = CHUNK_IMAGES) -> list[dict]:
@@ -730,27 +452,10 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
 
 
 # --- trials per participant -------------------------------------------------------------------
-def trials_available(study: Study) -> int:
-    """Main trials a participant gets: each image at most once, so no more than the bank's images."""
-    images = Trial.objects.filter(study=study, kind="main").values("image_id").distinct().count()
-    return min(study.trials_per_participant, images)
-
-
-def shortfall_text(study: Study) -> str:
-    """A warning when participants would get fewer main trials than configured (empty otherwise)."""
-    available = trials_available(study)
-    if available >= study.trials_per_participant:
-        return ""
-    survived = kind_of(study).shortfall_reason()
-    return (
-        f"only {available} images{survived}, so participants get {available} trials instead of the "
-        f"{study.trials_per_participant} configured; to launch, accept the smaller number (accept fewer trials) "
-        "or add images"
-    )
 
 
 # --- progress ---------------------------------------------------------------------------------
-def _linked_stimuli(study_id: int):
+def linked_stimuli(study_id: int):
     panels = TrialPanel.objects.filter(trial__study_id=study_id, trial__retired_at__isnull=True)
     return Stimulus.objects.filter(pk__in=panels.values("stimulus"))
 
@@ -759,7 +464,7 @@ def refresh_job(job_id: int) -> GenerationJob:
     """Recompute a job's counts from the database; finish it (and make the study ready) when complete."""
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job_id)
-        done = _linked_stimuli(job.study_id).count()
+        done = linked_stimuli(job.study_id).count()
         failed = job.failures.exclude(image=None).count()
         job.done = min(done, job.total) if job.total else done
         job.failed = failed
@@ -822,7 +527,7 @@ def generation_progress(study: Study, failures_limit: int = 50) -> dict:
     elapsed = (((job.finished_at or now) - job.started_at).total_seconds()) if job.started_at else 0.0
     made = 0
     if job.started_at:
-        made = _linked_stimuli(study.pk).filter(created_at__gte=job.started_at).count()
+        made = linked_stimuli(study.pk).filter(created_at__gte=job.started_at).count()
     rate = made / elapsed if elapsed > 0 and made else 0.0
     remaining = max(job.total - job.done - job.failed, 0)
     eta = (remaining / rate) if rate > 0 and job.status in UNFINISHED else (0.0 if remaining == 0 else None)
@@ -856,162 +561,3 @@ def generation_progress(study: Study, failures_limit: int = 50) -> dict:
 
 
 # --- launch and close -------------------------------------------------------------------------
-def _model_dict(model) -> dict | None:
-    if model is None:
-        return None
-    return {
-        "id": model.pk,
-        "name": model.name,
-        "arch": model.arch,
-        "weights_name": model.weights_name,
-        "weights_sha256": model.weights_sha256,
-        "target_layer": model.target_layer,
-        "categories": list(model.categories),
-        "input_size": model.input_size,
-        "display": model.display,
-        "display_geometry": model_geometry(model).to_dict(),
-    }
-
-
-def study_config_dict(study: Study) -> dict:
-    """The whole configuration of a study as plain JSON (frozen into `config_snapshot` at launch)."""
-    trials = Trial.objects.filter(study=study)
-    stimuli = _linked_stimuli(study.pk)
-    return {
-        "name": study.name,
-        "slug": study.slug,
-        "kind": study.kind,
-        "design": study.design,
-        "methods": list(study.methods or []),
-        "models": {
-            "model": _model_dict(study.model),
-            "stronger_model": _model_dict(study.stronger_model),
-            "weaker_model": _model_dict(study.weaker_model),
-        },
-        "image_set": (
-            {"id": study.image_set.pk, "name": study.image_set.name, "images": study.image_set.images.count()}
-            if study.image_set
-            else None
-        ),
-        "trials_per_participant": study.trials_per_participant,
-        "target_participants_per_condition": study.target_participants_per_condition,
-        "seed": study.seed,
-        "max_images": study.max_images,
-        "render_style": study.render_style,
-        "colormap": study.colormap,
-        "min_visible_box_fraction": study.min_visible_box_fraction,
-        "accept_fewer_trials": study.accept_fewer_trials,
-        "trials_available_per_participant": trials_available(study),
-        "consent_text": study.consent_text,
-        "instructions_text": study.instructions_text,
-        "debrief_text": study.debrief_text,
-        "completion_code": study.completion_code,
-        "completion_url": study.completion_url,
-        "attention_checks_per_participant": study.attention_checks_per_participant,
-        "max_failed_attention_checks": study.max_failed_attention_checks,
-        "min_median_rt_ms": study.min_median_rt_ms,
-        "inactivity_timeout_minutes": study.inactivity_timeout_minutes,
-        "min_window_width": study.min_window_width,
-        "min_window_height": study.min_window_height,
-        "eligible_image_count": study.eligible_image_count,
-        "surviving_image_count": study.surviving_image_count,
-        "trials": {
-            "total": trials.count(),
-            "main": trials.filter(kind="main").count(),
-            "attention": trials.filter(kind="attention").count(),
-        },
-        "stimuli": {
-            "count": stimuli.count(),
-            "engine_versions": sorted(set(stimuli.values_list("engine_version", flat=True))),
-            "recipe_versions": sorted(set(stimuli.values_list("recipe_version", flat=True))),
-        },
-    }
-
-
-def do_launch(study: Study) -> Study:
-    """Freeze the configuration and open the study to participants; refused until stimuli are complete."""
-    with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
-        if study.status == StudyStatus.LIVE:
-            raise StudyError("the study is already live")
-        if study.status == StudyStatus.CLOSED:
-            raise StudyError("the study is closed; closed studies do not reopen")
-        if study.generation_jobs.filter(status__in=UNFINISHED).exists():
-            raise StudyError("stimuli are still being generated; launch when the job is done")
-        if study.status != StudyStatus.READY or not stimuli_complete(study):
-            raise StudyError("generate the stimuli first: a study launches only when every trial has its stimuli")
-        errors = study_config_errors(study)
-        if errors:
-            raise StudyError("; ".join(errors))
-        shortfall = shortfall_text(study)
-        if shortfall and not study.accept_fewer_trials:
-            raise StudyError(shortfall)
-        now = timezone.now()
-        snapshot = study_config_dict(study)
-        snapshot["launched_at"] = now.isoformat()
-        study.config_snapshot = snapshot
-        study.status = StudyStatus.LIVE
-        study.launched_at = now
-        study.save(update_fields=["config_snapshot", "status", "launched_at", "updated_at"])
-    return study
-
-
-def do_close(study: Study) -> Study:
-    """Stop new participants; every answer stays."""
-    with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=study.pk)
-        if study.status != StudyStatus.LIVE:
-            raise StudyError(f"only a live study can be closed (this one is {study.get_status_display().lower()})")
-        study.status = StudyStatus.CLOSED
-        study.closed_at = timezone.now()
-        study.save(update_fields=["status", "closed_at", "updated_at"])
-    return study
-
-
-def mark_stale_if_changed(study: Study, changed_fields) -> bool:
-    """A ready study whose generation inputs changed goes back to draft (its trials must be regenerated)."""
-    if study.status in (StudyStatus.READY,) and set(changed_fields) & set(GENERATION_FIELDS):
-        study.status = StudyStatus.DRAFT
-        return True
-    return False
-
-
-def format_progress(
-    done: int, total: int, width: int = 30, rate: float | None = None, eta: float | None = None, label: str = ""
-) -> str:
-    """A text progress bar for the management commands: `label [#####.....] 12/40  30%  2.1/s  ~11 s left`."""
-    frac = (done / total) if total else 1.0
-    filled = int(round(width * min(max(frac, 0.0), 1.0)))
-    text = f"{label}[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {100 * frac:5.1f}%"
-    if rate:
-        text += f"  {rate:.2f}/s"
-    if eta is not None:
-        text += f"  ~{eta:.0f} s left"
-    return text.strip()
-
-
-class ProgressPrinter:
-    """Prints a progress bar to a command's stdout: redrawn in place on a terminal, one line per 10% otherwise."""
-
-    def __init__(self, stdout, label: str = ""):
-        self.stdout = stdout
-        self.label = label
-        self.tty = bool(getattr(getattr(stdout, "_out", stdout), "isatty", lambda: False)())
-        self.last_decile = -1
-        self.last_text = ""
-
-    def __call__(self, done: int, total: int, rate=None, eta=None):
-        text = format_progress(done, total, rate=rate, eta=eta, label=self.label)
-        if self.tty:
-            self.stdout.write("\r" + text, ending="")
-            self.stdout.flush()
-        else:
-            decile = int(10 * done / total) if total else 10
-            if decile != self.last_decile:
-                self.stdout.write(text)
-                self.last_decile = decile
-        self.last_text = text
-
-    def finish(self):
-        if self.tty:
-            self.stdout.write("")

@@ -34,7 +34,7 @@ def last_activity(job: GenerationJob):
     """The last sign of life: created, started, re-planned, a stimulus made or a failure recorded."""
     moments = [job.created_at, job.started_at, job.replanned_at]
     if job.started_at:
-        made = generation._linked_stimuli(job.study_id).filter(created_at__gte=job.started_at)
+        made = generation.linked_stimuli(job.study_id).filter(created_at__gte=job.started_at)
         moments.append(made.aggregate(last=Max("created_at"))["last"])
     moments.append(job.failures.aggregate(last=Max("created_at"))["last"])
     return max(m for m in moments if m is not None)

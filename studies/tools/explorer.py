@@ -60,7 +60,7 @@ def is_upload(sha256: str) -> bool:
 
 # --- the cache --------------------------------------------------------------------------------
 def tile_key(*, image_sha256: str, model: ClassifierModel, layer: str, method: str, target_index: int) -> str:
-    from ..stimuli.generation import engine_versions
+    from ..stimuli.content_keys import engine_versions
 
     engine_version, recipe_version = engine_versions()
     parts = {

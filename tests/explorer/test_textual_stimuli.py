@@ -7,8 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
+from studies import lifecycle
 from studies.models import Stimulus, Study
-from studies.stimuli import generation
+from studies.stimuli import configuration, generation
 
 
 def test_a_study_of_textual_explanations_shows_participants_the_sentence_in_place_of_the_map(
@@ -28,7 +29,7 @@ def test_a_study_of_textual_explanations_shows_participants_the_sentence_in_plac
         seed=3,
         attention_checks_per_participant=0,
     )
-    assert generation.study_config_errors(study) == []
+    assert configuration.study_config_errors(study) == []
     with django_capture_on_commit_callbacks(execute=True):
         job = generation.do_start_generation(study)
     job.refresh_from_db()
@@ -40,7 +41,7 @@ def test_a_study_of_textual_explanations_shows_participants_the_sentence_in_plac
         assert sentence.startswith(f"The network's decision for {stimulus.target_class} relies most on units")
         assert stimulus.render_style == "text" and stimulus.png.open("rb").read(4) == b"\x89PNG"
 
-    generation.do_launch(study)
+    lifecycle.do_launch(study)
     seen = set()
     for _ in range(2):  # conditions are balanced: the second participant gets the other method
         participant_client = Client()

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from studies import lifecycle
 from studies.models import GenerationJob, Study
-from studies.stimuli import generation
+from studies.stimuli import configuration, generation
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,8 @@ def test_a_trust_study_with_few_survivors_warns_and_launches_only_when_accepted(
     assert warning in err.getvalue()
     assert warning in generation.generation_progress(study)["job"]["warning"]
 
-    with pytest.raises(generation.StudyError, match="accept the smaller number"):
-        generation.do_launch(study)
+    with pytest.raises(configuration.StudyError, match="accept the smaller number"):
+        lifecycle.do_launch(study)
     assert Study.objects.get(pk=study.pk).status == "ready"
 
     page = researcher_client.post(
@@ -36,7 +37,7 @@ def test_a_trust_study_with_few_survivors_warns_and_launches_only_when_accepted(
     assert Study.objects.get(pk=study.pk).status == "ready"
 
     Study.objects.filter(pk=study.pk).update(accept_fewer_trials=True)
-    study = generation.do_launch(Study.objects.get(pk=study.pk))
+    study = lifecycle.do_launch(Study.objects.get(pk=study.pk))
     assert study.status == "live"
     assert study.config_snapshot["trials_available_per_participant"] == 2
     assert study.config_snapshot["accept_fewer_trials"] is True
@@ -45,4 +46,4 @@ def test_a_trust_study_with_few_survivors_warns_and_launches_only_when_accepted(
 def test_a_study_with_enough_images_launches_without_accepting_anything(researcher_world):
     study = researcher_world.generate(researcher_world.class_discrimination_study(trials_per_participant=5))
     assert GenerationJob.objects.get(study=study).warning == ""
-    assert generation.do_launch(study).status == "live"
+    assert lifecycle.do_launch(study).status == "live"

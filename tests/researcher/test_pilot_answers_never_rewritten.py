@@ -7,7 +7,7 @@ import pytest
 from studies.models import Trial
 from studies.participants import flow as participation
 from studies.results import export
-from studies.stimuli import generation
+from studies.stimuli import bank
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_a_trial_nobody_was_assigned_is_updated_in_place(researcher_world):
     first = Trial.objects.get(study=study, index=0)
     study.seed, study.max_images = 99, 3
     study.save()
-    generation.sync_trials(study, generation.build_bank(study))
+    bank.sync_trials(study, bank.build_bank(study))
     assert not Trial.all_versions.filter(study=study, retired_at__isnull=False).exists()
     assert Trial.objects.get(study=study, index=0).pk == first.pk
 

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
+from studies import lifecycle
 from studies.models import Participant
 from studies.results import export, faithfulness
-from studies.stimuli import generation
 from studies.tasks import cached_bundle
 from tests.support import factories
 from tests.support.researcher_world import IN_VIEW
@@ -42,7 +42,7 @@ def test_a_within_subjects_study_on_a_researchers_photographs(researcher_world):
     study.save()
     study = world.generate(study)
     assert "".join(export.export_responses(study)) == before
-    study = generation.do_launch(study)
+    study = lifecycle.do_launch(study)
 
     # simulated participants play it through the pages
     out = io.StringIO()

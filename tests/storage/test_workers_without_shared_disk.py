@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from explain_engine.synthetic import CLASSES
+from studies import lifecycle
 from studies.management.commands.simulate_participants import LocalServer
 from studies.models import Response, Stimulus, Study
 from studies.participants.bots import do_simulate
@@ -97,7 +98,7 @@ def test_two_workers_without_shared_disk_make_a_study_that_is_played_and_analyse
     assert names <= set(stimulus_keys)
     assert {n.split("/")[0] for n in s3_media.keys()} == {"checkpoints", "images", "maps", "stimuli"}
 
-    study = generation.do_launch(Study.objects.get(pk=study.pk))
+    study = lifecycle.do_launch(Study.objects.get(pk=study.pk))
     with LocalServer() as server:
         report = do_simulate(study, base_url=server.url, n=3, policy="oracle", concurrency=3)
     assert report.completed == 3, [r.error for r in report.failed]

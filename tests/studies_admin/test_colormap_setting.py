@@ -4,7 +4,7 @@ import pytest
 
 from explain_engine.render import RECIPE_VERSION
 from studies.models import Stimulus
-from studies.stimuli import generation
+from studies.stimuli import configuration
 
 from .test_admin_access import generate_inline
 
@@ -47,13 +47,13 @@ def test_a_cividis_study_records_its_colormap_and_gets_new_stimuli_beside_the_je
 @pytest.mark.django_db
 def test_an_unknown_colormap_is_a_configuration_error(cd_study):
     cd_study.colormap = "rainbow"
-    assert "colormap must be one of jet, cividis, viridis" in generation.study_config_errors(cd_study)
+    assert "colormap must be one of jet, cividis, viridis" in configuration.study_config_errors(cd_study)
 
 
 @pytest.mark.django_db
 def test_changing_the_colormap_of_a_ready_study_sends_it_back_to_draft(cd_study):
     cd_study.status = "ready"
-    assert generation.mark_stale_if_changed(cd_study, ["colormap"])
+    assert configuration.mark_stale_if_changed(cd_study, ["colormap"])
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ the parameters its method ran with."""
 import pytest
 
 from studies.models import Stimulus
-from studies.stimuli import generation
+from studies.stimuli import configuration
 
 from .test_admin_access import generate_inline
 
@@ -13,7 +13,7 @@ from .test_admin_access import generate_inline
 def test_a_study_generates_the_new_methods_and_records_their_parameters(cd_study):
     cd_study.methods = ["random", "smoothgrad", "eigencam"]
     cd_study.save()
-    assert generation.study_config_errors(cd_study) == []
+    assert configuration.study_config_errors(cd_study) == []
     job = generate_inline(cd_study)
     job.refresh_from_db()
     assert job.status == "done" and job.failed == 0

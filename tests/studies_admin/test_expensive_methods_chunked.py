@@ -2,7 +2,8 @@
 
 from types import SimpleNamespace
 
-from studies.stimuli.generation import Unit, make_chunks
+from studies.stimuli.content_keys import Unit
+from studies.stimuli.generation import make_chunks
 
 
 def unit(image_id, method, model_id=1):

@@ -2,20 +2,21 @@
 
 import pytest
 
+from studies import lifecycle
 from studies.models import Study
-from studies.stimuli import generation
+from studies.stimuli import configuration, generation
 
 from .test_admin_access import generate_inline
 
 
 @pytest.mark.django_db(transaction=True)
 def test_launch_is_refused_until_every_trial_has_its_stimuli(researcher_client, cd_study):
-    with pytest.raises(generation.StudyError, match="generate the stimuli first"):
-        generation.do_launch(cd_study)
+    with pytest.raises(configuration.StudyError, match="generate the stimuli first"):
+        lifecycle.do_launch(cd_study)
     job = generation.do_start_generation(cd_study, enqueue=lambda job_id: None)
     chunks = generation.do_plan(job.pk, generation_bundle())
-    with pytest.raises(generation.StudyError, match="still being generated"):
-        generation.do_launch(cd_study)
+    with pytest.raises(configuration.StudyError, match="still being generated"):
+        lifecycle.do_launch(cd_study)
     # The admin button says so too, and changes nothing.
     response = researcher_client.post(f"/admin/studies/study/{cd_study.pk}/launch/", follow=True)
     assert "still being generated" in response.content.decode()
@@ -37,22 +38,22 @@ def generation_bundle():
 @pytest.mark.django_db(transaction=True)
 def test_launch_freezes_the_configuration_and_a_live_study_cannot_be_edited(researcher_client, cd_study):
     generate_inline(cd_study)
-    generation.do_launch(cd_study)
+    lifecycle.do_launch(cd_study)
     study = Study.objects.get(pk=cd_study.pk)
     snap = study.config_snapshot
     assert snap["methods"] == ["gradcam", "guided_backprop"] and snap["seed"] == 11
     assert snap["models"]["model"]["weights_sha256"] == cd_study.model.weights_sha256
     assert snap["trials"]["total"] == study.trials.count() == 20
     assert snap["stimuli"]["count"] == 20 and snap["launched_at"]
-    assert snap == {**generation.study_config_dict(study), "launched_at": snap["launched_at"]}
+    assert snap == {**lifecycle.study_config_dict(study), "launched_at": snap["launched_at"]}
 
     response = researcher_client.post(f"/admin/studies/study/{study.pk}/change/", {"name": "Renamed", "seed": 99})
     assert response.status_code in (200, 302)
     after = Study.objects.get(pk=study.pk)
     assert (after.name, after.seed, after.config_snapshot) == (study.name, 11, snap)
-    with pytest.raises(generation.StudyError):
+    with pytest.raises(configuration.StudyError):
         generation.do_start_generation(after)
 
-    generation.do_close(after)
+    lifecycle.do_close(after)
     closed = Study.objects.get(pk=study.pk)
     assert closed.status == "closed" and closed.closed_at and closed.trials.count() == 20

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from studies.models import Study
 from studies.results import analysis, export
-from studies.stimuli import generation
+from studies.stimuli import bank
 
 
 class Command(BaseCommand):
@@ -74,9 +74,7 @@ class Command(BaseCommand):
             plan=tuple(plan) if plan else None,
             alpha=alpha,
             power=power,
-            trials_per_participant=(generation.trials_available(study) or study.trials_per_participant)
-            if study
-            else None,
+            trials_per_participant=(bank.trials_available(study) or study.trials_per_participant) if study else None,
         )
         result = {"study": slug, **result}
         if study is not None:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from explain_engine.demo_train import DemoWeightsError
 from studies.demo import DEMO_USERNAME, bots_command, do_build_demo, do_reset_demo_staff
-from studies.stimuli import generation
+from studies.stimuli import configuration
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         say = self.stdout.write
         try:
             studies = do_build_demo(say, retrain=options["retrain"])
-        except (generation.StudyError, DemoWeightsError) as exc:
+        except (configuration.StudyError, DemoWeightsError) as exc:
             raise CommandError(str(exc)) from exc
         password = do_reset_demo_staff()
         host = options["host"].rstrip("/")

@@ -4,9 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.management import study_or_error
+from studies.management import progress_bar, study_or_error
 from studies.models import GenerationJob, JobStatus
-from studies.stimuli import generation
+from studies.stimuli import configuration, generation
 
 
 class Command(BaseCommand):
@@ -35,7 +35,7 @@ class Command(BaseCommand):
                 self._run_inline(job)
             else:
                 job = generation.do_start_generation(study, force=force)
-        except generation.StudyError as exc:
+        except configuration.StudyError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Job {job.pk} for {study.name}")
         if no_wait and not inline:
@@ -47,14 +47,14 @@ class Command(BaseCommand):
         from studies.tasks import cached_bundle
 
         chunks = generation.do_plan(job.pk, cached_bundle)
-        bar = generation.ProgressPrinter(self.stdout)
+        bar = progress_bar.ProgressPrinter(self.stdout)
         for chunk in chunks:
             generation.do_process_chunk(chunk, cached_bundle, device=resolve_device())
             j = GenerationJob.objects.get(pk=job.pk)
             bar(j.done + j.failed, j.total)
 
     def _follow(self, study, job, timeout, interval):
-        bar = generation.ProgressPrinter(self.stdout)
+        bar = progress_bar.ProgressPrinter(self.stdout)
         started = time.monotonic()
         while True:
             data = generation.generation_progress(study)

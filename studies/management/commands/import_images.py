@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.stimuli.generation import ProgressPrinter
+from studies.management.progress_bar import ProgressPrinter
 from studies.stimuli.imports import ImportRefused, inspect_archive, write_plan
 
 
