@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -173,3 +174,17 @@ def test_monitor_numbers(researcher_client):
     html = page.content.decode()
     assert page.status_code == 200 and "js/monitor.js" in html
     assert f'data-url="{reverse("studies:study-monitor-data", kwargs={"study_id": study.pk})}"' in html
+
+
+@pytest.mark.django_db
+def test_the_results_table_shows_the_mixed_model_beside_wilson(researcher_client):
+    from studies.results.reports import study_analysis
+
+    built = F.class_discrimination_between()
+    result, _ = study_analysis(built.study)
+    html = researcher_client.get(reverse("studies:study-results", kwargs={"study_id": built.study.pk})).content.decode()
+    cells = re.findall(r'data-testid="mixed-model">([^<]*)</td>', html)
+    assert len(cells) == len(result["methods"])
+    for cell, values in zip(cells, result["methods"].values(), strict=True):
+        me = values["mixed_effects"]
+        assert cell == f"{me['accuracy']:.3f} [{me['ci_low']:.3f}, {me['ci_high']:.3f}]"
