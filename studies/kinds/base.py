@@ -12,6 +12,7 @@ every kind, and only the analysis pays for pandas.
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ class KindContext:
     predictions: dict = field(default_factory=dict)  # (model id, image id) -> top labels, best first
 
 
-class TaskKind:
+class TaskKind(ABC):
     """The base of every kind. Subclasses set the names and override what differs."""
 
     name = ""
@@ -157,10 +158,10 @@ class TaskKind:
         return tuple(self.model_fields) + ("kind_settings",)
 
     # --- images and the trial bank -------------------------------------------------------------
+    @abstractmethod
     def eligibility(self, study: Study):
         """The images that qualify (studies.stimuli.eligibility.Eligibility), or None when the
         configuration does not say yet."""
-        raise NotImplementedError
 
     def eligibility_text(self, study: Study, eligible: int) -> str:
         return f"{eligible} images qualify for {self.label.lower()}."
@@ -172,10 +173,10 @@ class TaskKind:
     def no_image_error(self) -> str:
         return f"no image of this set qualifies for {self.label.lower()}"
 
+    @abstractmethod
     def build_bank(self, study: Study, context: KindContext) -> list:
         """The seeded trial bank (a list of studies.design.BankEntry): a pure function of the study's
         configuration and `context`."""
-        raise NotImplementedError
 
     def surviving_count(self, study: Study, context: KindContext, bank: Sequence) -> int | None:
         """Images left after the kind's prediction rules (None: the kind has none)."""
@@ -197,8 +198,9 @@ class TaskKind:
         rng.shuffle(options)
         return tuple(options), {}
 
+    @abstractmethod
     def questions(self, assignment: Assignment, panels: Sequence) -> list[Question]:
-        raise NotImplementedError
+        """The trial's questions, each with its options and keys, in page order."""
 
     def displayed_panels(self, assignment: Assignment, panels: Sequence) -> list:
         """The panels (TrialPanel rows, stimulus loaded) in the order the participant sees them."""
@@ -214,9 +216,9 @@ class TaskKind:
         return {}
 
     # --- answers -------------------------------------------------------------------------------
+    @abstractmethod
     def parse_answer(self, assignment: Assignment, data: Mapping) -> Scored:
         """Validate the posted answer against the trial; raise AnswerError (nothing is written)."""
-        raise NotImplementedError
 
     @staticmethod
     def pick(data: Mapping, question: Question) -> str:
@@ -258,10 +260,10 @@ class TaskKind:
         return ["accuracy", "rt"]
 
     # --- simulated participants ----------------------------------------------------------------
+    @abstractmethod
     def oracle_answer(self, oracle, stimuli: Sequence, questions: Mapping, instruction: str) -> dict | None:
         """The answer (question name -> option value) of a participant who sees perfectly, from the
         ground-truth boxes and the stored predictions. `stimuli` are the page's panels in the order
         shown (Stimulus rows, None where unknown), `questions` maps each question's name to its
         option values as shown, `instruction` is an attention check's text. None: no opinion (the bot
         answers at random)."""
-        raise NotImplementedError

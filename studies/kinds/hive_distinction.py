@@ -74,14 +74,12 @@ class HiveDistinction(HiveKind):
     def build_bank(self, study, context: KindContext):
         model, settings = study.model, self.settings_of(study)
         right, wrong = split_by_correctness(context, model)
-        # Q2 needs the correct class among the four panels.
-        in_top = [
-            im for im in right + wrong if set(predicted(context, model, im)[:PANELS]) & set(true_labels(context, im))
-        ]
-        keep = {im.id for im in in_top}
-        right = [im for im in right if im.id in keep]
-        wrong = [im for im in wrong if im.id in keep and len(predicted(context, model, im)) >= PANELS]
-        right = [im for im in right if len(predicted(context, model, im)) >= PANELS]
+
+        def usable(im):  # four panels, and the correct class among them (Q2 needs it)
+            top = predicted(context, model, im)
+            return len(top) >= PANELS and bool(set(top[:PANELS]) & set(true_labels(context, im)))
+
+        right, wrong = [im for im in right if usable(im)], [im for im in wrong if usable(im)]
         chosen = choose_mix(right, wrong, settings["incorrect_share"], study.max_images, study.seed)
         bank: list[design.BankEntry] = []
         for im in chosen:
