@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, TextField
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ from ..models import (
     TrialKind,
     TrialPanel,
 )
+from ..prepared_queries import PreparedQuery, attach_prefetched
 from .privacy import external_id_for_storage
 
 # Query parameters recorded from recruitment platforms: the id parameter, then the extras.
@@ -189,10 +190,21 @@ def unique_row(queryset):
     return rows[0] if rows else None
 
 
+# The lookups of every participant page, compiled once per process (studies/prepared_queries.py).
+_PARTICIPANT_BY_TOKEN = PreparedQuery(
+    lambda study_id, token: Participant.objects.filter(study_id=study_id, token=token).order_by()[:1]
+)
+_PARTICIPANT_BY_EXTERNAL_ID = PreparedQuery(
+    lambda study_id, source, external_id: Participant.objects.filter(
+        study_id=study_id, external_source=source, external_id=external_id
+    ).order_by()[:1]
+)
+
+
 def find_by_token(study: Study, token: str | None) -> Participant | None:
     if not token:
         return None
-    participant = unique_row(Participant.objects.filter(study=study, token=token))
+    participant = _PARTICIPANT_BY_TOKEN.first(study.pk, token)
     if participant is not None:
         participant.study = study  # the view has the study
     return participant
@@ -201,9 +213,7 @@ def find_by_token(study: Study, token: str | None) -> Participant | None:
 def find_by_external(study: Study, identity: ExternalIdentity) -> Participant | None:
     if not identity.external_id:
         return None
-    participant = unique_row(
-        Participant.objects.filter(study=study, external_source=identity.source, external_id=identity.stored_id)
-    )
+    participant = _PARTICIPANT_BY_EXTERNAL_ID.first(study.pk, identity.source, identity.stored_id)
     if participant is not None:
         participant.study = study
     return participant
@@ -280,14 +290,23 @@ def study_bank(study: Study) -> list[design.BankEntry]:
 # the trials' count and newest id (one small query) say the bank is the one it read.
 _LIVE_BANKS: dict[int, tuple[tuple, tuple[list[design.BankEntry], dict[int, int]]]] = {}
 _LIVE_BANKS_KEPT = 16
+_BANK_VERSION = PreparedQuery(
+    lambda study_id, kinds: (
+        Trial.objects.filter(study_id=study_id, kind__in=kinds)
+        .order_by()
+        .values("study_id")
+        .annotate(n=Count("id"), newest=Max("id"))
+        .values_list("n", "newest")
+    )
+)
 
 
 def _bank_with_trial_ids(study: Study) -> tuple[list[design.BankEntry], dict[int, int]]:
     """The bank, and the trial id of each bank index; shared, not to be changed by the caller."""
     if study.status != StudyStatus.LIVE:
         return _read_bank_with_trial_ids(study)
-    trials = Trial.objects.filter(study=study, kind__in=[TrialKind.MAIN, TrialKind.ATTENTION]).order_by()
-    key = (study.launched_at, *trials.aggregate(n=Count("id"), newest=Max("id")).values())
+    version = _BANK_VERSION(study.pk, [TrialKind.MAIN, TrialKind.ATTENTION])
+    key = (study.launched_at, *(version[0] if version else (0, None)))
     kept = _LIVE_BANKS.get(study.pk)
     if kept is not None and kept[0] == key:
         return kept[1]
@@ -369,12 +388,17 @@ def claim_slot(study: Study, pilot: bool, arms: list[str]) -> ConditionSlot | No
 
     Must run inside the consent's transaction: the lock keeps the slot until the participant holding
     it is committed, and other consents skip to the next place meanwhile."""
-    return (
+    return _FREE_SLOT.first(study.pk, pilot, list(arms))
+
+
+_STUDY_STATUS = PreparedQuery(lambda study_id: Study.objects.filter(pk=study_id).values_list("status"))
+_FREE_SLOT = PreparedQuery(
+    lambda study_id, pilot, arms: (
         ConditionSlot.objects.select_for_update(skip_locked=True)
-        .filter(study=study, is_pilot=pilot, arm__in=arms, participant=None)
-        .order_by("rank", "arm_order")
-        .first()
+        .filter(study_id=study_id, is_pilot=pilot, arm__in=arms, participant=None)
+        .order_by("rank", "arm_order")[:1]
     )
+)
 
 
 def do_consent(
@@ -398,7 +422,7 @@ def do_consent(
         raise ParticipationError("Please accept the HIT before starting the study.", status=403)
     now = now or timezone.now()
     # The status as of now (it may have closed since `study` was read).
-    study.status = Study.objects.filter(pk=study.pk).values_list("status", flat=True).get()
+    study.status = _STUDY_STATUS(study.pk)[0][0]
     check_open_for_new(study, pilot=pilot)
     existing = find_by_external(study, identity)
     if existing is not None:
@@ -490,12 +514,23 @@ def upcoming_assignments(participant: Participant, n: int = 2) -> list[Assignmen
 
     Answers are recorded in order, so the current trial is at position `answered_count`."""
     start = participant.answered_count
-    return list(
+    upcoming = _ASSIGNMENTS_FROM(participant.pk, start, start + n)
+    trials = [assignment.trial for assignment in upcoming]
+    if trials:
+        attach_prefetched(trials, "panels", _PANELS_OF([t.pk for t in trials]), "trial_id")
+    return upcoming
+
+
+_ASSIGNMENTS_FROM = PreparedQuery(
+    lambda participant_id, start, end: (
         Assignment.objects.select_related("trial")
-        .prefetch_related(Prefetch("trial__panels", queryset=TrialPanel.objects.select_related("stimulus")))
-        .filter(participant=participant, position__gte=start, position__lt=start + n)
+        .filter(participant_id=participant_id, position__gte=start, position__lt=end)
         .order_by("position")
     )
+)
+_PANELS_OF = PreparedQuery(
+    lambda trial_ids: TrialPanel.objects.select_related("stimulus").filter(trial_id__in=trial_ids)
+)
 
 
 def current_assignment(participant: Participant) -> Assignment | None:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..kinds import kind_of
 from ..models import ParticipantStatus, Study
+from ..prepared_queries import PreparedQuery
 from . import flow as p
 from .bots import is_valid_simulation_token
 
@@ -62,13 +63,16 @@ def step_url(study: Study, step: str) -> str:
     return reverse(names[step], args=[study.slug])
 
 
+_STUDY_BY_SLUG = PreparedQuery(lambda slug: Study.objects.filter(slug=slug).order_by()[:1])
+
+
 def participant_page(view):
     """Look up the study, attach the participant from the cookie, turn ParticipationError into a page."""
 
     @functools.wraps(view)
     @never_cache
     def wrapper(request, slug, *args, **kwargs):
-        study = p.unique_row(Study.objects.filter(slug=slug))
+        study = _STUDY_BY_SLUG.first(slug)
         if study is None:
             response = message_page(request, "Study not found", "There is no study at this address.", 404)
         else:
