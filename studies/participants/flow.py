@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, TextField
+from django.db.models import Count, F, Max, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -275,9 +275,11 @@ def holding_filter(study: Study, now=None) -> Q:
 def dropped_filter(study: Study, now=None) -> Q:
     """The others (`holding_filter`'s complement), spelled so that the participant_activity index
     finds them without reading the participants who hold a slot."""
-    return Q(status=ParticipantStatus.ABANDONED) | Q(
-        status=ParticipantStatus.ACTIVE, last_seen_at__lt=_slot_cutoff(study, now)
-    )
+    return _dropped_since(_slot_cutoff(study, now), ParticipantStatus.ABANDONED, ParticipantStatus.ACTIVE)
+
+
+def _dropped_since(cutoff, abandoned: str, active: str) -> Q:
+    return Q(status=abandoned) | Q(status=active, last_seen_at__lt=cutoff)
 
 
 def study_bank(study: Study) -> list[design.BankEntry]:
@@ -350,18 +352,30 @@ def release_dropped_slots(study: Study, pilot: bool, now=None) -> int:
 
     One short read, and an UPDATE only when someone dropped; a dropout who returns later keeps its
     condition and plan."""
-    dropped = Participant.objects.filter(study=study, is_pilot=pilot).filter(dropped_filter(study, now))
     # Two statements, not an UPDATE with a subquery: on a table that filled within seconds (a
     # recruitment wave) the planner's statistics said one row, and it joined every slot to every
     # participant, so each consent cost more than the last. Usually nobody who dropped still holds
     # a slot: no write at all.
-    holding = ConditionSlot.objects.filter(participant_id=OuterRef("pk"))
-    dropped_ids = list(dropped.filter(Exists(holding)).order_by().values_list("id", flat=True))
+    statuses = (ParticipantStatus.ABANDONED.value, ParticipantStatus.ACTIVE.value)
+    dropped_ids = [row[0] for row in _DROPPED_HOLDING_A_SLOT(study.pk, pilot, _slot_cutoff(study, now), *statuses)]
     if not dropped_ids:
         return 0
     return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant_id__in=dropped_ids).update(
         participant=None
     )
+
+
+_DROPPED_HOLDING_A_SLOT = PreparedQuery(
+    lambda study_id, pilot, cutoff, abandoned, active: (
+        Participant.objects.filter(study_id=study_id, is_pilot=pilot)
+        .filter(_dropped_since(cutoff, abandoned, active))
+        # IN, not Exists: both are one semi-join to PostgreSQL, and Exists puts a constant into the
+        # parameters, which a prepared query cannot keep.
+        .filter(id__in=ConditionSlot.objects.filter(participant__isnull=False).values("participant_id"))
+        .order_by()
+        .values_list("id")
+    )
+)
 
 
 def add_slot_ranks(study: Study, pilot: bool, arms: list[str], ranks: int = SLOT_RANKS_AHEAD) -> None:
