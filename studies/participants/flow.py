@@ -423,9 +423,14 @@ def do_consent(
     simulated: bool = False,
     now=None,
     token: str | None = None,
+    started: StartDecision | None = None,
 ) -> Participant:
     """Create the participant with a condition and a stored plan, or return the existing one
     (to the browser that holds it: see `check_holder`).
+
+    `started` is `do_start`'s decision to consent, taken in this request on `study` as read in this
+    request: the study's status and the identity's participation are not read again (a participation
+    made in between by a racing request is still found, by the unique constraint).
 
     The condition is the free slot of lowest rank, claimed with SKIP LOCKED, so consents run side by
     side: two consents never take the same slot, and the arms stay within one participant of each
@@ -435,13 +440,14 @@ def do_consent(
     if identity.is_mturk_preview:
         raise ParticipationError("Please accept the HIT before starting the study.", status=403)
     now = now or timezone.now()
-    # The status as of now (it may have closed since `study` was read).
-    study.status = _STUDY_STATUS(study.pk)[0][0]
-    check_open_for_new(study, pilot=pilot)
-    existing = find_by_external(study, identity)
-    if existing is not None:
-        check_holder(existing, identity, token)
-        return existing
+    if started is None or started.action != "consent":
+        # The status as of now (it may have closed since `study` was read).
+        study.status = _STUDY_STATUS(study.pk)[0][0]
+        check_open_for_new(study, pilot=pilot)
+        existing = find_by_external(study, identity)
+        if existing is not None:
+            check_holder(existing, identity, token)
+            return existing
     bank, trial_ids = _bank_with_trial_ids(study)
     if not any(e.is_main for e in bank):
         raise StudyNotOpen("This study has no trials yet. Please try again later.")

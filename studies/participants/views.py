@@ -157,6 +157,7 @@ def start(request, study):
             pilot=decision.pilot,
             simulated=is_simulated(params, study),
             token=request.participant_token,
+            started=decision,
         )
         return redirect_to_step(study, participant, set_cookie=True)
     context = {
