@@ -130,7 +130,8 @@ def participant_plan(
     row gives its column, so that across rows every image is shown with every method equally often.
     """
     rng = random.Random(participant_seed)
-    main = [e for e in bank if e.is_main]
+    # Every consent plans over the whole bank (hundreds of entries): one pass over it, not one per trial.
+    main = [e for e in bank if e.kind == MAIN]
     if design == "within":
         chosen = _within_sequence(main, methods, trials_per_participant, latin_row or 0, rng)
     else:
@@ -138,13 +139,14 @@ def participant_plan(
             raise ValueError(f"condition {condition!r} is not one of the study's methods")
         image_order = sorted({e.image_id for e in main})
         picked_images = rng.sample(image_order, min(trials_per_participant, len(image_order)))
-        chosen = []
-        for image_id in picked_images:
-            candidates = [e for e in main if e.image_id == image_id and e.method == condition]
-            chosen.append(rng.choice(candidates))
+        of_condition: dict[int, list[BankEntry]] = {}
+        for e in main:
+            if e.method == condition:
+                of_condition.setdefault(e.image_id, []).append(e)
+        chosen = [rng.choice(of_condition.get(image_id, [])) for image_id in picked_images]
         rng.shuffle(chosen)
 
-    checks = [e for e in bank if e.is_attention_check]
+    checks = [e for e in bank if e.kind == ATTENTION]
     checks = rng.sample(checks, min(attention_checks, len(checks)))
     sequence: list[BankEntry] = list(chosen)
     for check in checks:
