@@ -63,8 +63,9 @@ MAX_COMMENT_LENGTH = 5000
 MAX_RT_MS = 24 * 3600 * 1000
 TOUCH_INTERVAL = timedelta(minutes=1)
 PILOT_STATUSES = (StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.LIVE)
-# Free places made per arm when every place is taken; more ranks ahead mean fewer of these inserts.
-SLOT_RANKS_AHEAD = 4
+# Free places made per arm when every place is taken. In a recruitment wave every consent that finds
+# none (a dozen at once) adds places and tries again: more ranks ahead make that rarer.
+SLOT_RANKS_AHEAD = 16
 MAX_SLOT_ROUNDS = 50
 
 ALREADY_ANSWERED = "This trial has already been answered."
