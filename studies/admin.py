@@ -404,6 +404,14 @@ def _setting_field(kind, setting):
     label = f"{kind.label}: {setting.label}"
     if setting.type is bool:
         return forms.BooleanField(required=False, label=label, help_text=setting.help_text, initial=setting.default)
+    if setting.choices:
+        return forms.ChoiceField(
+            required=False,
+            label=label,
+            help_text=setting.help_text,
+            initial=setting.default,
+            choices=[("", "---------"), *setting.choices],
+        )
     field = forms.FloatField if setting.type is float else forms.IntegerField
     return field(
         required=False,

@@ -33,15 +33,21 @@ class Setting:
 
     name: str
     label: str
-    type: type  # bool, int or float
+    type: type  # bool, int, float, or str with `choices`
     default: Any
     help_text: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    choices: Sequence[tuple[str, str]] = ()  # (value, label) of a str setting, the default among them
 
     def clean(self, value):
         if value in (None, ""):
             return self.default
+        if self.choices:
+            allowed = [v for v, _ in self.choices]
+            if str(value) not in allowed:
+                raise ValueError(f"{self.label}: {value!r} is not one of {', '.join(allowed)}")
+            return str(value)
         if self.type is bool:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
@@ -293,4 +299,5 @@ class TaskKind(ABC):
         ground-truth boxes and the stored predictions. `stimuli` are the page's panels in the order
         shown (Stimulus rows, None where unknown), `questions` maps each question's name to its
         option values as shown, `instruction` is an attention check's text. None: no opinion (the bot
-        answers at random)."""
+        answers at random). `oracle.memory` is a dict that lasts for the simulated participant's
+        session (what a learning block taught it)."""
