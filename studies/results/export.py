@@ -63,6 +63,10 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
+    # Added with forward simulation: the block (learning / test), its round, and the image's stratum.
+    "block",
+    "round",
+    "stratum",
 ]
 
 PARTICIPANT_COLUMNS = [
