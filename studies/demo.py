@@ -44,10 +44,10 @@ FORWARD_SIMULATION_SLUG = "demo-forward-simulation"
 # Forward simulation's bias scenario needs the cue on scenes without a star too (the demo set draws it
 # almost only with stars): a second set, after the first, with the stripes on half of every kind of scene.
 FORWARD_IMAGE_SET_NAME = "Demo shapes (stripes on any scene)"
-FORWARD_IMAGES = 120
+FORWARD_IMAGES = 160
 FORWARD_IMAGE_START = 2_000_000
 FORWARD_BIAS = {"label": "star", "p_with": 0.5, "p_without": 0.5}
-FORWARD_METHODS = ["gradcam"]
+FORWARD_METHODS = ["gradcam", "random"]  # random: maps that show nothing (its utility should be near 0)
 HIVE_METHODS = ["gradcam", "guided_gradcam"]
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]

@@ -14,9 +14,10 @@ outcome is test accuracy per arm, and a method's utility is its accuracy minus t
 the network through one arm.
 
 Scenarios (the paper's three use cases), chosen in the settings or through the presets:
-- bias: a share of the images carry an annotated background cue (boxes marked `cue:` in labels.csv),
-  so that a network whose decision follows the cue can be found out (the demo: the weak network
-  takes diagonal stripes for a star);
+- bias: a share of the images carry an annotated background cue (boxes marked `cue:` in labels.csv)
+  and get the decision the cue stands for although they do not show that class (the class the
+  network predicts most often on cue images that do not show it), the others carry no cue: the
+  demo's weak network takes diagonal stripes for a star;
 - failure cases: a share of the images are ones the network gets wrong;
 - expert strategy: images at random.
 Every block of a participant keeps the scenario's share, as near as its size allows.
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from .. import design
 from . import register
 from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
-from .hive_common import labelled_images, predicted, split_by_correctness
+from .hive_common import labelled_images, predicted, split_by_correctness, true_labels
 from .presets import Preset, register_preset
 
 LEARNING, TEST = "learning", "test"
@@ -40,6 +41,9 @@ EXPERT, FAILURES, BIAS = "expert_strategy", "failure_cases", "bias"
 Q_LEARNING = "Study the model's decision, then go on."
 Q_TEST = "Which class will the model predict for this image?"
 ACKNOWLEDGE = "seen"
+# The bots' oracle takes a map to point at an object or cue when its mass there is this many times
+# denser than over the whole map (a map that shows nothing in particular teaches nothing).
+POINTED_LIFT = 1.5
 
 ROUNDS = Setting("rounds", "Rounds (a learning block, then a test block)", int, 3, minimum=1, maximum=10)
 LEARNING_TRIALS = Setting(
@@ -57,7 +61,7 @@ SCENARIO = Setting(
     choices=(
         (EXPERT, "Expert strategy: images at random"),
         (FAILURES, "Failure cases: a share of images the model gets wrong"),
-        (BIAS, "Bias: a share of images with an annotated background cue"),
+        (BIAS, "Bias: a share of images whose decision follows an annotated background cue"),
     ),
 )
 INCORRECT_SHARE = Setting(
@@ -71,10 +75,11 @@ INCORRECT_SHARE = Setting(
 )
 CUE_SHARE = Setting(
     "cue_share",
-    "Bias: share of images with the cue",
+    "Bias: share of images whose decision follows the cue",
     float,
     0.5,
-    "Images with a box marked as a cue (`cue:<name>` in labels.csv), in every block as near as its size allows.",
+    "Images with a box marked as a cue (`cue:<name>` in labels.csv) that get the class the cue stands for without "
+    "showing it; the others have no cue. In every block, as near as its size allows.",
     minimum=0.05,
     maximum=0.95,
 )
@@ -88,8 +93,31 @@ ANSWER_OPTIONS = Setting(
 )
 
 
+# How the refusals name the scenario's images.
+SPECIAL = {FAILURES: "the model gets wrong", BIAS: "with a cue the decision follows"}
+
+
 def has_cue(image) -> bool:
     return any(b.get("cue") for b in image.boxes or [])
+
+
+def follows_the_cue(context: KindContext, model, cue_images: Sequence) -> list:
+    """The cue images whose decision follows the cue: the network predicts the class the cue stands for
+    and the image does not show it. That class is the one it predicts most often on cue images that
+    do not show their predicted class (the demo's weak network: star, on stripes)."""
+    off_label = Counter()
+    for im in cue_images:
+        top = predicted(context, model, im)[0]
+        if top not in true_labels(context, im):
+            off_label[top] += 1
+    if not off_label:
+        return []
+    cue_class = min(off_label, key=lambda c: (-off_label[c], c))
+    return [
+        im
+        for im in cue_images
+        if predicted(context, model, im)[0] == cue_class and cue_class not in true_labels(context, im)
+    ]
 
 
 def images_needed(settings: dict) -> int:
@@ -159,17 +187,18 @@ class ForwardSimulation(TaskKind):
         if found is not None:
             images = found.images
             if settings["scenario"] == BIAS:
+                # Before predictions: the cue images bound those whose decision follows the cue.
                 cue = sum(1 for im in images if has_cue(im))
                 errors.append(shortage("with a cue", cue, len(images) - cue, settings, settings["cue_share"]))
-            elif settings["scenario"] == FAILURES:
-                errors.append(self._stored_failure_shortage(study, images, settings))
-            elif len(images) < needed:
+            if settings["scenario"] != EXPERT and not any(errors):
+                errors.append(self._stored_shortage(study, images, settings))
+            elif settings["scenario"] == EXPERT and len(images) < needed:
                 errors.append(f"forward simulation needs {needed} images per participant; {len(images)} qualify")
         return [e for e in errors if e]
 
-    def _stored_failure_shortage(self, study, images, settings) -> str:
-        """The failure-case counts from stored predictions, when the model's current weights have
-        them for every image (else the planning refuses, once it has computed them)."""
+    def _stored_shortage(self, study, images, settings) -> str:
+        """The scenario's counts from stored predictions, when the model's current weights have them
+        for every image (else the planning refuses, once it has computed them)."""
         from ..models import Prediction
 
         stored = dict(
@@ -180,8 +209,8 @@ class ForwardSimulation(TaskKind):
         if len(stored) < len(images) or not images:
             return ""
         context = KindContext(images, {}, {(study.model.id, i): top for i, top in stored.items()})
-        right, wrong = split_by_correctness(context, study.model)
-        return shortage("the model gets wrong", len(wrong), len(right), settings, settings["incorrect_share"])
+        special, share, other = self.strata(study, context)
+        return shortage(SPECIAL[settings["scenario"]], len(special), len(other), settings, share)
 
     def eligibility(self, study):
         if study.image_set_id is None or study.model_id is None:
@@ -206,7 +235,9 @@ class ForwardSimulation(TaskKind):
             right, wrong = split_by_correctness(context, study.model)
             return wrong, settings["incorrect_share"], right
         if settings["scenario"] == BIAS:
-            return [im for im in usable if has_cue(im)], settings["cue_share"], [im for im in usable if not has_cue(im)]
+            cue_images = [im for im in usable if has_cue(im)]
+            followers = follows_the_cue(context, study.model, cue_images)
+            return followers, settings["cue_share"], [im for im in usable if not has_cue(im)]
         return [], 0.0, usable
 
     def build_bank(self, study, context: KindContext):
@@ -215,8 +246,7 @@ class ForwardSimulation(TaskKind):
         settings = self.settings_of(study)
         special, share, other = self.strata(study, context)
         if settings["scenario"] != EXPERT:
-            what = "the model gets wrong" if settings["scenario"] == FAILURES else "with a cue"
-            reason = shortage(what, len(special), len(other), settings, share)
+            reason = shortage(SPECIAL[settings["scenario"]], len(special), len(other), settings, share)
             if reason:
                 raise StudyError(reason)
         stratum_name = {FAILURES: ("wrong", "right"), BIAS: ("cue", "no_cue")}.get(settings["scenario"], ("", "any"))
@@ -424,8 +454,8 @@ class ForwardSimulation(TaskKind):
     # --- simulated participants ----------------------------------------------------------------
     def oracle_answer(self, oracle, stimuli, questions, instruction):
         """Learning: remember the decision, and in an explanation arm what the map points at (the
-        object or cue of the image whose box holds most of the map's mass) as evidence for that
-        decision. Test: the decision the remembered evidence of the image's objects and cues
+        object or cue of the image whose box holds the map's mass most densely, if clearly denser
+        than the map overall) as evidence for that decision. Test: the decision the remembered evidence of the image's objects and cues
         favours; without any, the decision seen most often in learning (all a control-arm
         participant can go by)."""
         memory = getattr(oracle, "memory", {})
@@ -453,9 +483,9 @@ def learn_from(oracle, memory: dict, stimulus) -> None:
     memory.setdefault("decisions", Counter())[decision] += 1
     if stimulus.method == design.NO_EXPLANATION:
         return
-    shares = {f: oracle.share_in_boxes(stimulus, f) for f in sorted(features(stimulus.image))}
-    if shares and max(shares.values()) > 0:
-        pointed = max(shares, key=lambda f: (shares[f], f))
+    lifts = {f: oracle.lift_in_boxes(stimulus, f) for f in sorted(features(stimulus.image))}
+    if lifts and max(lifts.values()) >= POINTED_LIFT:
+        pointed = max(lifts, key=lambda f: (lifts[f], f))
         memory.setdefault("evidence", {}).setdefault(pointed, Counter())[decision] += 1
 
 

@@ -27,13 +27,13 @@ def stimulus(im, decision, method="gradcam", pointed=None):
 
 
 class FakeOracle:
-    """The oracle's map reading: all the mass on the feature the stimulus says."""
+    """The oracle's map reading: the mass dense on the feature the stimulus says, thin elsewhere."""
 
     def __init__(self):
         self.memory = {}
 
-    def share_in_boxes(self, stim, feature):
-        return 1.0 if feature == stim.pointed else 0.0
+    def lift_in_boxes(self, stim, feature):
+        return 3.0 if feature == stim.pointed else 0.8
 
 
 def play(oracle, learning, tests):
@@ -105,3 +105,11 @@ def test_the_analysis_scores_test_trials_only_and_reports_utility_by_round():
     assert set(summary["gradcam"]["by_stratum"]) == {"cue", "no_cue"}
     assert summary["gradcam"]["chance"] == 1 / len(OPTIONS)
     assert [(c["a"], c["b"]) for c in comparisons] == [("gradcam", NO_EXPLANATION)]
+
+
+def test_a_map_that_points_at_nothing_in_particular_teaches_nothing():
+    learning = [stimulus(im, d, "random", pointed=None) for _, im, d, _ in LEARNING]
+    tests = [stimulus(im, "?", NO_EXPLANATION) for im in TESTS]
+    oracle = FakeOracle()
+    assert play(oracle, learning, tests) == ["star", "star", "star"]  # as without any map
+    assert "evidence" not in oracle.memory
