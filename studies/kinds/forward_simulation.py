@@ -165,7 +165,7 @@ class ForwardSimulation(TaskKind):
     settings = (ROUNDS, LEARNING_TRIALS, TEST_TRIALS, SCENARIO, INCORRECT_SHARE, CUE_SHARE, ANSWER_OPTIONS)
     needs_predictions = True
     supports_control_arm = True
-    signature_column = "block"
+    signature_column = "round"  # an integer column: empty cells read as missing
     default_style = "overlay"
 
     # --- configuration -------------------------------------------------------------------------
@@ -449,7 +449,7 @@ class ForwardSimulation(TaskKind):
         return summary, comparisons
 
     def plot_names(self):
-        return ["accuracy", "rt"]
+        return ["accuracy", "accuracy_by_round", "rt"]
 
     # --- simulated participants ----------------------------------------------------------------
     def oracle_answer(self, oracle, stimuli, questions, instruction):

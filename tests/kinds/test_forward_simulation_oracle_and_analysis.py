@@ -113,3 +113,15 @@ def test_a_map_that_points_at_nothing_in_particular_teaches_nothing():
     oracle = FakeOracle()
     assert play(oracle, learning, tests) == ["star", "star", "star"]  # as without any map
     assert "evidence" not in oracle.memory
+
+
+def test_the_results_page_draws_the_learning_curve_per_arm():
+    from studies.results import plots
+
+    assert "accuracy_by_round" in KIND.plot_names()
+    result = {
+        "kind": "forward_simulation",
+        "methods": {"gradcam": {"by_round": {"1": 0.5, "2": 0.75}}, NO_EXPLANATION: {"by_round": {"1": 0.5, "2": 0.5}}},
+    }
+    assert plots.render("accuracy_by_round", result).startswith(b"\x89PNG")
+    assert b"Test accuracy per round" in plots.render("accuracy_by_round", result, fmt="svg")

@@ -47,9 +47,9 @@ def test_rounds_alternate_learning_and_test_blocks_and_show_maps_only_when_learn
 
 
 def test_every_block_keeps_the_scenarios_share():
-    study = factories.make_forward_simulation_study(learning_per_round=4, test_per_round=4, attention_checks=0)
-    study.trials_per_participant = 16
-    study.save()
+    study = factories.make_forward_simulation_study(
+        n_images=32, learning_per_round=4, test_per_round=4, attention_checks=0
+    )
     participant = factories.make_participant(study)
     per_block = Counter((r, b, a.trial.payload["stratum"]) for r, b, a, _ in plan_rows(participant))
     for r in (1, 2):
