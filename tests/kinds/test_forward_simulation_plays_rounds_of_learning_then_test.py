@@ -83,3 +83,12 @@ def test_the_plan_is_a_function_of_the_participants_seed():
     assert [p.bank_index for p in plan(7)] != [p.bank_index for p in plan(8)]
     with pytest.raises(ValueError, match="not one of the study's arms"):
         plan(7, condition="guided_backprop")
+
+
+def test_the_faithfulness_report_evaluates_the_methods_maps_not_the_photographs():
+    from studies.results.faithfulness import study_units
+
+    study = factories.make_forward_simulation_study(methods=("gradcam", "guided_gradcam"))
+    units = study_units(study, None, study.seed)
+    assert units and all(set(stimuli) == {"gradcam", "guided_gradcam"} for _, _, stimuli, _ in units)
+    assert all(s.method == m for _, _, stimuli, _ in units for m, s in stimuli.items())
