@@ -518,37 +518,26 @@ def _counts(total: int, shares: Sequence[float]) -> list[int]:
     return [total] + [0] * (len(shares) - 1)
 
 
-register_preset(
-    Preset(
-        "meta-predictor-bias",
-        "Meta-predictor: bias (Colin et al. 2022)",
-        "Colin, Fel, Cadene, Serre, NeurIPS 2022 (serre-lab/Meta-predictor): 3 rounds of learning then test; "
-        "utility = test accuracy with an explanation minus without",
-        ForwardSimulation.name,
-        kind_settings={"scenario": BIAS, "rounds": 3, "learning_per_round": 8, "test_per_round": 8},
-        study={"methods": ["gradcam"], "control_arm": True, "design": "between", "trials_per_participant": 48},
-        note="Choose the model and an image set whose background cue is annotated (cue:<name> boxes).",
+# The paper's three use cases, one preset each: 3 rounds of 8 + 8, Grad-CAM against no explanation.
+PAPER = "Colin, Fel, Cadene, Serre, NeurIPS 2022 (serre-lab/Meta-predictor): 3 rounds of learning then test"
+for scenario, label, what, note in (
+    (BIAS, "bias", "images whose decision follows a background cue", "whose background cue is annotated (cue:<name>)"),
+    (
+        FAILURES,
+        "failure cases",
+        "a share of wrong predictions",
+        "with labels it knows, enough of them predicted wrongly",
+    ),
+    (EXPERT, "expert strategy", "images at random", "with labels it knows"),
+):
+    register_preset(
+        Preset(
+            f"meta-predictor-{scenario.replace('_', '-')}",
+            f"Meta-predictor: {label} (Colin et al. 2022)",
+            f"{PAPER}, on {what}; utility = test accuracy with an explanation minus without",
+            ForwardSimulation.name,
+            kind_settings={"scenario": scenario, "rounds": 3, "learning_per_round": 8, "test_per_round": 8},
+            study={"methods": ["gradcam"], "control_arm": True, "design": "between", "trials_per_participant": 48},
+            note=f"Choose the model and an image set {note}.",
+        )
     )
-)
-register_preset(
-    Preset(
-        "meta-predictor-failure-cases",
-        "Meta-predictor: failure cases (Colin et al. 2022)",
-        "Colin, Fel, Cadene, Serre, NeurIPS 2022: learning and test blocks with a share of wrong predictions",
-        ForwardSimulation.name,
-        kind_settings={"scenario": FAILURES, "incorrect_share": 0.5},
-        study={"methods": ["gradcam"], "control_arm": True, "design": "between", "trials_per_participant": 48},
-        note="Choose the model and an image set with labels it knows; enough of them must be predicted wrongly.",
-    )
-)
-register_preset(
-    Preset(
-        "meta-predictor-expert-strategy",
-        "Meta-predictor: expert strategy (Colin et al. 2022)",
-        "Colin, Fel, Cadene, Serre, NeurIPS 2022: learning and test blocks on images at random",
-        ForwardSimulation.name,
-        kind_settings={"scenario": EXPERT},
-        study={"methods": ["gradcam"], "control_arm": True, "design": "between", "trials_per_participant": 48},
-        note="Choose the model and an image set with labels it knows.",
-    )
-)
