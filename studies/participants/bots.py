@@ -225,16 +225,44 @@ class Oracle:
             return self._maps[stimulus.pk]
 
     def share_in_boxes(self, stimulus, label: str) -> float:
-        from ..stimuli.geometry import boxes_on_map
-
         mass = self.mass_map(stimulus)
         total = float(mass.sum())
         if total <= 0:
             return 0.0
-        inside = np.zeros(mass.shape, dtype=bool)
-        for x0, y0, x1, y1 in boxes_on_map(stimulus, label, mass.shape):
-            inside[y0:y1, x0:x1] = True
-        return float(mass[inside].sum()) / total
+        return float(mass[_inside(stimulus, label, mass.shape)].sum()) / total
+
+    def lift_in_boxes(self, stimulus, label: str) -> float:
+        """How many times denser the map's mass is inside the label's boxes than over the whole map
+        (1: no denser than anywhere; 0: no mass or no box there). Unlike the share, a large region
+        does not win by its size alone."""
+        inside = _inside(stimulus, label, self.mass_map(stimulus).shape)
+        area = float(inside.mean())
+        return self.share_in_boxes(stimulus, label) / area if area > 0 else 0.0
+
+
+class ParticipantOracle:
+    """The study's oracle as one simulated participant consults it: the same ground truth, plus
+    `memory`, a dict that lasts for that participant's whole session, for the kinds whose later
+    answers depend on what earlier trials showed (a learning block, then a test block), and `rng`,
+    the participant's seeded random stream (for a policy that guesses)."""
+
+    def __init__(self, oracle: Oracle, memory: dict, rng: random.Random):
+        self._oracle = oracle
+        self.memory = memory
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self._oracle, name)
+
+
+def _inside(stimulus, label: str, shape) -> np.ndarray:
+    """The map's pixels inside the label's ground-truth boxes."""
+    from ..stimuli.geometry import boxes_on_map
+
+    inside = np.zeros(shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes_on_map(stimulus, label, shape):
+        inside[y0:y1, x0:x1] = True
+    return inside
 
 
 def _load_mass_map(stimulus) -> np.ndarray:
@@ -300,6 +328,7 @@ class Bot:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
         self.result = BotResult(external_id)
         self.retries = 0
+        self.memory: dict = {}  # what this participant remembers from page to page (ParticipantOracle)
 
     # HTTP ------------------------------------------------------------------------------------
     def request(self, kind: str, url: str, data: dict | None = None):
@@ -455,7 +484,8 @@ class Bot:
         answer = None
         if self.oracle is not None and ((instruction and self.policy != "random") or self._random_or_oracle()):
             stimuli = [self.oracle.stimulus(src) for src in images]
-            answer = self.oracle.kind.oracle_answer(self.oracle, stimuli, questions, instruction)
+            oracle = ParticipantOracle(self.oracle, self.memory, self.rng)
+            answer = self.oracle.kind.oracle_answer(oracle, stimuli, questions, instruction)
         if not answer:
             answer = {name: self.rng.choice(values) for name, values in questions.items() if values}
         return answer

@@ -63,6 +63,10 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
+    # Added with forward simulation: the block (learning / test), its round, and the image's stratum.
+    "block",
+    "round",
+    "stratum",
 ]
 
 PARTICIPANT_COLUMNS = [
@@ -179,8 +183,8 @@ def _iso(dt):
 
 def condition_label(study: Study, condition: str, latin_row: int | None) -> str:
     """Between subjects: the method; within: the Latin-square row and its order of methods."""
-    if not condition and latin_row is not None and study.methods:
-        return latin_condition(list(study.methods), latin_row)
+    if not condition and latin_row is not None and study.arms:
+        return latin_condition(study.arms, latin_row)
     return condition
 
 

@@ -297,7 +297,11 @@ def study_units(study: Study, max_images: int | None, seed: int) -> list[tuple]:
             entry = grouped[(trial.image_id, target)]
             entry["image"] = trial.image
             role = roles.get(stimulus.model_id) if stimulus is not None else order[min(panel.slot, len(order) - 1)]
-            entry["roles"][role][trial.method] = stimulus
+            # By the stimulus's own method: a kind may show an arm's trial without its map (forward
+            # simulation's test trials), and the control arm's photograph has no map to evaluate.
+            method = stimulus.method if stimulus is not None else trial.method
+            if method != design.NO_EXPLANATION:
+                entry["roles"][role][method] = stimulus
     keys = sorted(grouped)
     if max_images is not None and len(keys) > max_images:
         keys = sorted(random.Random(design.derive_seed(seed, "faithfulness")).sample(keys, max_images))
