@@ -63,6 +63,8 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
+    "declared_reliance",
+    "declaration_check",
 ]
 
 PARTICIPANT_COLUMNS = [
