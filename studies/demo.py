@@ -41,6 +41,16 @@ TRUST_SLUG = "demo-trust"
 HIVE_DISTINCTION_SLUG = "demo-hive-distinction"
 HIVE_AGREEMENT_SLUG = "demo-hive-agreement"
 HIVE_METHODS = ["gradcam", "guided_gradcam"]
+BIAS_SLUG = "demo-bias-detection"
+BIAS_METHODS = ["gradcam", "guided_backprop"]
+# The candidate cues of the demo scenes: the stripes are marked by cue:stripes boxes (checkable
+# against the maps); colour and position have no region, as in most real image sets.
+BIAS_CUES = [
+    {"name": "stripes", "label": "The diagonal stripes in the background"},
+    {"name": "colour", "label": "The object's colour"},
+    {"name": "position", "label": "Where the object is in the picture"},
+]
+BIAS_CLASSES = ("star", "ring", "cross")  # the biased class and two the demo set has enough images of
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
 COMPLETION_CODE = "DEMO2017"
@@ -144,9 +154,10 @@ class DemoStudies:
     trust: Study
     hive_distinction: Study
     hive_agreement: Study
+    bias_detection: Study
 
     def all(self) -> list[Study]:
-        return [self.class_discrimination, self.trust, self.hive_distinction, self.hive_agreement]
+        return [self.class_discrimination, self.trust, self.hive_distinction, self.hive_agreement, self.bias_detection]
 
 
 def _study_defaults(image_set: ImageSet) -> dict:
@@ -202,7 +213,24 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
         model=weak,
         kind_settings={"bonus_per_correct_above_chance": 0.05},
     )
-    return DemoStudies(cd, trust, distinction, agreement)
+    # Both networks in one study: the same classes of the same kind of images, declared "stripes" for
+    # the biased network's star and "the object" for the stronger one's, so an answer from a prior
+    # ("networks look at the object") cannot be right on both, and the networks are compared within
+    # each participant and arm.
+    truth = {
+        STRONG_NAME: {cls: "object" for cls in BIAS_CLASSES},
+        WEAK_NAME: {cls: ("stripes" if cls == "star" else "object") for cls in BIAS_CLASSES},
+    }
+    bias = ensure(
+        BIAS_SLUG,
+        name="Demo: what does the network rely on?",
+        kind="bias_detection",
+        methods=BIAS_METHODS,
+        model=strong,
+        weaker_model=weak,
+        kind_settings={"images_per_set": 6, "sets_per_class": 2, "cues": BIAS_CUES, "ground_truth": truth},
+    )
+    return DemoStudies(cd, trust, distinction, agreement, bias)
 
 
 def ensure_live(study: Study, say) -> Study:
