@@ -1,4 +1,4 @@
-"""The offline demo end to end: build through the real code paths (on a real worker), play its four
+"""The offline demo end to end: build through the real code paths (on a real worker), play its five
 studies (one per task kind) with oracle bots, export, analyse, and compute the faithfulness report
 for every method."""
 
@@ -33,14 +33,15 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     cd, trust = Study.objects.get(slug=demo.CD_SLUG), Study.objects.get(slug=demo.TRUST_SLUG)
     assert cd.status == trust.status == "live"
     assert cd.config_snapshot and trust.config_snapshot
-    slugs = (demo.CD_SLUG, demo.TRUST_SLUG, demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)
+    slugs = (demo.CD_SLUG, demo.TRUST_SLUG, demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG, demo.BIAS_SLUG)
     assert all(f"/s/{slug}/" in out for slug in slugs) and "researcher /" in out
-    assert out.count("participant link:") == 4
+    assert out.count("participant link:") == 5
     assert {s.kind for s in Study.objects.all()} == {
         "class_discrimination",
         "trust",
         "hive_distinction",
         "hive_agreement",
+        "bias_detection",
     }
     assert all(s.status == "live" for s in Study.objects.all())
     assert ImageSet.objects.get(name=demo.IMAGE_SET_NAME).images.count() == demo.DEMO_IMAGES
@@ -53,10 +54,16 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # a second run reuses everything
     again = build(capsys)
     assert "reusing" in again
-    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 4
+    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 5
 
     hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
-    for study, methods in ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS), *((h, demo.HIVE_METHODS) for h in hive)):
+    bias = Study.objects.get(slug=demo.BIAS_SLUG)
+    for study, methods in (
+        (cd, demo.CD_METHODS),
+        (trust, demo.TRUST_METHODS),
+        *((h, demo.HIVE_METHODS) for h in hive),
+        (bias, demo.BIAS_METHODS),
+    ):
         call_command(
             "simulate_participants",
             study.slug,
@@ -101,6 +108,15 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     for values in agreement.values():
         assert values["accuracy"] == 1.0
         assert values["agreement_on_correct"]["mean"] < values["agreement_on_incorrect"]["mean"]
+    # bias detection: the platform's check confirms every declaration (the biased network's stripes
+    # for star among them), and the oracle that reads the maps finds the stripes
+    checks = {(t.payload["network"], t.target_class): t.payload["check"] for t in bias.trials.filter(kind="main")}
+    assert {c["status"] for c in checks.values()} == {"confirmed"}
+    weak = ClassifierModel.objects.get(name=demo.WEAK_NAME)
+    assert checks[(weak.id, "star")]["shares"]["stripes"] > checks[(weak.id, "star")]["shares"]["object"]
+    detection = json.loads((tmp_path / f"{demo.BIAS_SLUG}.json").read_text())["methods"]
+    assert detection["gradcam"]["by_declared_reliance"]["stripes"]["correct"] >= 1
+    assert detection["gradcam"]["accuracy"] >= 0.9
 
 
 def test_the_demo_image_set_is_a_valid_upload():
