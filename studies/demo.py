@@ -226,6 +226,7 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
         name="Demo: what does the network rely on?",
         kind="bias_detection",
         methods=BIAS_METHODS,
+        control_arm=True,
         model=strong,
         weaker_model=weak,
         kind_settings={"images_per_set": 6, "sets_per_class": 2, "cues": BIAS_CUES, "ground_truth": truth},

@@ -36,9 +36,9 @@ from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
 from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
 from .hive_distinction import CONFIDENCE, Q_CONFIDENCE
+from .presets import Preset, register_preset
 
-# The control arm's method (studies/design.py, from the arms infrastructure).
-NO_EXPLANATION = getattr(design, "NO_EXPLANATION", "none")
+NO_EXPLANATION = design.NO_EXPLANATION
 OBJECT, CANNOT_TELL = "object", "cannot_tell"
 RESERVED = (OBJECT, CANNOT_TELL)
 QUESTION = "What does the network rely on to recognise {target}?"
@@ -229,7 +229,7 @@ class BiasDetection(TaskKind):
         s = self.settings_of(study)
         truth, per_set, sets = s["ground_truth"], s["images_per_set"], s["sets_per_class"]
         options = (OBJECT, *(c["name"] for c in s["cues"]), CANNOT_TELL)
-        arms = list(getattr(study, "arms", study.methods))
+        arms = study.arms
         eligible = Eligibility(list(context.eligible), visible=context.visible)
         rng = random.Random(design.derive_seed(study.seed, "bias-sets"))
         leaders: set[int] = set()
@@ -327,7 +327,7 @@ class BiasDetection(TaskKind):
             "confidence": CONFIDENCE,
             "cues": s["cues"],
             "images_per_set": s["images_per_set"],
-            "control": NO_EXPLANATION in getattr(study, "arms", study.methods),
+            "control": NO_EXPLANATION in study.arms,
         }
 
     # --- answers -------------------------------------------------------------------------------
@@ -355,10 +355,14 @@ class BiasDetection(TaskKind):
         }
 
     # --- analysis ------------------------------------------------------------------------------
-    def analyze(self, main, methods, design_name, seed, n_resamples):
+    def analyze(self, main, arms, design_name, seed, n_resamples):
+        """Detection accuracy per arm and each method's utility over the control arm (the shared
+        per-arm analysis), with the mean confidence and the answers split by the declared reliance."""
         from ..results import analysis
 
-        summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
+        summary, comparisons = analysis.arms_accuracy_and_utility(
+            main, arms, design_name, seed=seed, n_resamples=n_resamples
+        )
         for method, entry in summary.items():
             rows = main[main["method"] == method]
             conf = rows["confidence"].dropna()
@@ -367,7 +371,7 @@ class BiasDetection(TaskKind):
             for declared, part in rows.groupby("declared_reliance"):
                 by_truth[str(declared)] = {"n": int(len(part)), "correct": int(part["correct"].fillna(False).sum())}
             entry["by_declared_reliance"] = by_truth
-        return summary, analysis.class_discrimination_comparisons(main, methods, design_name, summary)
+        return summary, comparisons
 
     # --- simulated participants ----------------------------------------------------------------
     def oracle_answer(self, oracle, stimuli, questions, instruction):
@@ -451,3 +455,20 @@ def instructed_answer(oracle, instruction: str, choices, stimuli) -> dict | None
         if BiasDetection.option_label(value, stimuli[0].target_class, cues) == quoted.group(1):
             return {"reliance": value, "confidence": "5"}
     return None
+
+
+register_preset(
+    Preset(
+        "bias-detection-adebayo-2022",
+        "Bias detection (Adebayo et al. 2022)",
+        "Adebayo et al., Post hoc explanations may be ineffective for detecting unknown spurious correlation, "
+        "ICLR 2022 (and Debugging tests for model explanations, NeurIPS 2020); Sixt et al., Do users benefit from "
+        "interpretable vision?, ICLR 2022: a network with a planted spurious cue beside a normal one, its "
+        "explanations against a no-explanation arm that sees the predictions only",
+        BiasDetection.name,
+        kind_settings={"images_per_set": 6, "sets_per_class": 2},
+        study={"methods": ["gradcam"], "control_arm": True, "design": "between"},
+        note="Choose the networks and the image set; declare its candidate cues (mark their regions with "
+        "cue:<name> boxes to have them checked) and what each network relies on per class.",
+    )
+)

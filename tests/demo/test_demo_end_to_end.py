@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from studies import demo
+from studies.design import NO_EXPLANATION
 from studies.models import ClassifierModel, ImageSet, Participant, Stimulus, Study
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.timeout(1200)]
@@ -62,7 +63,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         (cd, demo.CD_METHODS),
         (trust, demo.TRUST_METHODS),
         *((h, demo.HIVE_METHODS) for h in hive),
-        (bias, demo.BIAS_METHODS),
+        (bias, bias.arms),  # the methods and the no-explanation control arm
     ):
         call_command(
             "simulate_participants",
@@ -92,7 +93,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         call_command("faithfulness", study.slug, "--max-images", "2")
         faithfulness = study.faithfulness_reports.get().results["summary"]
         for role in faithfulness:
-            assert set(faithfulness[role]) == set(methods)
+            assert set(faithfulness[role]) == set(methods) - {NO_EXPLANATION}  # the control arm has no map
     capsys.readouterr()
 
     # the oracle reproduces the paper's ordering: Grad-CAM versions beat the raw gradients
@@ -117,6 +118,9 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     detection = json.loads((tmp_path / f"{demo.BIAS_SLUG}.json").read_text())["methods"]
     assert detection["gradcam"]["by_declared_reliance"]["stripes"]["correct"] >= 1
     assert detection["gradcam"]["accuracy"] >= 0.9
+    # the control arm sees the predictions only: it cannot find the stripes, so Grad-CAM's utility is positive
+    assert detection[NO_EXPLANATION]["by_declared_reliance"]["stripes"]["correct"] == 0
+    assert detection["gradcam"]["utility"]["difference"] > 0
 
 
 def test_the_demo_image_set_is_a_valid_upload():

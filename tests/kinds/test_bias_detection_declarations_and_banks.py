@@ -139,3 +139,33 @@ def test_each_panel_shows_its_own_image_with_its_prediction(client):
     assert [p.stimulus.image_id for p in panels] == trial.payload["image_ids"]
     assert html.count('data-testid="prediction"') == len(panels)
     assert "What does the network rely on to recognise" in html
+
+
+def test_the_control_arm_gets_every_set_and_sees_the_predictions_without_a_map(client):
+    from studies.design import NO_EXPLANATION
+    from tests.kinds.conftest import consent, trial_html
+
+    study = factories.make_bias_study(methods=("gradcam",), control_arm=True)
+    main = study.trials.filter(kind="main")
+    assert set(main.values_list("method", flat=True)) == {"gradcam", NO_EXPLANATION}
+    by_arm = {m: set(main.filter(method=m).values_list("image_id", flat=True)) for m in ("gradcam", NO_EXPLANATION)}
+    assert by_arm["gradcam"] == by_arm[NO_EXPLANATION]
+    for _ in range(6):  # participants fill the arms in turn: find one in the control arm
+        client.cookies.clear()
+        participant = consent(client, study)
+        if participant.condition == NO_EXPLANATION:
+            break
+    assert participant.condition == NO_EXPLANATION
+    html = trial_html(client, study)
+    a = participant.assignments.get(position=0)
+    assert html.count('data-testid="prediction"') == len(a.trial.payload["image_ids"])
+    assert "The highlights show" not in html
+
+
+def test_the_published_protocol_preset_has_a_control_arm():
+    from studies.kinds.presets import preset_named
+
+    preset = preset_named("bias-detection-adebayo-2022")
+    assert preset.label == "Bias detection (Adebayo et al. 2022)"
+    assert preset.kind == "bias_detection" and preset.study["control_arm"] is True
+    assert preset.form_initial()["bias_detection__images_per_set"] == 6
