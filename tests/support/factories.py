@@ -303,6 +303,12 @@ def make_hive_study(
             model=model, image=image, weights_sha256=model.weights_sha256, top_labels=top, top_scores=[5, 4, 3, 2, 1]
         )
         context.predictions[(model.id, image.id)] = top
+    return _with_bank(study, task, found, context)
+
+
+def _with_bank(study, task, found, context):
+    """The study's trials and panels from its kind's bank, as generation makes them (a stored
+    stimulus per panel), and the image counts generation records."""
     bank = task.build_bank(study, context)
     images = {im.pk: im for im in found.images}
     for entry in bank:
@@ -316,9 +322,8 @@ def make_hive_study(
             options=list(entry.options),
             payload=dict(entry.payload),
         )
-        add_panels(
-            trial, *(make_stimulus(trial.image, p.model, p.method, p.target_class) for p in task.panels(study, trial))
-        )
+        panels = task.panels(study, trial)
+        add_panels(trial, *(make_stimulus(p.image or trial.image, p.model, p.method, p.target_class) for p in panels))
     study.eligible_image_count = len(found.images)
     study.surviving_image_count = task.surviving_count(study, context, bank)
     study.save(update_fields=["eligible_image_count", "surviving_image_count"])
@@ -387,26 +392,7 @@ def make_bias_study(
                 top_scores=[5, 4, 3, 2, 1],
             )
             context.predictions[(model.id, image.id)] = top
-    bank = task.build_bank(study, context)
-    images = {im.pk: im for im in found.images}
-    for entry in bank:
-        trial = Trial.objects.create(
-            study=study,
-            index=entry.index,
-            kind=entry.kind,
-            image=images[entry.image_id],
-            method=entry.method,
-            target_class=entry.target_class,
-            options=list(entry.options),
-            payload=dict(entry.payload),
-        )
-        add_panels(
-            trial, *(make_stimulus(p.image, p.model, p.method, p.target_class) for p in task.panels(study, trial))
-        )
-    study.eligible_image_count = len(found.images)
-    study.surviving_image_count = task.surviving_count(study, context, bank)
-    study.save(update_fields=["eligible_image_count", "surviving_image_count"])
-    return study
+    return _with_bank(study, task, found, context)
 
 
 def make_trust_study(
