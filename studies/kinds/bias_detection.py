@@ -263,13 +263,16 @@ class BiasDetection(TaskKind):
         for leader, cls, payload in sets_drawn:
             for arm in arms:
                 bank.append(design.BankEntry(len(bank), "main", leader, arm, cls, options, payload))
+        # With a control arm, the checks show the plain photographs: a map on a check would show the
+        # control arm what it must not see, and a photograph tells the other arms nothing.
+        checked_arm = NO_EXPLANATION if NO_EXPLANATION in arms else arms[0]
         pool = design.attention_pool(sets_drawn, study.attention_checks_per_participant, study.seed)
         for n, (leader, cls, payload) in enumerate(pool):
             expected = options[n % len(options)]
             label = self.option_label(expected, cls, s["cues"])
             instruction = f"To show that you are reading carefully, please answer \u201c{label}\u201d."
             checked = {**payload, "expected_choice": expected, "instruction": instruction}
-            bank.append(design.BankEntry(len(bank), "attention", leader, arms[0], cls, options, checked))
+            bank.append(design.BankEntry(len(bank), "attention", leader, checked_arm, cls, options, checked))
         return bank
 
     def surviving_count(self, study, context, bank):

@@ -150,6 +150,8 @@ def test_the_control_arm_gets_every_set_and_sees_the_predictions_without_a_map(c
     assert set(main.values_list("method", flat=True)) == {"gradcam", NO_EXPLANATION}
     by_arm = {m: set(main.filter(method=m).values_list("image_id", flat=True)) for m in ("gradcam", NO_EXPLANATION)}
     assert by_arm["gradcam"] == by_arm[NO_EXPLANATION]
+    # the attention checks show no map: the control arm never sees one
+    assert set(study.trials.filter(kind="attention").values_list("method", flat=True)) == {NO_EXPLANATION}
     for _ in range(6):  # participants fill the arms in turn: find one in the control arm
         client.cookies.clear()
         participant = consent(client, study)
