@@ -63,6 +63,11 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
+    # Added with forward simulation: the block (learning / test), its round, and the image's stratum.
+    "block",
+    "round",
+    "stratum",
+    # Added with bias detection: the declared reliance (the right answer) and the platform's check of it.
     "declared_reliance",
     "declaration_check",
 ]
