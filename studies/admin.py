@@ -412,6 +412,10 @@ def _setting_field(kind, setting):
             initial=setting.default,
             choices=[("", "---------"), *setting.choices],
         )
+    if setting.type is str:
+        return forms.CharField(required=False, label=label, help_text=setting.help_text, initial=setting.default)
+    if setting.type in (list, dict):  # a declaration in JSON, checked by the kind's configuration errors
+        return forms.JSONField(required=False, label=label, help_text=setting.help_text, initial=setting.default)
     field = forms.FloatField if setting.type is float else forms.IntegerField
     return field(
         required=False,

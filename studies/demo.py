@@ -49,6 +49,16 @@ FORWARD_IMAGE_START = 2_000_000
 FORWARD_BIAS = {"label": "star", "p_with": 0.5, "p_without": 0.5}
 FORWARD_METHODS = ["gradcam", "random"]  # random: maps that show nothing (its utility should be near 0)
 HIVE_METHODS = ["gradcam", "guided_gradcam"]
+BIAS_SLUG = "demo-bias-detection"
+BIAS_METHODS = ["gradcam", "guided_backprop"]
+# The candidate cues of the demo scenes: the stripes are marked by cue:stripes boxes (checkable
+# against the maps); colour and position have no region, as in most real image sets.
+BIAS_CUES = [
+    {"name": "stripes", "label": "The diagonal stripes in the background"},
+    {"name": "colour", "label": "The object's colour"},
+    {"name": "position", "label": "Where the object is in the picture"},
+]
+BIAS_CLASSES = ("star", "ring", "cross")  # the biased class and two the demo set has enough images of
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
 COMPLETION_CODE = "DEMO2017"
@@ -157,6 +167,7 @@ class DemoStudies:
     hive_distinction: Study
     hive_agreement: Study
     forward_simulation: Study
+    bias_detection: Study
 
     def all(self) -> list[Study]:
         return [
@@ -165,6 +176,7 @@ class DemoStudies:
             self.hive_distinction,
             self.hive_agreement,
             self.forward_simulation,
+            self.bias_detection,
         ]
 
 
@@ -236,7 +248,25 @@ def ensure_studies(
         trials_per_participant=48,
         kind_settings={"scenario": "bias", "rounds": 3, "learning_per_round": 8, "test_per_round": 8},
     )
-    return DemoStudies(cd, trust, distinction, agreement, forward)
+    # Both networks in one study: the same classes of the same kind of images, declared "stripes" for
+    # the biased network's star and "the object" for the stronger one's, so an answer from a prior
+    # ("networks look at the object") cannot be right on both, and the networks are compared within
+    # each participant and arm.
+    truth = {
+        STRONG_NAME: {cls: "object" for cls in BIAS_CLASSES},
+        WEAK_NAME: {cls: ("stripes" if cls == "star" else "object") for cls in BIAS_CLASSES},
+    }
+    bias = ensure(
+        BIAS_SLUG,
+        name="Demo: what does the network rely on?",
+        kind="bias_detection",
+        methods=BIAS_METHODS,
+        control_arm=True,
+        model=strong,
+        weaker_model=weak,
+        kind_settings={"images_per_set": 6, "sets_per_class": 2, "cues": BIAS_CUES, "ground_truth": truth},
+    )
+    return DemoStudies(cd, trust, distinction, agreement, forward, bias)
 
 
 def ensure_forward_image_set(say) -> ImageSet:

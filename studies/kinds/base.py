@@ -11,9 +11,10 @@ every kind, and only the analysis pays for pandas.
 
 from __future__ import annotations
 
+import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,20 +30,31 @@ class AnswerError(Exception):
 
 @dataclass(frozen=True)
 class Setting:
-    """A kind's own configuration field, stored in `Study.kind_settings` under its name."""
+    """A kind's own configuration field, stored in `Study.kind_settings` under its name.
+
+    `type` is bool, int or float (a number, between `minimum` and `maximum`), str (a line of text),
+    or list or dict (JSON: a declaration such as a list of cues); `check`, given, validates the
+    cleaned value and raises ValueError with the reason."""
 
     name: str
     label: str
-    type: type  # bool, int, float, or str with `choices`
+    type: type  # bool, int, float, str (free text, or one of `choices`), list or dict
     default: Any
     help_text: str = ""
     minimum: float | None = None
     maximum: float | None = None
     choices: Sequence[tuple[str, str]] = ()  # (value, label) of a str setting, the default among them
+    check: Callable[[Any], None] | None = None
 
     def clean(self, value):
         if value in (None, ""):
             return self.default
+        value = self._typed(value)
+        if self.check is not None:
+            self.check(value)
+        return value
+
+    def _typed(self, value):
         if self.choices:
             allowed = [v for v, _ in self.choices]
             if str(value) not in allowed:
@@ -52,6 +64,17 @@ class Setting:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
             return bool(value)
+        if self.type is str:
+            return str(value).strip()
+        if self.type in (list, dict):
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError as exc:
+                    raise ValueError(f"{self.label}: not valid JSON ({exc})") from None
+            if not isinstance(value, self.type):
+                raise ValueError(f"{self.label} must be a JSON {'list' if self.type is list else 'object'}")
+            return value
         try:
             number = self.type(value)
         except (TypeError, ValueError):
@@ -68,6 +91,7 @@ class PanelSpec:
     model: Any  # ClassifierModel
     method: str
     target_class: str
+    image: Any = None  # ImageItem; None: the trial's image (kinds whose panels show several images set it)
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,7 @@ class KindContext:
     eligible: list = field(default_factory=list)  # ImageItem rows that qualify
     visible: dict = field(default_factory=dict)  # image id -> labels whose object the display shows
     predictions: dict = field(default_factory=dict)  # (model id, image id) -> top labels, best first
+    checks: dict = field(default_factory=dict)  # what the kind's check_on_worker found (the kind's own keys)
 
 
 class TaskKind(ABC):
@@ -120,6 +145,8 @@ class TaskKind(ABC):
     default_style = "overlay"
     # The roles of the study's network fields this kind uses, with what they are for.
     model_fields: Mapping[str, str] = {"model": "the network explained"}
+    # The roles of `model_fields` a study may leave empty.
+    optional_model_fields: Sequence[str] = ()
     settings: Sequence[Setting] = ()
     needs_predictions = False
     # A responses-export column only this kind fills: how an export read without its study is told apart.
@@ -151,7 +178,7 @@ class TaskKind(ABC):
                 f"{self.label} has no no-explanation control arm: its question cannot be answered without a map"
             )
         for role, what in self.model_fields.items():
-            if getattr(study, f"{role}_id", None) is None:
+            if getattr(study, f"{role}_id", None) is None and role not in self.optional_model_fields:
                 errors.append(f"{self.label} needs {what}")
         ids = [getattr(study, f"{role}_id", None) for role in self.model_fields]
         ids = [i for i in ids if i is not None]
@@ -187,6 +214,12 @@ class TaskKind(ABC):
 
     def no_image_error(self) -> str:
         return f"no image of this set qualifies for {self.label.lower()}"
+
+    def check_on_worker(self, study: Study, context: KindContext, get_bundle) -> list[str]:
+        """Checks of the configuration that need the networks, run by generation's planning on the
+        worker before the bank is built; findings go into `context.checks`, and the returned
+        warnings are shown with the generation job. By default none."""
+        return []
 
     @abstractmethod
     def build_bank(self, study: Study, context: KindContext) -> list:

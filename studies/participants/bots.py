@@ -195,6 +195,7 @@ class Oracle:
     def __init__(self, study):
         from ..models import Prediction, TrialPanel
 
+        self.study = study
         self.kind = kind_of(study)
         self.by_url: dict[str, object] = {}
         panels = TrialPanel.objects.filter(trial__study=study, stimulus__isnull=False).select_related(
@@ -206,7 +207,8 @@ class Oracle:
                 self.by_url[urllib.parse.urlparse(stimulus.png.url).path] = stimulus
         self.predictions = {
             (p.model_id, p.image_id): list(p.top_labels)
-            for p in Prediction.objects.filter(image__trials__study=study).distinct()
+            # every image a panel shows (a kind's trial may show several images besides its own)
+            for p in Prediction.objects.filter(image__stimuli__panels__trial__study=study).distinct()
         }
         self._maps: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()

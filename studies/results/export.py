@@ -67,6 +67,9 @@ RESPONSE_COLUMNS = [
     "block",
     "round",
     "stratum",
+    # Added with bias detection: the declared reliance (the right answer) and the platform's check of it.
+    "declared_reliance",
+    "declaration_check",
 ]
 
 PARTICIPANT_COLUMNS = [

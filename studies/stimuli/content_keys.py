@@ -109,6 +109,8 @@ def trial_units(study: Study, trials=None) -> list[tuple[Trial, int, Unit]]:
     out = []
     for trial in trials:
         for slot, panel in enumerate(kind.panels(study, trial)):
-            unit = unit_for(study, trial.image, panel.model, panel.method, panel.target_class, kinds, versions)
+            unit = unit_for(
+                study, panel.image or trial.image, panel.model, panel.method, panel.target_class, kinds, versions
+            )
             out.append((trial, slot, unit))
     return out

@@ -177,6 +177,7 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
             for model in kind.models(study):
                 for image_id, labels in compute_predictions(eligible.images, model, get_bundle(model)).items():
                     context.predictions[(model.id, image_id)] = labels
+        checks = kind.check_on_worker(study, context, get_bundle)
         bank = kind.build_bank(study, context)
         study.eligible_image_count = len(eligible.images)
         study.surviving_image_count = kind.surviving_count(study, context, bank)
@@ -186,7 +187,8 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
             )
             sync_trials(study, bank)
             total, missing = link_trials(study)
-            GenerationJob.objects.filter(pk=job.pk).update(total=total, warning=shortfall_text(study))
+            warning = "; ".join(filter(None, [shortfall_text(study), *checks]))
+            GenerationJob.objects.filter(pk=job.pk).update(total=total, warning=warning)
     except StudyError as exc:
         _fail_job(job, str(exc))
         return []

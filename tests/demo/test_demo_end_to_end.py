@@ -1,4 +1,4 @@
-"""The offline demo end to end: build through the real code paths (on a real worker), play its four
+"""The offline demo end to end: build through the real code paths (on a real worker), play its six
 studies (one per task kind) with oracle bots, export, analyse, and compute the faithfulness report
 for every method."""
 
@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from studies import demo
+from studies.design import NO_EXPLANATION
 from studies.models import ClassifierModel, ImageSet, Participant, Stimulus, Study
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.timeout(1200)]
@@ -39,6 +40,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         demo.HIVE_DISTINCTION_SLUG,
         demo.HIVE_AGREEMENT_SLUG,
         demo.FORWARD_SIMULATION_SLUG,
+        demo.BIAS_SLUG,
     )
     assert all(f"/s/{slug}/" in out for slug in slugs) and "researcher /" in out
     assert out.count("participant link:") == len(slugs)
@@ -48,6 +50,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         "hive_distinction",
         "hive_agreement",
         "forward_simulation",
+        "bias_detection",
     }
     assert all(s.status == "live" for s in Study.objects.all())
     assert ImageSet.objects.get(name=demo.IMAGE_SET_NAME).images.count() == demo.DEMO_IMAGES
@@ -60,16 +63,18 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # a second run reuses everything
     again = build(capsys)
     assert "reusing" in again
-    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 5
+    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 6
 
     hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
     forward = Study.objects.get(slug=demo.FORWARD_SIMULATION_SLUG)
     assert forward.arms == [*demo.FORWARD_METHODS, "none"]
+    bias = Study.objects.get(slug=demo.BIAS_SLUG)
     for study, methods in (
         (cd, demo.CD_METHODS),
         (trust, demo.TRUST_METHODS),
         *((h, demo.HIVE_METHODS) for h in hive),
         (forward, forward.arms),
+        (bias, bias.arms),
     ):
         call_command(
             "simulate_participants",
@@ -118,6 +123,18 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     for values in agreement.values():
         assert values["accuracy"] == 1.0
         assert values["agreement_on_correct"]["mean"] < values["agreement_on_incorrect"]["mean"]
+    # bias detection: the platform's check confirms every declaration (the biased network's stripes
+    # for star among them), and the oracle that reads the maps finds the stripes
+    checks = {(t.payload["network"], t.target_class): t.payload["check"] for t in bias.trials.filter(kind="main")}
+    assert {c["status"] for c in checks.values()} == {"confirmed"}
+    weak = ClassifierModel.objects.get(name=demo.WEAK_NAME)
+    assert checks[(weak.id, "star")]["shares"]["stripes"] > checks[(weak.id, "star")]["shares"]["object"]
+    detection = json.loads((tmp_path / f"{demo.BIAS_SLUG}.json").read_text())["methods"]
+    assert detection["gradcam"]["by_declared_reliance"]["stripes"]["correct"] >= 1
+    assert detection["gradcam"]["accuracy"] >= 0.9
+    # the control arm sees the predictions only: it cannot find the stripes, so Grad-CAM's utility is positive
+    assert detection[NO_EXPLANATION]["by_declared_reliance"]["stripes"]["correct"] == 0
+    assert detection["gradcam"]["utility"]["difference"] > 0
 
 
 def test_the_demo_image_set_is_a_valid_upload():

@@ -10,19 +10,10 @@ import pytest
 
 from studies.models import Response
 from studies.results import export
-from tests.kinds.conftest import consent, post_answer
+from tests.kinds.conftest import answer_up_to, assert_refused_and_nothing_written, consent, main_assignment, post_answer
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db
-
-
-def main_assignment(participant):
-    return participant.assignments.filter(is_attention_check=False).order_by("position").first()
-
-
-def answer_up_to(client, study, participant, assignment):
-    for a in participant.assignments.filter(position__lt=assignment.position).order_by("position"):
-        assert post_answer(client, study, factories.good_answer(a)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -38,13 +29,7 @@ def answer_up_to(client, study, participant, assignment):
 )
 def test_a_bad_distinction_answer_is_refused_and_writes_nothing(client, change):
     study = factories.make_hive_study("hive_distinction")
-    participant = consent(client, study)
-    assignment = main_assignment(participant)
-    answer_up_to(client, study, participant, assignment)
-    before = Response.objects.count()
-    response = post_answer(client, study, {**factories.good_answer(assignment), **change})
-    assert response.status_code == 400 and response.json()["ok"] is False and response.json()["error"]
-    assert Response.objects.count() == before
+    assert_refused_and_nothing_written(client, study, change)
 
 
 def test_a_distinction_answer_is_scored_per_question(client):

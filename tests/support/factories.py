@@ -309,6 +309,12 @@ def make_hive_study(
             model=model, image=image, weights_sha256=model.weights_sha256, top_labels=top, top_scores=[5, 4, 3, 2, 1]
         )
         context.predictions[(model.id, image.id)] = top
+    return _with_bank(study, task, found, context)
+
+
+def _with_bank(study, task, found, context):
+    """The study's trials and panels from its kind's bank, as generation makes them (a stored
+    stimulus per panel), and the image counts generation records."""
     bank = task.build_bank(study, context)
     images = {im.pk: im for im in found.images}
     for entry in bank:
@@ -322,13 +328,77 @@ def make_hive_study(
             options=list(entry.options),
             payload=dict(entry.payload),
         )
-        add_panels(
-            trial, *(make_stimulus(trial.image, p.model, p.method, p.target_class) for p in task.panels(study, trial))
-        )
+        panels = task.panels(study, trial)
+        add_panels(trial, *(make_stimulus(p.image or trial.image, p.model, p.method, p.target_class) for p in panels))
     study.eligible_image_count = len(found.images)
     study.surviving_image_count = task.surviving_count(study, context, bank)
     study.save(update_fields=["eligible_image_count", "surviving_image_count"])
     return study
+
+
+BIAS_CUES = [
+    {"name": "stripes", "label": "The stripes in the background"},
+    {"name": "colour", "label": "The object's colour"},
+]
+
+
+def make_bias_study(
+    *,
+    slug: str | None = None,
+    methods=("gradcam", "guided_gradcam"),
+    n_images: int = 30,
+    trials_per_participant: int = 4,
+    attention_checks: int = 1,
+    status: str = StudyStatus.LIVE,
+    seed: int = 13,
+    settings=None,
+    **fields,
+) -> Study:
+    """A bias-detection study of two networks: images of cat (every one with a `cue:stripes` box at
+    the top left), the first network declared to rely on the stripes for cat, the second on the object.
+    Predictions are stored (the first label first); trials and panels are made as generation makes them."""
+    first, second = make_classifier(categories=CATEGORIES), make_classifier(categories=CATEGORIES)
+    image_set = make_image_set(n_images, CATEGORIES, seed=seed)
+    for image in image_set.images.all():
+        image.boxes = [*image.boxes, {"label": "stripes", "box": [0, 0, 24, 24], "cue": True}]
+        image.save(update_fields=["boxes"])
+    kind_settings = {
+        "images_per_set": 2,
+        "sets_per_class": 2,
+        "cues": BIAS_CUES,
+        "ground_truth": {first.name: {"cat": "stripes"}, second.name: {"cat": "object"}},
+        **(settings or {}),
+    }
+    study = _study(
+        "bias_detection",
+        slug=slug or unique("bias"),
+        methods=methods,
+        status=status,
+        design_name="between",
+        trials_per_participant=trials_per_participant,
+        attention_checks=attention_checks,
+        seed=seed,
+        image_set=image_set,
+        model=first,
+        weaker_model=second,
+        kind_settings=kind_settings,
+        **fields,
+    )
+    task = kind_of(study)
+    found = task.eligibility(study)
+    context = KindContext(found.images, found.visible)
+    for model in (first, second):
+        for image in found.images:
+            top = [*image.labels, *(c for c in CATEGORIES if c not in image.labels)][:5]
+            Prediction.objects.create(
+                model=model,
+                image=image,
+                weights_sha256=model.weights_sha256,
+                top_labels=top,
+                top_scores=[5, 4, 3, 2, 1],
+            )
+            context.predictions[(model.id, image.id)] = top
+    return _with_bank(study, task, found, context)
 
 
 def make_forward_simulation_study(
@@ -460,6 +530,8 @@ def good_answer(assignment: Assignment) -> dict:
     elif kind == "hive_agreement":
         right = trial.payload.get("prediction_correct")
         data["agreement"] = trial.payload.get("expected_agreement") or (1 if right else 4)
+    elif kind == "bias_detection":
+        data.update(reliance=trial.payload.get("expected_choice") or trial.payload["declared"], confidence=4)
     else:
         data["choice"] = trial.target_class
     return data
