@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
-from django.db.models import QuerySet
+from django.db import connections, router
+from django.db.models import QuerySet, sql
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.transaction import TransactionManagementError
 
@@ -175,3 +175,39 @@ def attach_prefetched(instances: Sequence, name: str, rows: Sequence, key: str) 
         queryset._result_cache = groups.get(instance.pk, [])
         queryset._prefetch_done = True
         cache[name] = queryset
+
+
+class PreparedInsert:
+    """Rows of one model inserted with the SQL the ORM compiled once. For two rows or more PostgreSQL's
+    ORM writes one `INSERT ... SELECT * FROM UNNEST(one array per column)`, the same text whatever the
+    number of rows, so only the values are prepared on each call (as bulk_create prepares them)."""
+
+    def __init__(self, model: type):
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        self._sql: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, objs: Sequence) -> None:
+        """Insert `objs` (unsaved instances); their primary keys are not read back."""
+        if len(objs) < 2:
+            self.model._default_manager.bulk_create(objs)
+            return
+        db = router.db_for_write(self.model)
+        connection = connections[db]
+        if self._sql is None:
+            self._compile(objs[:2], db)
+        columns = [
+            [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs] for field in self.fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql, columns)
+
+    def _compile(self, sample: Sequence, db: str) -> None:
+        query = sql.InsertQuery(self.model)
+        query.insert_values(self.fields, sample)
+        ((text, _),) = query.get_compiler(using=db).as_sql()
+        if "UNNEST(" not in text:
+            raise PreparedQueryError(f"{self.model.__name__} rows are not inserted through UNNEST: {text[:200]}")
+        with self._lock:
+            self._sql = text

@@ -45,7 +45,7 @@ from ..models import (
     TrialKind,
     TrialPanel,
 )
-from ..prepared_queries import PreparedQuery, attach_prefetched
+from ..prepared_queries import PreparedInsert, PreparedQuery, attach_prefetched
 from .privacy import external_id_for_storage
 
 # Query parameters recorded from recruitment platforms: the id parameter, then the extras.
@@ -505,7 +505,7 @@ def _create_participant(
     )
     participant.trial_count = len(plan)
     participant.save()
-    Assignment.objects.bulk_create(
+    _INSERT_ASSIGNMENTS(
         [
             Assignment(
                 participant=participant,
@@ -519,6 +519,9 @@ def _create_participant(
         ]
     )
     return participant
+
+
+_INSERT_ASSIGNMENTS = PreparedInsert(Assignment)
 
 
 # --- where is the participant --------------------------------------------------------------------

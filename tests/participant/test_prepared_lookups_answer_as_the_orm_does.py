@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from studies.models import Assignment, ConditionSlot, Participant, Study, Trial
 from studies.participants import flow
-from studies.prepared_queries import PreparedQuery, PreparedQueryError, attach_prefetched
+from studies.prepared_queries import PreparedInsert, PreparedQuery, PreparedQueryError, attach_prefetched
 from tests.support import factories
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +105,38 @@ def test_a_locking_read_outside_a_transaction_is_refused():
         assert locking(study.pk) == list(ConditionSlot.objects.filter(study_id=study.pk).order_by())
     with pytest.raises(TransactionManagementError):
         locking(study.pk)  # compiled now, refused all the same
+
+
+def stored(participant):
+    return [
+        (a.position, a.trial_id, a.option_order, a.presentation, a.is_attention_check, a.shown_at)
+        for a in Assignment.objects.filter(participant=participant).order_by("position")
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 2, 13])
+def test_prepared_inserts_store_the_rows_bulk_create_stores(n):
+    study = factories.make_class_discrimination_study()
+    by_orm, prepared = factories.make_participant(study), factories.make_participant(study)
+    Assignment.objects.filter(participant__in=[by_orm, prepared]).delete()
+    trial_ids = list(Trial.objects.filter(study=study).values_list("id", flat=True))
+
+    def rows(participant):
+        return [
+            Assignment(
+                participant=participant,
+                position=k,
+                trial_id=trial_ids[k % len(trial_ids)],
+                option_order=["cat", f"dog {k}"],
+                presentation={"swapped": bool(k % 2), "note": "\u00e9t\u00e9"},
+                is_attention_check=k == 1,
+            )
+            for k in range(n)
+        ]
+
+    Assignment.objects.bulk_create(rows(by_orm))
+    insert = PreparedInsert(Assignment)
+    insert(rows(prepared))
+    insert(rows(prepared)[:0])  # nothing to insert: no statement, no error
+    assert len(stored(prepared)) == n
+    assert stored(prepared) == stored(by_orm)
