@@ -98,6 +98,7 @@ class KindContext:
     eligible: list = field(default_factory=list)  # ImageItem rows that qualify
     visible: dict = field(default_factory=dict)  # image id -> labels whose object the display shows
     predictions: dict = field(default_factory=dict)  # (model id, image id) -> top labels, best first
+    measured: dict = field(default_factory=dict)  # image id -> what the kind's `measure` computed
 
 
 class TaskKind(ABC):
@@ -172,6 +173,13 @@ class TaskKind(ABC):
 
     def no_image_error(self) -> str:
         return f"no image of this set qualifies for {self.label.lower()}"
+
+    def measure(self, study: Study, context: KindContext, get_bundle) -> None:
+        """Facts about the images that only the networks can give and the bank needs (the ground
+        truth of a counterfactual question, say): computed on the GPU worker when generation plans
+        the bank, after the predictions, and put in `context.measured`. `get_bundle(model)` loads a
+        network. By default nothing."""
+        return None
 
     @abstractmethod
     def build_bank(self, study: Study, context: KindContext) -> list:
@@ -260,6 +268,13 @@ class TaskKind(ABC):
         return ["accuracy", "rt"]
 
     # --- simulated participants ----------------------------------------------------------------
+    def oracle_answer_on_page(
+        self, oracle, stimuli: Sequence, questions: Mapping, instruction: str, regions: Mapping
+    ) -> dict | None:
+        """`oracle_answer` for a page that also marks regions over its stimulus
+        (`[data-testid=region]`, `data-name` -> `data-box`: x0,y0,x1,y1 as fractions of the stimulus)."""
+        return self.oracle_answer(oracle, stimuli, questions, instruction)
+
     @abstractmethod
     def oracle_answer(self, oracle, stimuli: Sequence, questions: Mapping, instruction: str) -> dict | None:
         """The answer (question name -> option value) of a participant who sees perfectly, from the

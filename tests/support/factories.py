@@ -271,11 +271,13 @@ def make_hive_study(
     status: str = StudyStatus.LIVE,
     seed: int = 5,
     settings=None,
+    measure=None,
     **fields,
 ) -> Study:
     """A HIVE study (hive_distinction or hive_agreement) on stored predictions: the network is right
     on even images (top-1 is the first label) and wrong on odd ones (top-1 another class, the first
-    label second), so the bank can mix both; trials and panels are made as generation makes them."""
+    label second), so the bank can mix both; trials and panels are made as generation makes them.
+    `measure(study, context)` stands in for the kind's measurement on the worker, if it has one."""
     model = make_classifier(categories=CATEGORIES)
     image_set = make_image_set(n_images, CATEGORIES, seed=seed)
     study = _study(
@@ -303,6 +305,8 @@ def make_hive_study(
             model=model, image=image, weights_sha256=model.weights_sha256, top_labels=top, top_scores=[5, 4, 3, 2, 1]
         )
         context.predictions[(model.id, image.id)] = top
+    if measure is not None:
+        measure(study, context)
     bank = task.build_bank(study, context)
     images = {im.pk: im for im in found.images}
     for entry in bank:
@@ -323,6 +327,36 @@ def make_hive_study(
     study.surviving_image_count = task.surviving_count(study, context, bank)
     study.save(update_fields=["eligible_image_count", "surviving_image_count"])
     return study
+
+
+def occlusion_facts(study, context, patches_per_side: int = 4) -> None:
+    """Stand-in ground truth for occlusion 2-AFC studies (the real one runs the network: see
+    tests/kinds/test_occlusion_ground_truth_is_measured_on_the_worker.py): the network's confidence
+    falls with each patch's index, and each method's map puts mass on even patches more than on odd
+    ones, so some pairs agree with the truth and some do not."""
+    side = 1 / patches_per_side
+    patches = [
+        [round(c * side, 4), round(r * side, 4), round((c + 1) * side, 4), round((r + 1) * side, 4)]
+        for r in range(patches_per_side)
+        for c in range(patches_per_side)
+    ]
+    n = len(patches)
+    for image in context.eligible:
+        top = context.predictions[(study.model.id, image.id)]
+        context.measured[image.id] = {
+            "class": top[0],
+            "score": 0.9,
+            "patches": patches,
+            "occluded": [round(0.9 - 0.05 * k, 6) for k in range(n)],
+            "mass": {m: [round((2.0 if k % 2 == 0 else 1.0) / (1.5 * n), 6) for k in range(n)] for m in study.methods},
+            "catch": {"object": [0.3, 0.3, 0.6, 0.6], "corner": patches[0], "object_score": 0.1, "corner_score": 0.88},
+            "provenance": {"model": study.model.name, "score": "softmax", "baseline": "mean", "patch_size": side},
+        }
+
+
+def make_occlusion_study(**kwargs) -> Study:
+    """An occlusion 2-AFC study on stored predictions and the stand-in ground truth above."""
+    return make_hive_study("occlusion_2afc", measure=occlusion_facts, **kwargs)
 
 
 def make_trust_study(
@@ -421,6 +455,8 @@ def good_answer(assignment: Assignment) -> dict:
         predicted = expected or order.index(trial.target_class) + 1
         correct = expected or order.index(trial.payload["true_class"]) + 1
         data.update(predicted=predicted, confidence=4, correct_class=correct, correct_confidence=3)
+    elif kind == "occlusion_2afc":
+        data["choice"] = f"{trial.payload['answer']}3"
     elif kind == "hive_agreement":
         right = trial.payload.get("prediction_correct")
         data["agreement"] = trial.payload.get("expected_agreement") or (1 if right else 4)
