@@ -273,19 +273,15 @@ class Occlusion2AFC(TaskKind):
             rng = random.Random(design.derive_seed(study.seed, "occlusion-pairs", arm))
             order = [im.id for im in chosen]
             rng.shuffle(order)
-            agreeing = 0
+            wanted = self._agreement_plan(context, pairs, order, arm)
             for n, image_id in enumerate(order):
                 facts = context.measured[image_id]
                 mass = facts["mass"].get(arm)
                 candidates = pairs[image_id]
                 if mass is not None:
-                    want = agreeing <= n - agreeing  # the map agrees on no more than half so far
-                    fitting = [p for p in candidates if self._map_agrees(facts, mass, p) == want]
-                    candidates = fitting or candidates
+                    candidates = [p for p in candidates if self._map_agrees(facts, mass, p) == wanted[image_id]]
                 pair = rng.choice(candidates)
-                entry = self._main_payload(facts, mass, pair, answer=REGIONS[n % 2])
-                agreeing += bool(entry["map_agrees"])
-                picked[(image_id, arm)] = entry
+                picked[(image_id, arm)] = self._main_payload(facts, mass, pair, answer=REGIONS[n % 2])
         bank: list[design.BankEntry] = []
         for im in chosen:
             for arm in arms:
@@ -310,6 +306,23 @@ class Occlusion2AFC(TaskKind):
                 )
             )
         return bank
+
+    def _agreement_plan(self, context, pairs, order, arm) -> dict[int, bool]:
+        """Image id -> whether its pair is to be one the map agrees on: as near half of them as the
+        images allow. Images that offer only one sort take it; those that offer both fill the other
+        side (the first ones in the drawn `order` go where agreement is short)."""
+        offers = {}
+        for image_id in order:
+            facts = context.measured[image_id]
+            mass = facts["mass"].get(arm)
+            if mass is None:
+                return {i: None for i in order}
+            offers[image_id] = {self._map_agrees(facts, mass, p) for p in pairs[image_id]}
+        plan = {i: next(iter(o)) for i, o in offers.items() if len(o) == 1}
+        both = [i for i in order if len(offers[i]) == 2]
+        short = max(0, min(len(both), len(order) // 2 - sum(plan.values())))
+        plan.update({i: n < short for n, i in enumerate(both)})
+        return plan
 
     @staticmethod
     def _map_agrees(facts, mass, pair) -> bool:

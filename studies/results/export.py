@@ -63,6 +63,11 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
+    "correct_region",
+    "region_a",
+    "region_b",
+    "score_difference",
+    "map_agrees",
 ]
 
 PARTICIPANT_COLUMNS = [

@@ -86,6 +86,20 @@ def test_the_map_agrees_with_the_truth_on_half_of_each_methods_trials(method):
     assert abs(answers.count("A") - answers.count("B")) <= 1
 
 
+def test_images_that_offer_one_sort_of_pair_take_it_and_the_others_even_the_balance():
+    s, context = study(), measured_world(20)
+    for image_id in list(context.measured)[:6]:  # the map agrees on every pair of these six
+        facts = context.measured[image_id]
+        facts["mass"]["gradcam"] = [1.0 + k for k in range(16)]  # mass grows as the occluded score falls
+    entries = main_entries(kind_of(s).build_bank(s, context), "gradcam")
+    assert all(e.payload["map_agrees"] for e in entries if e.image_id in list(context.measured)[:6])
+    assert sum(e.payload["map_agrees"] for e in entries) == 10
+    for image_id in list(context.measured)[:14]:
+        context.measured[image_id]["mass"]["gradcam"] = [1.0 + k for k in range(16)]
+    entries = main_entries(kind_of(s).build_bank(s, context), "gradcam")
+    assert sum(e.payload["map_agrees"] for e in entries) == 14  # more than half: the images allow no better
+
+
 def test_the_control_arm_gets_pairs_without_a_map():
     s = study()
     s.arms = [*METHODS, "none"]
