@@ -40,9 +40,11 @@ CD_SLUG = "demo-class-discrimination"
 TRUST_SLUG = "demo-trust"
 HIVE_DISTINCTION_SLUG = "demo-hive-distinction"
 HIVE_AGREEMENT_SLUG = "demo-hive-agreement"
+OCCLUSION_SLUG = "demo-occlusion-2afc"
 HIVE_METHODS = ["gradcam", "guided_gradcam"]
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
+OCCLUSION_METHODS = ["gradcam", "guided_backprop"]
 COMPLETION_CODE = "DEMO2017"
 
 
@@ -144,9 +146,10 @@ class DemoStudies:
     trust: Study
     hive_distinction: Study
     hive_agreement: Study
+    occlusion_2afc: Study
 
     def all(self) -> list[Study]:
-        return [self.class_discrimination, self.trust, self.hive_distinction, self.hive_agreement]
+        return [self.class_discrimination, self.trust, self.hive_distinction, self.hive_agreement, self.occlusion_2afc]
 
 
 def _study_defaults(image_set: ImageSet) -> dict:
@@ -202,7 +205,16 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
         model=weak,
         kind_settings={"bonus_per_correct_above_chance": 0.05},
     )
-    return DemoStudies(cd, trust, distinction, agreement)
+    # Counterfactual simulation explains the stronger network: its confidence is what occlusion moves.
+    occlusion = ensure(
+        OCCLUSION_SLUG,
+        name="Demo (2-AFC): hiding which region lowers the network's confidence more?",
+        kind="occlusion_2afc",
+        methods=OCCLUSION_METHODS,
+        model=strong,
+        kind_settings={"patch_size": 0.25, "min_score_difference": 0.1, "occlude_with_blur": False},
+    )
+    return DemoStudies(cd, trust, distinction, agreement, occlusion)
 
 
 def ensure_live(study: Study, say) -> Study:

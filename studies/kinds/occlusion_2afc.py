@@ -60,6 +60,15 @@ MIN_DIFFERENCE = Setting(
     minimum=0.01,
     maximum=1.0,
 )
+BALANCE = Setting(
+    "balance_map_agreement",
+    "Balance pairs the map agrees and disagrees on",
+    bool,
+    True,
+    "On: per method, half of the pairs are ones where the map puts more mass in the right region, half where it "
+    "does not, so that following the map scores 50% and only telling when to trust it helps. Off: pairs are drawn "
+    "regardless of the map, and following it scores the map's own agreement rate.",
+)
 BLUR = Setting(
     "occlude_with_blur",
     "Occlude with a blurred copy of the image",
@@ -120,7 +129,7 @@ class Occlusion2AFC(TaskKind):
     label = "2-AFC counterfactual simulation (occlusion)"
     description = "Hiding which of two regions lowers the network's confidence more? (Zimmermann et al. 2021)"
     model_fields = {"model": "the model to explain"}
-    settings = (PATCH_SIZE, MIN_DIFFERENCE, BLUR)
+    settings = (PATCH_SIZE, MIN_DIFFERENCE, BLUR, BALANCE)
     needs_predictions = True
     supports_control_arm = True
     signature_column = "correct_region"
@@ -273,12 +282,12 @@ class Occlusion2AFC(TaskKind):
             rng = random.Random(design.derive_seed(study.seed, "occlusion-pairs", arm))
             order = [im.id for im in chosen]
             rng.shuffle(order)
-            wanted = self._agreement_plan(context, pairs, order, arm)
+            wanted = self._agreement_plan(study, context, pairs, order, arm)
             for n, image_id in enumerate(order):
                 facts = context.measured[image_id]
                 mass = facts["mass"].get(arm)
                 candidates = pairs[image_id]
-                if mass is not None:
+                if wanted[image_id] is not None:
                     candidates = [p for p in candidates if self._map_agrees(facts, mass, p) == wanted[image_id]]
                 pair = rng.choice(candidates)
                 picked[(image_id, arm)] = self._main_payload(facts, mass, pair, answer=REGIONS[n % 2])
@@ -307,10 +316,11 @@ class Occlusion2AFC(TaskKind):
             )
         return bank
 
-    def _agreement_plan(self, context, pairs, order, arm) -> dict[int, bool]:
+    def _agreement_plan(self, study, context, pairs, order, arm) -> dict[int, bool | None]:
         """Image id -> whether its pair is to be one the map agrees on: as near half of them as the
         images allow. Images that offer only one sort take it; those that offer both fill the other
-        side (the first ones in the drawn `order` go where agreement is short)."""
+        side (the first ones in the drawn `order` go where agreement is short). None for every image
+        without a map (the control arm) or when the study does not balance: any pair will do."""
         offers = {}
         for image_id in order:
             facts = context.measured[image_id]
@@ -318,6 +328,8 @@ class Occlusion2AFC(TaskKind):
             if mass is None:
                 return {i: None for i in order}
             offers[image_id] = {self._map_agrees(facts, mass, p) for p in pairs[image_id]}
+        if not self.settings_of(study)["balance_map_agreement"]:
+            return {i: None for i in order}
         plan = {i: next(iter(o)) for i, o in offers.items() if len(o) == 1}
         both = [i for i in order if len(offers[i]) == 2]
         short = max(0, min(len(both), len(order) // 2 - sum(plan.values())))

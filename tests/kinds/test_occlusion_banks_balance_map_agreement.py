@@ -100,6 +100,15 @@ def test_images_that_offer_one_sort_of_pair_take_it_and_the_others_even_the_bala
     assert sum(e.payload["map_agrees"] for e in entries) == 14  # more than half: the images allow no better
 
 
+def test_without_balancing_the_map_agrees_as_often_as_it_does():
+    s = study(kind_settings={"min_score_difference": 0.1, "balance_map_agreement": False})
+    context = measured_world(30)
+    for facts in context.measured.values():
+        facts["mass"]["gradcam"] = [1.0 + k for k in range(16)]  # the map always agrees
+    entries = main_entries(kind_of(s).build_bank(s, context), "gradcam")
+    assert all(e.payload["map_agrees"] for e in entries) and len(entries) == 30
+
+
 def test_the_control_arm_gets_pairs_without_a_map():
     s = study()
     s.arms = [*METHODS, "none"]
