@@ -397,17 +397,24 @@ class Occlusion2AFC(TaskKind):
         return {
             "instruction": "",
             "shows_map": assignment.trial.method != getattr(design, "NO_EXPLANATION", None),
-            "regions": [
-                {"name": r, "box": ",".join(f"{v:g}" for v in regions[r]), "style": self._style(regions[r])}
-                for r in REGIONS
-                if r in regions
-            ],
+            "regions": [self._drawn(r, regions[r]) for r in REGIONS if r in regions],
         }
 
     @staticmethod
-    def _style(box) -> str:
-        x0, y0, x1, y1 = (100 * v for v in box)
-        return f"left:{x0:.2f}%;top:{y0:.2f}%;width:{x1 - x0:.2f}%;height:{y1 - y0:.2f}%"
+    def _drawn(name: str, box) -> dict:
+        """A region as the template draws it: an SVG rectangle over the stimulus, in thousandths of
+        its width and height (SVG attributes, since the pages' CSP allows no inline style)."""
+        x0, y0, x1, y1 = (round(1000 * v, 1) for v in box)
+        return {
+            "name": name,
+            "box": ",".join(f"{v:g}" for v in box),
+            "x": f"{x0:g}",
+            "y": f"{y0:g}",
+            "width": f"{x1 - x0:g}",
+            "height": f"{y1 - y0:g}",
+            "label_x": f"{x0 + 12:g}",
+            "label_y": f"{y0 + 70:g}",
+        }
 
     def instructions_context(self, study):
         return {"choices": CHOICES, "question": QUESTION.format(cls="cat")}

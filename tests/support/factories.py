@@ -340,16 +340,20 @@ def occlusion_facts(study, context, patches_per_side: int = 4) -> None:
         for r in range(patches_per_side)
         for c in range(patches_per_side)
     ]
+    from studies.kinds.occlusion_2afc import Occlusion2AFC
+    from studies.stimuli.geometry import model_geometry
+
     n = len(patches)
     for image in context.eligible:
         top = context.predictions[(study.model.id, image.id)]
+        catch = Occlusion2AFC._catch_regions(image, top[0], model_geometry(study.model), 1000, 1000, patches)
         context.measured[image.id] = {
             "class": top[0],
             "score": 0.9,
             "patches": patches,
             "occluded": [round(0.9 - 0.05 * k, 6) for k in range(n)],
             "mass": {m: [round((2.0 if k % 2 == 0 else 1.0) / (1.5 * n), 6) for k in range(n)] for m in study.methods},
-            "catch": {"object": [0.3, 0.3, 0.6, 0.6], "corner": patches[0], "object_score": 0.1, "corner_score": 0.88},
+            "catch": catch and {"object": catch[0], "corner": catch[1], "object_score": 0.1, "corner_score": 0.88},
             "provenance": {"model": study.model.name, "score": "softmax", "baseline": "mean", "patch_size": side},
         }
 
