@@ -211,8 +211,9 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
         name="Demo (2-AFC): hiding which region lowers the network's confidence more?",
         kind="occlusion_2afc",
         methods=OCCLUSION_METHODS,
+        control_arm=True,
         model=strong,
-        kind_settings={"patch_size": 0.25, "min_score_difference": 0.1, "occlude_with_blur": False},
+        kind_settings={"patch_size": 0.25, "min_score_difference": 0.1, "occlusion_baseline": "mean"},
     )
     return DemoStudies(cd, trust, distinction, agreement, occlusion)
 

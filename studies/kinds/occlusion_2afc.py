@@ -25,6 +25,7 @@ from .. import design
 from . import register
 from .base import KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
 from .hive_common import labelled_images
+from .presets import Preset, register_preset
 
 QUESTION = "Hiding which region lowers the network's confidence in \u201c{cls}\u201d more?"
 # The six buttons of the published plugin, left to right: A with falling confidence, then B rising.
@@ -69,12 +70,14 @@ BALANCE = Setting(
     "does not, so that following the map scores 50% and only telling when to trust it helps. Off: pairs are drawn "
     "regardless of the map, and following it scores the map's own agreement rate.",
 )
-BLUR = Setting(
-    "occlude_with_blur",
-    "Occlude with a blurred copy of the image",
-    bool,
-    False,
-    "Off: a patch is filled with the image's mean colour. On: with the image blurred (shapes go, colours stay).",
+BASELINE = Setting(
+    "occlusion_baseline",
+    "What fills an occluded patch",
+    str,
+    "mean",
+    "The image's mean colour (per channel, so no new colour appears), or a blurred copy of the image (shapes go, "
+    "colours stay). Recorded with every trial's ground truth.",
+    choices=(("mean", "the image's mean colour"), ("blur", "a blurred copy of the image")),
 )
 
 
@@ -129,7 +132,7 @@ class Occlusion2AFC(TaskKind):
     label = "2-AFC counterfactual simulation (occlusion)"
     description = "Hiding which of two regions lowers the network's confidence more? (Zimmermann et al. 2021)"
     model_fields = {"model": "the model to explain"}
-    settings = (PATCH_SIZE, MIN_DIFFERENCE, BLUR, BALANCE)
+    settings = (PATCH_SIZE, MIN_DIFFERENCE, BASELINE, BALANCE)
     needs_predictions = True
     supports_control_arm = True
     signature_column = "correct_region"
@@ -176,7 +179,7 @@ class Occlusion2AFC(TaskKind):
         explainer = Explainer(bundle.module, model.target_layer or bundle.target_layer)
         methods = tuple(m for m in study.methods if m in METHODS)
         geometry = model_geometry(model)
-        baseline = "blur" if settings["occlude_with_blur"] else "mean"
+        baseline = settings["occlusion_baseline"]
         for image in sorted(context.eligible, key=lambda im: im.id):
             top = context.predictions.get((model.id, image.id))
             if not top or top[0] not in model.categories:
@@ -276,7 +279,7 @@ class Occlusion2AFC(TaskKind):
                 "patch size, add images, or accept fewer trials"
             )
         chosen = design.choose_images([design.ImageInfo(i, ()) for i in pairs], study.max_images, study.seed)
-        arms = list(getattr(study, "arms", study.methods))
+        arms = list(study.arms)
         picked: dict[tuple[int, str], dict] = {}
         for arm in arms:
             rng = random.Random(design.derive_seed(study.seed, "occlusion-pairs", arm))
@@ -299,8 +302,7 @@ class Occlusion2AFC(TaskKind):
         catchable = [(im, None) for im in chosen if self._catch_holds(context.measured[im.id], least)]
         pool = design.attention_pool(catchable, study.attention_checks_per_participant, study.seed)
         # Catch trials show the photograph where the study has a control arm (no map to follow), else a map.
-        photograph = getattr(design, "NO_EXPLANATION", None)
-        catch_arm = photograph if photograph in arms else study.methods[0]
+        catch_arm = design.NO_EXPLANATION if design.NO_EXPLANATION in arms else study.methods[0]
         for n, (im, _) in enumerate(pool):
             facts = context.measured[im.id]
             bank.append(
@@ -396,7 +398,7 @@ class Occlusion2AFC(TaskKind):
         regions = (assignment.trial.payload or {}).get("regions") or {}
         return {
             "instruction": "",
-            "shows_map": assignment.trial.method != getattr(design, "NO_EXPLANATION", None),
+            "shows_map": assignment.trial.method != design.NO_EXPLANATION,
             "regions": [self._drawn(r, regions[r]) for r in REGIONS if r in regions],
         }
 
@@ -446,17 +448,22 @@ class Occlusion2AFC(TaskKind):
 
     # --- analysis ------------------------------------------------------------------------------
     def analyze(self, main, methods, design_name, seed, n_resamples):
+        """Accuracy per arm and each method's utility over the control arm (the shared analysis of
+        studies with arms), and per method the accuracy on the pairs its map agrees and disagrees on:
+        following the map scores 100% and 0% there; telling when to trust it is what lifts both."""
         from ..results import analysis
 
-        summary = analysis.class_discrimination_methods(main, methods, seed=seed, n_resamples=n_resamples)
+        summary, comparisons = analysis.arms_accuracy_and_utility(
+            main, methods, design_name, seed=seed, n_resamples=n_resamples
+        )
         for method, entry in summary.items():
             rows = main[main["method"] == method]
             for key, flag in (("accuracy_map_agrees", True), ("accuracy_map_disagrees", False)):
-                part = rows[rows["map_agrees"] == flag]["correct"] if "map_agrees" in rows else rows.iloc[0:0]
+                part = rows[rows["map_agrees"] == flag]["correct"].astype(float) if "map_agrees" in rows else []
                 entry[key] = {"n": int(len(part)), "accuracy": float(part.mean()) if len(part) else None}
             conf = rows["confidence"].dropna()
             entry["mean_confidence"] = float(conf.astype(float).mean()) if len(conf) else None
-        return summary, analysis.class_discrimination_comparisons(main, methods, design_name, summary)
+        return summary, comparisons
 
     # --- simulated participants ----------------------------------------------------------------
     def oracle_answer(self, oracle, stimuli, questions, instruction):
@@ -465,7 +472,8 @@ class Occlusion2AFC(TaskKind):
     def oracle_answer_on_page(self, oracle, stimuli, questions, instruction, regions: Mapping):
         """A participant who sees perfectly: where one region covers the class's object and the other
         no object at all (what anyone sees on a catch trial), that one; otherwise the region where the
-        map puts more mass, surer the clearer the difference; without a map (the control arm), a guess."""
+        map puts more mass, surer the clearer the difference; without a map (the control arm), a guess
+        from the participant's seeded stream, A or B as often as each is right."""
         boxes = {r: parse_box(regions.get(r, "")) for r in REGIONS}
         if not stimuli or stimuli[0] is None or any(b is None for b in boxes.values()):
             return None
@@ -473,8 +481,8 @@ class Occlusion2AFC(TaskKind):
         covering = self._object_region(stimulus, boxes)
         if covering:
             return {"choice": f"{covering}3"}
-        if not stimulus.raw_map:
-            return None
+        if not stimulus.raw_map:  # the control arm: a guess (the right region is A on half of the trials)
+            return {"choice": f"{oracle.rng.choice(REGIONS)}1"}
         mass = oracle.mass_map(stimulus)
         shares = {r: region_share(mass, boxes[r]) for r in REGIONS}
         pick = max(REGIONS, key=lambda r: shares[r])
@@ -504,3 +512,25 @@ def _covered_share(inner: Sequence[float], outer: Sequence[float]) -> float:
     h = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
     area = (inner[2] - inner[0]) * (inner[3] - inner[1])
     return w * h / area if area > 0 else 0.0
+
+
+register_preset(
+    Preset(
+        "occlusion-2afc",
+        "2-AFC counterfactual simulation (Zimmermann et al. 2021)",
+        "Zimmermann, Borowski et al., NeurIPS 2021 / Borowski et al., ICLR 2021 (bethgelab; the 2-AFC confidence "
+        "plugin of brendel-group/causal-understanding-via-visualizations): two queries, one click gives the choice "
+        "and a confidence 1-3, catch trials, a no-explanation baseline. Here the queries are two occluded regions.",
+        Occlusion2AFC.name,
+        kind_settings={"patch_size": 0.25, "min_score_difference": 0.1, "occlusion_baseline": "mean"},
+        study={
+            "methods": ["gradcam"],
+            "control_arm": True,
+            "design": "between",
+            "trials_per_participant": 18,
+            "attention_checks_per_participant": 2,
+            "max_failed_attention_checks": 0,
+        },
+        note="Choose the network and an image set with boxes of the classes it knows (for the catch trials).",
+    )
+)

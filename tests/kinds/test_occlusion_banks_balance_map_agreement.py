@@ -53,6 +53,7 @@ def study(**fields):
         "kind_settings": {"min_score_difference": 0.1},
     }
     values.update(fields)
+    values.setdefault("arms", list(values["methods"]))
     return SimpleNamespace(**values)
 
 
@@ -110,15 +111,13 @@ def test_without_balancing_the_map_agrees_as_often_as_it_does():
 
 
 def test_the_control_arm_gets_pairs_without_a_map():
-    s = study()
-    s.arms = [*METHODS, "none"]
+    s = study(arms=[*METHODS, design.NO_EXPLANATION])
     bank = kind_of(s).build_bank(s, measured_world(20))
     control = main_entries(bank, "none")
     assert len(control) == 20
     assert all(e.payload["map_agrees"] is None and e.payload["map_mass"] is None for e in control)
     checks = [e for e in bank if e.kind == "attention"]
-    if hasattr(design, "NO_EXPLANATION"):
-        assert {e.method for e in checks} == {design.NO_EXPLANATION}  # the photograph, no map to follow
+    assert {e.method for e in checks} == {design.NO_EXPLANATION}  # the photograph, no map to follow
 
 
 def test_catch_trials_hide_the_object_against_an_empty_corner():

@@ -59,10 +59,10 @@ def occlusion_study(model, images, **settings):
     )
 
 
-@pytest.mark.parametrize("blur", [False, True])
-def test_the_stored_truth_is_the_networks_score_with_each_region_occluded(demo_world, blur):
+@pytest.mark.parametrize("baseline", ["mean", "blur"])
+def test_the_stored_truth_is_the_networks_score_with_each_region_occluded(demo_world, baseline):
     model, images = demo_world
-    study = occlusion_study(model, images, occlude_with_blur=blur)
+    study = occlusion_study(model, images, occlusion_baseline=baseline)
     job = generation.do_start_generation(study, enqueue=lambda job_id: None)
     chunks = generation.do_plan(job.pk, bundle_of())
     assert chunks, list(GenerationFailure.objects.values_list("reason", flat=True))
@@ -77,7 +77,7 @@ def test_the_stored_truth_is_the_networks_score_with_each_region_occluded(demo_w
     for trial in trials:
         p = trial.payload
         truth = p["ground_truth"]
-        assert truth["baseline"] == ("blur" if blur else "mean") and truth["score"] == "softmax"
+        assert truth["baseline"] == baseline and truth["score"] == "softmax"
         assert truth["weights_sha256"] == model.weights_sha256 and truth["patch_size"] == 0.25
         x = bundle.preprocess(photograph_rgb(trial.image))
         shape = tuple(x.shape[-2:])
