@@ -147,3 +147,17 @@ def test_oracle_bots_follow_the_map_in_occlusion_2afc_and_pass_the_catch_trials(
         assert r.answer["region"] == max(shares, key=shares.get)  # the region with more map mass
     checks = [r for r in responses if r.assignment.is_attention_check]
     assert len(checks) == 3 and all(r.correct for r in checks)  # the object's box, not the empty corner
+
+
+def test_control_arm_bots_guess_in_occlusion_2afc(capsys):
+    study = factories.make_occlusion_study(
+        methods=("gradcam",), control_arm=True, trials_per_participant=4, attention_checks=0
+    )
+    run_bots(study, 4, "oracle")  # two per arm, between subjects
+    assert "Completed: 4/4" in capsys.readouterr().out
+    control = Response.objects.filter(
+        assignment__participant__study=study, assignment__trial__method="none", assignment__is_attention_check=False
+    )
+    assert control.count() == 8
+    assert all(r.confidence == 1 for r in control)  # a guess, said to be one
+    assert {r.answer["region"] for r in control} <= {"A", "B"}

@@ -1,4 +1,4 @@
-"""The offline demo end to end: build through the real code paths (on a real worker), play its four
+"""The offline demo end to end: build through the real code paths (on a real worker), play its five
 studies (one per task kind) with oracle bots, export, analyse, and compute the faithfulness report
 for every method."""
 
@@ -33,14 +33,15 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     cd, trust = Study.objects.get(slug=demo.CD_SLUG), Study.objects.get(slug=demo.TRUST_SLUG)
     assert cd.status == trust.status == "live"
     assert cd.config_snapshot and trust.config_snapshot
-    slugs = (demo.CD_SLUG, demo.TRUST_SLUG, demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)
+    slugs = (demo.CD_SLUG, demo.TRUST_SLUG, demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG, demo.OCCLUSION_SLUG)
     assert all(f"/s/{slug}/" in out for slug in slugs) and "researcher /" in out
-    assert out.count("participant link:") == 4
+    assert out.count("participant link:") == 5
     assert {s.kind for s in Study.objects.all()} == {
         "class_discrimination",
         "trust",
         "hive_distinction",
         "hive_agreement",
+        "occlusion_2afc",
     }
     assert all(s.status == "live" for s in Study.objects.all())
     assert ImageSet.objects.get(name=demo.IMAGE_SET_NAME).images.count() == demo.DEMO_IMAGES
@@ -53,10 +54,12 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # a second run reuses everything
     again = build(capsys)
     assert "reusing" in again
-    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 4
+    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 5
 
     hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
-    for study, methods in ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS), *((h, demo.HIVE_METHODS) for h in hive)):
+    occlusion = Study.objects.get(slug=demo.OCCLUSION_SLUG)
+    studies = ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS), *((h, demo.HIVE_METHODS) for h in hive))
+    for study, methods in (*studies, (occlusion, occlusion.arms)):
         call_command(
             "simulate_participants",
             study.slug,
@@ -85,7 +88,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         call_command("faithfulness", study.slug, "--max-images", "2")
         faithfulness = study.faithfulness_reports.get().results["summary"]
         for role in faithfulness:
-            assert set(faithfulness[role]) == set(methods)
+            assert set(faithfulness[role]) == set(study.methods)
     capsys.readouterr()
 
     # the oracle reproduces the paper's ordering: Grad-CAM versions beat the raw gradients
@@ -101,6 +104,14 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     for values in agreement.values():
         assert values["accuracy"] == 1.0
         assert values["agreement_on_correct"]["mean"] < values["agreement_on_incorrect"]["mean"]
+    # the occlusion oracle follows the map: right where it agrees with the network's truth, wrong where
+    # not (the bank balances both), and guesses without one; utility is measured over that guess
+    occlusion_report = json.loads((tmp_path / f"{demo.OCCLUSION_SLUG}.json").read_text())["methods"]
+    for method in demo.OCCLUSION_METHODS:
+        values = occlusion_report[method]
+        assert values["accuracy_map_agrees"]["accuracy"] == 1.0
+        assert values["accuracy_map_disagrees"]["accuracy"] <= 0.1
+        assert "utility" in values
 
 
 def test_the_demo_image_set_is_a_valid_upload():
