@@ -40,6 +40,14 @@ CD_SLUG = "demo-class-discrimination"
 TRUST_SLUG = "demo-trust"
 HIVE_DISTINCTION_SLUG = "demo-hive-distinction"
 HIVE_AGREEMENT_SLUG = "demo-hive-agreement"
+FORWARD_SIMULATION_SLUG = "demo-forward-simulation"
+# Forward simulation's bias scenario needs the cue on scenes without a star too (the demo set draws it
+# almost only with stars): a second set, after the first, with the stripes on half of every kind of scene.
+FORWARD_IMAGE_SET_NAME = "Demo shapes (stripes on any scene)"
+FORWARD_IMAGES = 160
+FORWARD_IMAGE_START = 2_000_000
+FORWARD_BIAS = {"label": "star", "p_with": 0.5, "p_without": 0.5}
+FORWARD_METHODS = ["gradcam", "random"]  # random: maps that show nothing (its utility should be near 0)
 OCCLUSION_SLUG = "demo-occlusion-2afc"
 HIVE_METHODS = ["gradcam", "guided_gradcam"]
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
@@ -87,13 +95,13 @@ def models_dir() -> Path:
     return Path(settings.DEMO_MODELS_DIR)
 
 
-def demo_image_zip(n: int = DEMO_IMAGES, seed: int = DEMO_SEED) -> bytes:
+def demo_image_zip(n: int = DEMO_IMAGES, seed: int = DEMO_SEED, bias="star", start: int = DEMO_IMAGE_START) -> bytes:
     """The demo scenes with their labels.csv, zipped as a researcher would upload them."""
     from explain_engine.synthetic import write_image_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         # With the background cue the weaker network learned to take for a star: its maps reveal the bias.
-        write_image_folder(tmp, n, seed, bias="star", start=DEMO_IMAGE_START)
+        write_image_folder(tmp, n, seed, bias=bias, start=start)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(Path(tmp).iterdir()):
@@ -101,14 +109,18 @@ def demo_image_zip(n: int = DEMO_IMAGES, seed: int = DEMO_SEED) -> bytes:
         return buf.getvalue()
 
 
-def ensure_image_set(say) -> ImageSet:
-    existing = ImageSet.objects.filter(name=IMAGE_SET_NAME).first()
+def ensure_image_set(
+    say, name: str = IMAGE_SET_NAME, n: int = DEMO_IMAGES, bias="star", start: int = DEMO_IMAGE_START
+) -> ImageSet:
+    existing = ImageSet.objects.filter(name=name).first()
     if existing:
-        say(f"Image set: reusing {IMAGE_SET_NAME!r} ({existing.images.count()} images)")
+        say(f"Image set: reusing {name!r} ({existing.images.count()} images)")
         return existing
-    say(f"Image set: drawing {DEMO_IMAGES} two-object scenes and importing them ...")
+    say(f"Image set: drawing {n} two-object scenes and importing them ...")
     image_set = import_image_set(
-        IMAGE_SET_NAME, io.BytesIO(demo_image_zip()), description="Synthetic two-object scenes (offline demo)"
+        name,
+        io.BytesIO(demo_image_zip(n, bias=bias, start=start)),
+        description="Synthetic two-object scenes (offline demo)",
     )
     say(f"  imported {image_set.images.count()} images")
     return image_set
@@ -146,10 +158,18 @@ class DemoStudies:
     trust: Study
     hive_distinction: Study
     hive_agreement: Study
+    forward_simulation: Study
     occlusion_2afc: Study
 
     def all(self) -> list[Study]:
-        return [self.class_discrimination, self.trust, self.hive_distinction, self.hive_agreement, self.occlusion_2afc]
+        return [
+            self.class_discrimination,
+            self.trust,
+            self.hive_distinction,
+            self.hive_agreement,
+            self.forward_simulation,
+            self.occlusion_2afc,
+        ]
 
 
 def _study_defaults(image_set: ImageSet) -> dict:
@@ -167,9 +187,11 @@ def _study_defaults(image_set: ImageSet) -> dict:
     }
 
 
-def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: ClassifierModel, say) -> DemoStudies:
+def ensure_studies(
+    image_set: ImageSet, strong: ClassifierModel, weak: ClassifierModel, say, forward_images: ImageSet | None = None
+) -> DemoStudies:
     def ensure(slug: str, **fields) -> Study:
-        study, created = Study.objects.get_or_create(slug=slug, defaults={**fields, **_study_defaults(image_set)})
+        study, created = Study.objects.get_or_create(slug=slug, defaults={**_study_defaults(image_set), **fields})
         say(f"Study: {'created' if created else 'reusing'} {study.slug} ({study.get_status_display().lower()})")
         return study
 
@@ -205,6 +227,19 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
         model=weak,
         kind_settings={"bonus_per_correct_above_chance": 0.05},
     )
+    # Forward simulation (Colin, Fel et al. 2022), bias scenario: can people learn, with Grad-CAM or
+    # without any explanation, that the weaker network takes the stripes for a star?
+    forward = ensure(
+        FORWARD_SIMULATION_SLUG,
+        name="Demo (meta-predictor): predict the network's decisions",
+        kind="forward_simulation",
+        methods=FORWARD_METHODS,
+        control_arm=True,
+        model=weak,
+        image_set=forward_images or ensure_forward_image_set(say),
+        trials_per_participant=48,
+        kind_settings={"scenario": "bias", "rounds": 3, "learning_per_round": 8, "test_per_round": 8},
+    )
     # Counterfactual simulation explains the stronger network: its confidence is what occlusion moves.
     occlusion = ensure(
         OCCLUSION_SLUG,
@@ -215,7 +250,11 @@ def ensure_studies(image_set: ImageSet, strong: ClassifierModel, weak: Classifie
         model=strong,
         kind_settings={"patch_size": 0.25, "min_score_difference": 0.1, "occlusion_baseline": "mean"},
     )
-    return DemoStudies(cd, trust, distinction, agreement, occlusion)
+    return DemoStudies(cd, trust, distinction, agreement, forward, occlusion)
+
+
+def ensure_forward_image_set(say) -> ImageSet:
+    return ensure_image_set(say, FORWARD_IMAGE_SET_NAME, FORWARD_IMAGES, FORWARD_BIAS, FORWARD_IMAGE_START)
 
 
 def ensure_live(study: Study, say) -> Study:

@@ -225,16 +225,19 @@ class Oracle:
             return self._maps[stimulus.pk]
 
     def share_in_boxes(self, stimulus, label: str) -> float:
-        from ..stimuli.geometry import boxes_on_map
-
         mass = self.mass_map(stimulus)
         total = float(mass.sum())
         if total <= 0:
             return 0.0
-        inside = np.zeros(mass.shape, dtype=bool)
-        for x0, y0, x1, y1 in boxes_on_map(stimulus, label, mass.shape):
-            inside[y0:y1, x0:x1] = True
-        return float(mass[inside].sum()) / total
+        return float(mass[_inside(stimulus, label, mass.shape)].sum()) / total
+
+    def lift_in_boxes(self, stimulus, label: str) -> float:
+        """How many times denser the map's mass is inside the label's boxes than over the whole map
+        (1: no denser than anywhere; 0: no mass or no box there). Unlike the share, a large region
+        does not win by its size alone."""
+        inside = _inside(stimulus, label, self.mass_map(stimulus).shape)
+        area = float(inside.mean())
+        return self.share_in_boxes(stimulus, label) / area if area > 0 else 0.0
 
 
 class ParticipantOracle:
@@ -250,6 +253,16 @@ class ParticipantOracle:
 
     def __getattr__(self, name):
         return getattr(self._oracle, name)
+
+
+def _inside(stimulus, label: str, shape) -> np.ndarray:
+    """The map's pixels inside the label's ground-truth boxes."""
+    from ..stimuli.geometry import boxes_on_map
+
+    inside = np.zeros(shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes_on_map(stimulus, label, shape):
+        inside[y0:y1, x0:x1] = True
+    return inside
 
 
 def _load_mass_map(stimulus) -> np.ndarray:

@@ -63,6 +63,11 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
+    # Added with forward simulation: the block (learning / test), its round, and the image's stratum.
+    "block",
+    "round",
+    "stratum",
+    # Added with occlusion 2-AFC: the two regions, the right one, the scores' difference, the map's agreement.
     "correct_region",
     "region_a",
     "region_b",

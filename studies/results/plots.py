@@ -105,6 +105,25 @@ def trust_mean_plot(result: dict, fmt: str = "png") -> bytes:
     return _bytes(fig, fmt)
 
 
+def accuracy_by_round_plot(result: dict, fmt: str = "png") -> bytes:
+    """Test accuracy per round, one line per arm (the learning curve of a kind with rounds)."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    curves = {m: v["by_round"] for m, v in result["methods"].items() if v.get("by_round")}
+    if not curves:
+        _empty(ax)
+    else:
+        for name, by_round in curves.items():
+            rounds = sorted(by_round, key=int)
+            ax.plot([int(r) for r in rounds], [by_round[r] for r in rounds], marker="o", label=name)
+        ax.set_xticks(sorted({int(r) for c in curves.values() for r in c}))
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy per round and arm")
+    return _bytes(fig, fmt)
+
+
 def rt_plot(result: dict, df, fmt: str = "png") -> bytes:
     """Response times of analyzed main trials per method (box plots over the individual answers)."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -144,4 +163,6 @@ def render(name: str, result: dict, df=None, fmt: str = "png") -> bytes:
         return trust_answers_plot(result, fmt)
     if name == "trust_mean":
         return trust_mean_plot(result, fmt)
+    if name == "accuracy_by_round":
+        return accuracy_by_round_plot(result, fmt)
     return rt_plot(result, df, fmt)

@@ -33,14 +33,22 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     cd, trust = Study.objects.get(slug=demo.CD_SLUG), Study.objects.get(slug=demo.TRUST_SLUG)
     assert cd.status == trust.status == "live"
     assert cd.config_snapshot and trust.config_snapshot
-    slugs = (demo.CD_SLUG, demo.TRUST_SLUG, demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG, demo.OCCLUSION_SLUG)
+    slugs = (
+        demo.CD_SLUG,
+        demo.TRUST_SLUG,
+        demo.HIVE_DISTINCTION_SLUG,
+        demo.HIVE_AGREEMENT_SLUG,
+        demo.FORWARD_SIMULATION_SLUG,
+        demo.OCCLUSION_SLUG,
+    )
     assert all(f"/s/{slug}/" in out for slug in slugs) and "researcher /" in out
-    assert out.count("participant link:") == 5
+    assert out.count("participant link:") == len(slugs)
     assert {s.kind for s in Study.objects.all()} == {
         "class_discrimination",
         "trust",
         "hive_distinction",
         "hive_agreement",
+        "forward_simulation",
         "occlusion_2afc",
     }
     assert all(s.status == "live" for s in Study.objects.all())
@@ -54,12 +62,19 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # a second run reuses everything
     again = build(capsys)
     assert "reusing" in again
-    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 5
+    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == 6
 
     hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
+    forward = Study.objects.get(slug=demo.FORWARD_SIMULATION_SLUG)
+    assert forward.arms == [*demo.FORWARD_METHODS, "none"]
     occlusion = Study.objects.get(slug=demo.OCCLUSION_SLUG)
-    studies = ((cd, demo.CD_METHODS), (trust, demo.TRUST_METHODS), *((h, demo.HIVE_METHODS) for h in hive))
-    for study, methods in (*studies, (occlusion, occlusion.arms)):
+    for study, methods in (
+        (cd, demo.CD_METHODS),
+        (trust, demo.TRUST_METHODS),
+        *((h, demo.HIVE_METHODS) for h in hive),
+        (forward, forward.arms),
+        (occlusion, occlusion.arms),
+    ):
         call_command(
             "simulate_participants",
             study.slug,
@@ -88,7 +103,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         call_command("faithfulness", study.slug, "--max-images", "2")
         faithfulness = study.faithfulness_reports.get().results["summary"]
         for role in faithfulness:
-            assert set(faithfulness[role]) == set(study.methods)
+            assert set(faithfulness[role]) == set(study.methods)  # the control arm has no map
     capsys.readouterr()
 
     # the oracle reproduces the paper's ordering: Grad-CAM versions beat the raw gradients
@@ -100,6 +115,9 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # the HIVE oracle reads the stored predictions and the labels: the ceiling, every answer right
     distinction = json.loads((tmp_path / f"{demo.HIVE_DISTINCTION_SLUG}.json").read_text())["methods"]
     assert all(v["accuracy"] == 1.0 and v["correct_class"]["accuracy"] == 1.0 for v in distinction.values())
+    # forward simulation, bias scenario: Grad-CAM shows the oracle that the stripes make a star
+    utility = json.loads((tmp_path / f"{demo.FORWARD_SIMULATION_SLUG}.json").read_text())["methods"]["gradcam"]
+    assert utility["utility"]["difference"] > 0
     agreement = json.loads((tmp_path / f"{demo.HIVE_AGREEMENT_SLUG}.json").read_text())["methods"]
     for values in agreement.values():
         assert values["accuracy"] == 1.0

@@ -13,6 +13,7 @@ KIND_STUDIES = {
     "hive_agreement": lambda: factories.make_hive_study(
         "hive_agreement", settings={"bonus_per_correct_above_chance": 0.1}
     ),
+    "forward_simulation": lambda: factories.make_forward_simulation_study(),
     "occlusion_2afc": lambda: factories.make_occlusion_study(),
 }
 

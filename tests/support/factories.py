@@ -114,8 +114,11 @@ def make_classifier(name: str | None = None, categories=CATEGORIES, arch: str = 
     )
 
 
-def make_image_set(n_images: int = 6, categories=CATEGORIES, name: str | None = None, seed: int = 0) -> ImageSet:
-    """Images with exactly two categories each (boxes on the left and right half), cycling pairs."""
+def make_image_set(
+    n_images: int = 6, categories=CATEGORIES, name: str | None = None, seed: int = 0, cues: bool = False
+) -> ImageSet:
+    """Images with exactly two categories each (boxes on the left and right half), cycling pairs;
+    with `cues`, odd images also carry a background cue's box (`stripes`, as labels.csv's `cue:`)."""
     image_set = ImageSet.objects.create(name=name or unique("images"), annotation_format="labels.csv")
     pairs = list(itertools.combinations(categories, 2))
     for i in range(n_images):
@@ -127,7 +130,8 @@ def make_image_set(n_images: int = 6, categories=CATEGORIES, name: str | None = 
             filename=f"img_{i:03d}.png",
             sha256=hashlib.sha256(data).hexdigest(),
             labels=labels,
-            boxes=[{"label": lab, "box": box} for lab, box in zip(labels, boxes, strict=True)],
+            boxes=[{"label": lab, "box": box} for lab, box in zip(labels, boxes, strict=True)]
+            + ([{"label": "stripes", "box": [0, 100, 128, 128], "cue": True}] if cues and i % 2 else []),
         )
         item.file.save(f"{image_set.name}_{i:03d}.png", ContentFile(data), save=False)
         item.width, item.height = Image.open(io.BytesIO(data)).size
@@ -271,15 +275,18 @@ def make_hive_study(
     status: str = StudyStatus.LIVE,
     seed: int = 5,
     settings=None,
+    cues: bool = False,
     measure=None,
     **fields,
 ) -> Study:
-    """A HIVE study (hive_distinction or hive_agreement) on stored predictions: the network is right
-    on even images (top-1 is the first label) and wrong on odd ones (top-1 another class, the first
-    label second), so the bank can mix both; trials and panels are made as generation makes them.
-    `measure(study, context)` stands in for the kind's measurement on the worker, if it has one."""
+    """A study of a kind that explains one network from its stored predictions (the HIVE kinds,
+    forward simulation, occlusion 2-AFC): the network is right on even images (top-1 is the first
+    label) and wrong on odd ones (top-1 another class, the first label second), so the bank can mix
+    both; with `cues`, the odd images carry a background cue; trials and panels are made as
+    generation makes them. `measure(study, context)` stands in for the kind's measurement on the
+    worker, if it has one."""
     model = make_classifier(categories=CATEGORIES)
-    image_set = make_image_set(n_images, CATEGORIES, seed=seed)
+    image_set = make_image_set(n_images, CATEGORIES, seed=seed, cues=cues)
     study = _study(
         kind,
         slug=slug or unique(kind.replace("_", "-")),
@@ -327,6 +334,31 @@ def make_hive_study(
     study.surviving_image_count = task.surviving_count(study, context, bank)
     study.save(update_fields=["eligible_image_count", "surviving_image_count"])
     return study
+
+
+def make_forward_simulation_study(
+    *,
+    scenario: str = "bias",
+    methods=("gradcam",),
+    control_arm: bool = True,
+    n_images: int = 16,
+    attention_checks: int = 1,
+    **settings,
+) -> Study:
+    """A forward-simulation study: 2 rounds of 2 learning + 2 test trials, images with and without a
+    cue (the network is wrong on the cue ones), the control arm on."""
+    settings = {"rounds": 2, "learning_per_round": 2, "test_per_round": 2, "scenario": scenario, **settings}
+    per_participant = settings["rounds"] * (settings["learning_per_round"] + settings["test_per_round"])
+    return make_hive_study(
+        "forward_simulation",
+        methods=methods,
+        n_images=n_images,
+        trials_per_participant=per_participant,
+        settings=settings,
+        cues=True,
+        control_arm=control_arm,
+        attention_checks=attention_checks,
+    )
 
 
 def occlusion_facts(study, context, patches_per_side: int = 4) -> None:
@@ -461,6 +493,11 @@ def good_answer(assignment: Assignment) -> dict:
         data.update(predicted=predicted, confidence=4, correct_class=correct, correct_confidence=3)
     elif kind == "occlusion_2afc":
         data["choice"] = f"{trial.payload['answer']}3"
+    elif kind == "forward_simulation":
+        if trial.payload.get("block") == "learning":
+            data["seen"] = "ok"
+        else:
+            data["predicted"] = trial.payload.get("expected_class") or trial.target_class
     elif kind == "hive_agreement":
         right = trial.payload.get("prediction_correct")
         data["agreement"] = trial.payload.get("expected_agreement") or (1 if right else 4)
