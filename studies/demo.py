@@ -48,6 +48,7 @@ FORWARD_IMAGES = 160
 FORWARD_IMAGE_START = 2_000_000
 FORWARD_BIAS = {"label": "star", "p_with": 0.5, "p_without": 0.5}
 FORWARD_METHODS = ["gradcam", "random"]  # random: maps that show nothing (its utility should be near 0)
+OCCLUSION_SLUG = "demo-occlusion-2afc"
 HIVE_METHODS = ["gradcam", "guided_gradcam"]
 BIAS_SLUG = "demo-bias-detection"
 BIAS_METHODS = ["gradcam", "guided_backprop"]
@@ -61,6 +62,7 @@ BIAS_CUES = [
 BIAS_CLASSES = ("star", "ring", "cross")  # the biased class and two the demo set has enough images of
 CD_METHODS = ["guided_backprop", "deconvnet", "guided_gradcam", "deconv_gradcam", "gradcam"]
 TRUST_METHODS = ["guided_backprop", "guided_gradcam"]
+OCCLUSION_METHODS = ["gradcam", "guided_backprop"]
 COMPLETION_CODE = "DEMO2017"
 
 
@@ -167,6 +169,7 @@ class DemoStudies:
     hive_distinction: Study
     hive_agreement: Study
     forward_simulation: Study
+    occlusion_2afc: Study
     bias_detection: Study
 
     def all(self) -> list[Study]:
@@ -176,6 +179,7 @@ class DemoStudies:
             self.hive_distinction,
             self.hive_agreement,
             self.forward_simulation,
+            self.occlusion_2afc,
             self.bias_detection,
         ]
 
@@ -248,6 +252,16 @@ def ensure_studies(
         trials_per_participant=48,
         kind_settings={"scenario": "bias", "rounds": 3, "learning_per_round": 8, "test_per_round": 8},
     )
+    # Counterfactual simulation explains the stronger network: its confidence is what occlusion moves.
+    occlusion = ensure(
+        OCCLUSION_SLUG,
+        name="Demo (2-AFC): hiding which region lowers the network's confidence more?",
+        kind="occlusion_2afc",
+        methods=OCCLUSION_METHODS,
+        control_arm=True,
+        model=strong,
+        kind_settings={"patch_size": 0.25, "min_score_difference": 0.1, "occlusion_baseline": "mean"},
+    )
     # Both networks in one study: the same classes of the same kind of images, declared "stripes" for
     # the biased network's star and "the object" for the stronger one's, so an answer from a prior
     # ("networks look at the object") cannot be right on both, and the networks are compared within
@@ -266,7 +280,7 @@ def ensure_studies(
         weaker_model=weak,
         kind_settings={"images_per_set": 6, "sets_per_class": 2, "cues": BIAS_CUES, "ground_truth": truth},
     )
-    return DemoStudies(cd, trust, distinction, agreement, forward, bias)
+    return DemoStudies(cd, trust, distinction, agreement, forward, occlusion, bias)
 
 
 def ensure_forward_image_set(say) -> ImageSet:

@@ -130,7 +130,7 @@ class KindContext:
     eligible: list = field(default_factory=list)  # ImageItem rows that qualify
     visible: dict = field(default_factory=dict)  # image id -> labels whose object the display shows
     predictions: dict = field(default_factory=dict)  # (model id, image id) -> top labels, best first
-    checks: dict = field(default_factory=dict)  # what the kind's check_on_worker found (the kind's own keys)
+    measured: dict = field(default_factory=dict)  # image id -> what the kind's `measure` computed
 
 
 class TaskKind(ABC):
@@ -215,10 +215,12 @@ class TaskKind(ABC):
     def no_image_error(self) -> str:
         return f"no image of this set qualifies for {self.label.lower()}"
 
-    def check_on_worker(self, study: Study, context: KindContext, get_bundle) -> list[str]:
-        """Checks of the configuration that need the networks, run by generation's planning on the
-        worker before the bank is built; findings go into `context.checks`, and the returned
-        warnings are shown with the generation job. By default none."""
+    def measure(self, study: Study, context: KindContext, get_bundle) -> list[str]:
+        """Facts that only the networks can give and the bank needs (the ground truth of a
+        counterfactual question, a check of what the researcher declared): computed on the GPU worker
+        when generation plans the bank, after the predictions, and put in `context.measured` under
+        the kind's own keys. `get_bundle(model)` loads a network. Returns warnings, shown with the
+        generation job. By default none."""
         return []
 
     @abstractmethod
@@ -326,6 +328,13 @@ class TaskKind(ABC):
         return ["accuracy", "rt"]
 
     # --- simulated participants ----------------------------------------------------------------
+    def oracle_answer_on_page(
+        self, oracle, stimuli: Sequence, questions: Mapping, instruction: str, regions: Mapping
+    ) -> dict | None:
+        """`oracle_answer` for a page that also marks regions over its stimulus
+        (`[data-testid=region]`, `data-name` -> `data-box`: x0,y0,x1,y1 as fractions of the stimulus)."""
+        return self.oracle_answer(oracle, stimuli, questions, instruction)
+
     @abstractmethod
     def oracle_answer(self, oracle, stimuli: Sequence, questions: Mapping, instruction: str) -> dict | None:
         """The answer (question name -> option value) of a participant who sees perfectly, from the

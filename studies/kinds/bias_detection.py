@@ -210,9 +210,9 @@ class BiasDetection(TaskKind):
     def no_image_error(self):
         return "no image of this set shows a class whose reliance is declared"
 
-    def check_on_worker(self, study, context, get_bundle) -> list[str]:
+    def measure(self, study, context, get_bundle) -> list[str]:
         """Check every declaration against the network's Grad-CAM bias summary; the results go into
-        `context.checks[(model id, class)]` (the trials' payload) and the flags into the job's warning."""
+        `context.measured[(model id, class)]` (the trials' payload) and the flags into the job's warning."""
         summaries = {m.id: bias_summary(m, study.image_set, get_bundle) for m in self.models(study)}
         truth = self.settings_of(study)["ground_truth"]
         warnings = []
@@ -220,7 +220,7 @@ class BiasDetection(TaskKind):
             for model in networks:
                 declared = truth[model.name][cls]
                 check = check_from_summary(summaries[model.id], cls, declared)
-                context.checks[(model.id, cls)] = check
+                context.measured[(model.id, cls)] = check
                 if check["status"] == FLAGGED:
                     warnings.append(f"ground truth of {model.name} on {cls} flagged: {check['reason']}")
         return warnings
@@ -256,7 +256,7 @@ class BiasDetection(TaskKind):
                             str(im.id): shown_predictions(context.predictions.get((model.id, im.id)), im)
                             for im in members
                         },
-                        "check": context.checks.get((model.id, cls), {"status": UNCHECKED, "reason": "not checked"}),
+                        "check": context.measured.get((model.id, cls), {"status": UNCHECKED, "reason": "not checked"}),
                     }
                     sets_drawn.append((leader.id, cls, payload))
         bank: list[design.BankEntry] = []

@@ -272,10 +272,9 @@ def _load_mass_map(stimulus) -> np.ndarray:
     if stimulus.raw_map:
         with stimulus.raw_map.open("rb") as fh:
             raw = np.load(fh)
-        raw = np.asarray(raw, dtype=np.float64)
-        if raw.ndim == 3:  # gradient maps (3, H, W)
-            raw = np.abs(raw).sum(axis=0)
-        return np.clip(raw, 0, None)
+        from explain_engine.metrics import map_mass
+
+        return map_mass(raw)
     from PIL import Image
 
     with stimulus.png.open("rb") as fh:
@@ -470,7 +469,8 @@ class Bot:
         options = page.all("option")
         questions = {n: [o.attrs["data-value"] for o in options if o.attrs.get("data-question") == n] for n in names}
         instruction = page.first("instruction")
-        chosen = self.choose(images, questions, instruction.text if instruction else "")
+        regions = {el.attrs.get("data-name", ""): el.attrs.get("data-box", "") for el in page.all("region")}
+        chosen = self.choose(images, questions, instruction.text if instruction else "", regions)
         self.think()
         rt_ms = int((time.perf_counter() - started) * 1000) if self.pause[1] > 0 else self.rng.randint(700, 2500)
         form = next(f for f in page.parser.forms if "idempotency_key" in f.fields)
@@ -481,13 +481,15 @@ class Bot:
             return False
         return self.policy == "oracle" or self.rng.random() < self.accuracy
 
-    def choose(self, images: list[str], questions: dict[str, list[str]], instruction: str) -> dict:
+    def choose(
+        self, images: list[str], questions: dict[str, list[str]], instruction: str, regions: dict | None = None
+    ) -> dict:
         """The policy's answer: the oracle's (instructed items always, unless random), or random."""
         answer = None
         if self.oracle is not None and ((instruction and self.policy != "random") or self._random_or_oracle()):
             stimuli = [self.oracle.stimulus(src) for src in images]
             oracle = ParticipantOracle(self.oracle, self.memory, self.rng)
-            answer = self.oracle.kind.oracle_answer(oracle, stimuli, questions, instruction)
+            answer = self.oracle.kind.oracle_answer_on_page(oracle, stimuli, questions, instruction, regions or {})
         if not answer:
             answer = {name: self.rng.choice(values) for name, values in questions.items() if values}
         return answer

@@ -37,9 +37,9 @@ REASON_FAST = "median_rt_below_minimum"
 REASON_SEPARATOR = ";"
 LIST_SEPARATOR = "|"
 
-BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped", "prediction_correct")
+BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped", "prediction_correct", "map_agrees")
 INT_COLUMNS = ("position", "rating", "rating_toward_stronger", "rt_ms", "confidence", "round")
-FLOAT_COLUMNS = ("score",)
+FLOAT_COLUMNS = ("score", "score_difference")
 TRUST_SCALE = (-2, -1, 0, 1, 2)
 DEFAULT_BOOTSTRAP = 10_000
 

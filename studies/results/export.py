@@ -67,6 +67,12 @@ RESPONSE_COLUMNS = [
     "block",
     "round",
     "stratum",
+    # Added with occlusion 2-AFC: the two regions, the right one, the scores' difference, the map's agreement.
+    "correct_region",
+    "region_a",
+    "region_b",
+    "score_difference",
+    "map_agrees",
     # Added with bias detection: the declared reliance (the right answer) and the platform's check of it.
     "declared_reliance",
     "declaration_check",

@@ -521,6 +521,24 @@ def study_metric_vs_human(study: Study, result: dict) -> dict:
     return metric_vs_human(report.results.get("rows", []), human_scores(result), seed=study.seed)
 
 
+def metrics_beside_human(report, human: dict) -> list[dict]:
+    """One row per (network role, method) of a report's summary: the means of the automatic metrics
+    beside the method's human outcome (`human`, method -> value; None where the study has none)."""
+    rows = []
+    for role, methods in report.results.get("summary", {}).items():
+        for method, values in methods.items():
+            rows.append({"role": role, "method": method, "human": human.get(method), **values})
+    return rows
+
+
+def study_metrics_beside_human(study: Study, result: dict) -> list[dict]:
+    """`metrics_beside_human` of the study's latest report against an analysis ``result`` ([] without a
+    report). Unlike `metric_vs_human` it needs no third method: a study of two methods and a control
+    arm still reads each method's human outcome next to its automatic metrics."""
+    report = latest_report(study)
+    return [] if report is None else metrics_beside_human(report, human_scores(result))
+
+
 def human_scores(result: dict) -> dict[str, float | None]:
     """Per method, from an analysis report: accuracy (class discrimination) or mean score toward the
     stronger network (trust)."""

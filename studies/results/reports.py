@@ -16,7 +16,7 @@ CACHE_SECONDS = 60
 
 def study_analysis(study: Study):
     """(report dict, responses DataFrame) of a study, cached while its responses do not change."""
-    from .faithfulness import latest_report, study_metric_vs_human
+    from .faithfulness import latest_report, study_metric_vs_human, study_metrics_beside_human
 
     state = Response.objects.filter(assignment__participant__study=study).aggregate(n=Count("id"), last=Max("id"))
     report = latest_report(study)
@@ -37,5 +37,6 @@ def study_analysis(study: Study):
     )
     # The automatic metrics against this human outcome, across methods (empty without a report).
     result["metric_vs_human"] = study_metric_vs_human(study, result)
+    result["metrics_beside_human"] = study_metrics_beside_human(study, result)
     cache.set(key, (result, df), CACHE_SECONDS)
     return result, df

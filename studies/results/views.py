@@ -109,17 +109,15 @@ def sanity_plots(results: dict) -> list[dict]:
 
 
 def faithfulness_context(study: Study, result: dict) -> dict:
-    from .faithfulness import METRIC_LABELS, human_scores, latest_report, model_label
+    from .faithfulness import METRIC_LABELS, human_scores, latest_report, metrics_beside_human, model_label
 
     report = latest_report(study)
-    human = human_scores(result)
     rows = []
     if report is not None:
-        for role, methods in report.results.get("summary", {}).items():
-            for method, values in methods.items():
-                rows.append(
-                    {"role": model_label(report.results, role), "method": method, "human": human.get(method), **values}
-                )
+        rows = [
+            {**row, "role": model_label(report.results, row["role"])}
+            for row in metrics_beside_human(report, human_scores(result))
+        ]
     return {
         "faithfulness": report,
         "faithfulness_rows": rows,

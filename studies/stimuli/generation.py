@@ -8,8 +8,9 @@ Generation in three steps (see studies/tasks.py for the Celery side):
 
 1. `do_start_generation(study)` checks the configuration, creates a GenerationJob and (after the
    transaction commits) enqueues `gpu_plan_generation` on the `gpu` queue.
-2. `do_plan(job_id, get_bundle)` computes predictions if the kind needs them (Prediction rows), builds
-   the trial bank by the study's kind, upserts the Trial rows (bank.py), links every trial to the stimuli that
+2. `do_plan(job_id, get_bundle)` computes predictions if the kind needs them (Prediction rows) and
+   whatever else the kind measures with the networks (`TaskKind.measure`), builds the trial bank by
+   the study's kind, upserts the Trial rows (bank.py), links every trial to the stimuli that
    already exist (by content key) and returns the missing work as chunks, one model per chunk.
 3. `do_process_chunk(chunk, get_bundle)` runs each batch of images through `Explainer.explain`
    once for all methods and targets, renders, writes PNG and raw map through the default storage,
@@ -177,7 +178,7 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
             for model in kind.models(study):
                 for image_id, labels in compute_predictions(eligible.images, model, get_bundle(model)).items():
                     context.predictions[(model.id, image_id)] = labels
-        checks = kind.check_on_worker(study, context, get_bundle)
+        warnings = kind.measure(study, context, get_bundle) or []
         bank = kind.build_bank(study, context)
         study.eligible_image_count = len(eligible.images)
         study.surviving_image_count = kind.surviving_count(study, context, bank)
@@ -187,7 +188,7 @@ def do_plan(job_id: int, get_bundle) -> list[dict]:
             )
             sync_trials(study, bank)
             total, missing = link_trials(study)
-            warning = "; ".join(filter(None, [shortfall_text(study), *checks]))
+            warning = "; ".join(filter(None, [shortfall_text(study), *warnings]))
             GenerationJob.objects.filter(pk=job.pk).update(total=total, warning=warning)
     except StudyError as exc:
         _fail_job(job, str(exc))

@@ -125,3 +125,39 @@ def test_random_bots_answer_every_question_of_every_kind_within_its_options(caps
         assert "Completed: 2/2" in capsys.readouterr().out
         for r in Response.objects.filter(assignment__participant__study=study):
             assert r.answer and all(str(v) for v in r.answer.values())
+
+
+def test_oracle_bots_follow_the_map_in_occlusion_2afc_and_pass_the_catch_trials(capsys):
+    import numpy as np
+
+    from studies.kinds.occlusion_2afc import region_share
+
+    study = factories.make_occlusion_study(trials_per_participant=4, attention_checks=1)
+    raw = np.arange(1, 257, dtype=np.float32).reshape(16, 16)  # mass grows to the right and down
+    for stimulus in {p.stimulus for t in study.trials.all() for p in t.panels.all()}:
+        factories.with_raw_map(stimulus, raw)
+    run_bots(study, 3, "oracle")
+    assert "Completed: 3/3" in capsys.readouterr().out
+    responses = Response.objects.filter(assignment__participant__study=study).select_related("assignment__trial")
+    main = [r for r in responses if not r.assignment.is_attention_check]
+    assert len(main) == 12
+    for r in main:
+        regions = r.assignment.trial.payload["regions"]
+        shares = {name: region_share(raw, box) for name, box in regions.items()}
+        assert r.answer["region"] == max(shares, key=shares.get)  # the region with more map mass
+    checks = [r for r in responses if r.assignment.is_attention_check]
+    assert len(checks) == 3 and all(r.correct for r in checks)  # the object's box, not the empty corner
+
+
+def test_control_arm_bots_guess_in_occlusion_2afc(capsys):
+    study = factories.make_occlusion_study(
+        methods=("gradcam",), control_arm=True, trials_per_participant=4, attention_checks=0
+    )
+    run_bots(study, 4, "oracle")  # two per arm, between subjects
+    assert "Completed: 4/4" in capsys.readouterr().out
+    control = Response.objects.filter(
+        assignment__participant__study=study, assignment__trial__method="none", assignment__is_attention_check=False
+    )
+    assert control.count() == 8
+    assert all(r.confidence == 1 for r in control)  # a guess, said to be one
+    assert {r.answer["region"] for r in control} <= {"A", "B"}

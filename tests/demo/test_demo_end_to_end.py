@@ -1,4 +1,4 @@
-"""The offline demo end to end: build through the real code paths (on a real worker), play its six
+"""The offline demo end to end: build through the real code paths (on a real worker), play its seven
 studies (one per task kind) with oracle bots, export, analyse, and compute the faithfulness report
 for every method."""
 
@@ -40,6 +40,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         demo.HIVE_DISTINCTION_SLUG,
         demo.HIVE_AGREEMENT_SLUG,
         demo.FORWARD_SIMULATION_SLUG,
+        demo.OCCLUSION_SLUG,
         demo.BIAS_SLUG,
     )
     assert all(f"/s/{slug}/" in out for slug in slugs) and "researcher /" in out
@@ -50,6 +51,7 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
         "hive_distinction",
         "hive_agreement",
         "forward_simulation",
+        "occlusion_2afc",
         "bias_detection",
     }
     assert all(s.status == "live" for s in Study.objects.all())
@@ -68,12 +70,14 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
     forward = Study.objects.get(slug=demo.FORWARD_SIMULATION_SLUG)
     assert forward.arms == [*demo.FORWARD_METHODS, "none"]
+    occlusion = Study.objects.get(slug=demo.OCCLUSION_SLUG)
     bias = Study.objects.get(slug=demo.BIAS_SLUG)
     for study, methods in (
         (cd, demo.CD_METHODS),
         (trust, demo.TRUST_METHODS),
         *((h, demo.HIVE_METHODS) for h in hive),
         (forward, forward.arms),
+        (occlusion, occlusion.arms),
         (bias, bias.arms),
     ):
         call_command(
@@ -123,6 +127,14 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     for values in agreement.values():
         assert values["accuracy"] == 1.0
         assert values["agreement_on_correct"]["mean"] < values["agreement_on_incorrect"]["mean"]
+    # the occlusion oracle follows the map: right where it agrees with the network's truth, wrong where
+    # not (the bank balances both), and guesses without one; utility is measured over that guess
+    occlusion_report = json.loads((tmp_path / f"{demo.OCCLUSION_SLUG}.json").read_text())["methods"]
+    for method in demo.OCCLUSION_METHODS:
+        values = occlusion_report[method]
+        assert values["accuracy_map_agrees"]["accuracy"] == 1.0
+        assert values["accuracy_map_disagrees"]["accuracy"] <= 0.1
+        assert "utility" in values
     # bias detection: the platform's check confirms every declaration (the biased network's stripes
     # for star among them), and the oracle that reads the maps finds the stripes
     checks = {(t.payload["network"], t.target_class): t.payload["check"] for t in bias.trials.filter(kind="main")}

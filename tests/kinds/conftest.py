@@ -14,6 +14,7 @@ KIND_STUDIES = {
         "hive_agreement", settings={"bonus_per_correct_above_chance": 0.1}
     ),
     "forward_simulation": lambda: factories.make_forward_simulation_study(),
+    "occlusion_2afc": lambda: factories.make_occlusion_study(),
     "bias_detection": lambda: factories.make_bias_study(),
 }
 

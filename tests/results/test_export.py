@@ -33,6 +33,7 @@ def test_the_responses_columns_are_exactly_the_issues_and_the_codebooks():
     ).split(", ")
     # The task kinds' generic columns come after, so the documented order never changes.
     kinds = ["answer", "score", "confidence", "prediction_correct", "block", "round", "stratum"]
+    kinds += ["correct_region", "region_a", "region_b", "score_difference", "map_agrees"]  # occlusion 2-AFC
     kinds += ["declared_reliance", "declaration_check"]
     assert export.RESPONSE_COLUMNS == issue + kinds
     assert codebook_columns("Responses export") == issue + kinds

@@ -276,12 +276,15 @@ def make_hive_study(
     seed: int = 5,
     settings=None,
     cues: bool = False,
+    measure=None,
     **fields,
 ) -> Study:
     """A study of a kind that explains one network from its stored predictions (the HIVE kinds,
-    forward simulation): the network is right on even images (top-1 is the first label) and wrong on
-    odd ones (top-1 another class, the first label second), so the bank can mix both; with `cues`,
-    the odd images carry a background cue; trials and panels are made as generation makes them."""
+    forward simulation, occlusion 2-AFC): the network is right on even images (top-1 is the first
+    label) and wrong on odd ones (top-1 another class, the first label second), so the bank can mix
+    both; with `cues`, the odd images carry a background cue; trials and panels are made as
+    generation makes them. `measure(study, context)` stands in for the kind's measurement on the
+    worker, if it has one."""
     model = make_classifier(categories=CATEGORIES)
     image_set = make_image_set(n_images, CATEGORIES, seed=seed, cues=cues)
     study = _study(
@@ -309,6 +312,8 @@ def make_hive_study(
             model=model, image=image, weights_sha256=model.weights_sha256, top_labels=top, top_scores=[5, 4, 3, 2, 1]
         )
         context.predictions[(model.id, image.id)] = top
+    if measure is not None:
+        measure(study, context)
     return _with_bank(study, task, found, context)
 
 
@@ -426,6 +431,40 @@ def make_forward_simulation_study(
     )
 
 
+def occlusion_facts(study, context, patches_per_side: int = 4) -> None:
+    """Stand-in ground truth for occlusion 2-AFC studies (the real one runs the network: see
+    tests/kinds/test_occlusion_ground_truth_is_measured_on_the_worker.py): the network's confidence
+    falls with each patch's index, and each method's map puts mass on even patches more than on odd
+    ones, so some pairs agree with the truth and some do not."""
+    side = 1 / patches_per_side
+    patches = [
+        [round(c * side, 4), round(r * side, 4), round((c + 1) * side, 4), round((r + 1) * side, 4)]
+        for r in range(patches_per_side)
+        for c in range(patches_per_side)
+    ]
+    from studies.kinds.occlusion_2afc import Occlusion2AFC
+    from studies.stimuli.geometry import model_geometry
+
+    n = len(patches)
+    for image in context.eligible:
+        top = context.predictions[(study.model.id, image.id)]
+        catch = Occlusion2AFC._catch_regions(image, top[0], model_geometry(study.model), 1000, 1000, patches)
+        context.measured[image.id] = {
+            "class": top[0],
+            "score": 0.9,
+            "patches": patches,
+            "occluded": [round(0.9 - 0.05 * k, 6) for k in range(n)],
+            "mass": {m: [round((2.0 if k % 2 == 0 else 1.0) / (1.5 * n), 6) for k in range(n)] for m in study.methods},
+            "catch": catch and {"object": catch[0], "corner": catch[1], "object_score": 0.1, "corner_score": 0.88},
+            "provenance": {"model": study.model.name, "score": "softmax", "baseline": "mean", "patch_size": side},
+        }
+
+
+def make_occlusion_study(**kwargs) -> Study:
+    """An occlusion 2-AFC study on stored predictions and the stand-in ground truth above."""
+    return make_hive_study("occlusion_2afc", measure=occlusion_facts, **kwargs)
+
+
 def make_trust_study(
     *,
     slug: str | None = None,
@@ -522,6 +561,8 @@ def good_answer(assignment: Assignment) -> dict:
         predicted = expected or order.index(trial.target_class) + 1
         correct = expected or order.index(trial.payload["true_class"]) + 1
         data.update(predicted=predicted, confidence=4, correct_class=correct, correct_confidence=3)
+    elif kind == "occlusion_2afc":
+        data["choice"] = f"{trial.payload['answer']}3"
     elif kind == "forward_simulation":
         if trial.payload.get("block") == "learning":
             data["seen"] = "ok"

@@ -78,9 +78,10 @@ class Command(BaseCommand):
         )
         result = {"study": slug, **result}
         if study is not None:
-            from studies.results.faithfulness import study_metric_vs_human
+            from studies.results.faithfulness import study_metric_vs_human, study_metrics_beside_human
 
             result["metric_vs_human"] = study_metric_vs_human(study, result)
+            result["metrics_beside_human"] = study_metrics_beside_human(study, result)
         self.stdout.write(analysis.text_report(result, study.name if study else slug))
         if json_path:
             text = json.dumps(result, indent=2)
