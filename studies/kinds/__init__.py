@@ -56,4 +56,12 @@ __all__ = [
 ]
 
 # The kinds, in the order the admin offers them.
-from . import class_discrimination, trust, hive_distinction, hive_agreement, forward_simulation, occlusion_2afc, bias_detection  # noqa: E402,F401,I001
+from . import (  # noqa: E402,F401,I001
+    class_discrimination,
+    trust,
+    hive_distinction,
+    hive_agreement,
+    forward_simulation,
+    occlusion_2afc,
+    bias_detection,
+)
