@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import admin_audit, admin_tokens, audit, lifecycle  # noqa: F401 (registers the log, tokens)
 from .kinds import KINDS, kind_of
+from .kinds.presets import UnknownPreset, preset_named, presets_in_order
 from .models import (
     AuditAction,
     ClassifierModel,
@@ -343,6 +344,7 @@ class StudyForm(forms.ModelForm):
             "slug",
             "kind",
             "methods",
+            "control_arm",
             "design",
             "model",
             "stronger_model",
@@ -402,6 +404,14 @@ def _setting_field(kind, setting):
     label = f"{kind.label}: {setting.label}"
     if setting.type is bool:
         return forms.BooleanField(required=False, label=label, help_text=setting.help_text, initial=setting.default)
+    if setting.choices:
+        return forms.ChoiceField(
+            required=False,
+            label=label,
+            help_text=setting.help_text,
+            initial=setting.default,
+            choices=[("", "---------"), *setting.choices],
+        )
     field = forms.FloatField if setting.type is float else forms.IntegerField
     return field(
         required=False,
@@ -491,7 +501,7 @@ class StudyAdmin(admin.ModelAdmin):
     actions = ["generate_stimuli", "launch_studies", "close_studies", "discard_pilot_data"]
     change_form_template = "admin/studies/study/change_form.html"
     fieldsets = [
-        (None, {"fields": ["name", "slug", "kind", "methods", "design"]}),
+        (None, {"fields": ["name", "slug", "kind", "methods", "control_arm", "design"]}),
         (SETTINGS_FIELDSET, {"fields": list(KIND_SETTING_FIELDS)}),
         (
             "Models and images",
@@ -709,6 +719,25 @@ class StudyAdmin(admin.ModelAdmin):
 
     def close_view(self, request, pk):
         return self._button_view(request, pk, lifecycle.do_close, "closed")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The new-study form, offering the published protocols; `?preset=<name>` fills it from one."""
+        extra_context = {**(extra_context or {}), "presets": presets_in_order()}
+        name = request.GET.get("preset")
+        if name:
+            try:
+                extra_context["preset"] = preset_named(name)
+            except UnknownPreset as exc:
+                return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+        return super().add_view(request, form_url, extra_context)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.pop("preset", None)
+        name = request.GET.get("preset")
+        if name:
+            initial.update(preset_named(name).form_initial())  # add_view refused an unknown name
+        return initial
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 # target's ground-truth box, so that the answer is unmistakable.
 ATTENTION_CROP = "photo_crop"
 NO_ENGINE = "-"  # engine version recorded for stimuli made without the engine (those crops)
+# The method name of a study's no-explanation control arm: its panels are the plain photograph, as
+# the network sees it, with whatever the kind's page adds (e.g. the prediction) but no map.
+NO_EXPLANATION = "none"
 ATTENTION_POOL_FACTOR = 4
 MAIN, ATTENTION = "main", "attention"  # a bank entry's trial kind (TrialKind's values)
 
@@ -51,6 +54,11 @@ class PlannedTrial:
     is_attention_check: bool
     option_order: tuple[str, ...]
     presentation: Mapping = field(default_factory=dict)
+
+
+def study_arms(methods: Sequence[str], control_arm: bool) -> list[str]:
+    """The arms a study compares: its methods, and the no-explanation control arm last when it has one."""
+    return list(methods or []) + ([NO_EXPLANATION] if control_arm else [])
 
 
 def derive_seed(*parts) -> int:

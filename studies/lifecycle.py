@@ -39,6 +39,8 @@ def study_config_dict(study: Study) -> dict:
         "kind": study.kind,
         "design": study.design,
         "methods": list(study.methods or []),
+        "control_arm": study.control_arm,
+        "arms": study.arms,
         "models": {
             "model": _model_dict(study.model),
             "stronger_model": _model_dict(study.stronger_model),

@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from .design import study_arms
 from .kinds import DEFAULT_KIND, kind_choices, kind_of
 
 # A Celery queue name, as workers list them in CELERY_WORKER_QUEUES.
@@ -142,6 +143,11 @@ class Study(models.Model):
     )
     status = models.CharField(max_length=20, choices=StudyStatus.choices, default=StudyStatus.DRAFT, db_index=True)
     methods = models.JSONField(default=list, help_text="explain_engine method names compared in this study")
+    control_arm = models.BooleanField(
+        default=False,
+        help_text="add a no-explanation arm (the photograph without a map) that the methods are compared with: "
+        "their utility is their accuracy minus this arm's",
+    )
     design = models.CharField(max_length=10, choices=Design.choices, default=Design.BETWEEN)
     gpu_queue = models.CharField(
         max_length=64,
@@ -247,6 +253,12 @@ class Study(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status not in (StudyStatus.LIVE, StudyStatus.CLOSED)
+
+    @property
+    def arms(self) -> list[str]:
+        """The conditions participants are balanced over and the analysis compares: the methods, and
+        the no-explanation control arm (design.NO_EXPLANATION) when the study has one."""
+        return study_arms(self.methods, self.control_arm)
 
     def models_used(self) -> list[ClassifierModel]:
         return kind_of(self).models(self)

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .. import design
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import Assignment, Study, Trial
 
@@ -31,15 +33,21 @@ class Setting:
 
     name: str
     label: str
-    type: type  # bool, int or float
+    type: type  # bool, int, float, or str with `choices`
     default: Any
     help_text: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    choices: Sequence[tuple[str, str]] = ()  # (value, label) of a str setting, the default among them
 
     def clean(self, value):
         if value in (None, ""):
             return self.default
+        if self.choices:
+            allowed = [v for v, _ in self.choices]
+            if str(value) not in allowed:
+                raise ValueError(f"{self.label}: {value!r} is not one of {', '.join(allowed)}")
+            return str(value)
         if self.type is bool:
             if isinstance(value, str):
                 return value.strip().lower() in ("1", "true", "yes", "on")
@@ -117,6 +125,9 @@ class TaskKind(ABC):
     # A responses-export column only this kind fills: how an export read without its study is told apart.
     signature_column = ""
     has_bonus = False
+    # Whether a study of this kind may add the no-explanation control arm (Study.control_arm): only a
+    # kind whose page still asks something answerable without a map (e.g. from the prediction) does.
+    supports_control_arm = False
     # A trial with one question answers on the click; with several, the submit button sends them.
     template = ""
 
@@ -135,6 +146,10 @@ class TaskKind(ABC):
 
     def config_errors(self, study: Study) -> list[str]:
         errors = []
+        if getattr(study, "control_arm", False) and not self.supports_control_arm:
+            errors.append(
+                f"{self.label} has no no-explanation control arm: its question cannot be answered without a map"
+            )
         for role, what in self.model_fields.items():
             if getattr(study, f"{role}_id", None) is None:
                 errors.append(f"{self.label} needs {what}")
@@ -189,6 +204,24 @@ class TaskKind(ABC):
         """The stimuli a trial shows, in the bank's order (the participant may see another order)."""
         model = self.models(study)[0]
         return [PanelSpec(model, trial.method, trial.target_class)]
+
+    def participant_plan(
+        self, study: Study, bank: Sequence, *, arms: Sequence[str], participant_seed: int, condition, latin_row
+    ) -> list:
+        """One participant's trials in order (studies.design.PlannedTrial): by default
+        studies.design.participant_plan over the study's arms; a kind whose trials come in
+        structured blocks (learning then test) builds its own, from the same seeded inputs."""
+        return design.participant_plan(
+            bank,
+            present=self.present,
+            design=study.design,
+            methods=arms,
+            trials_per_participant=study.trials_per_participant,
+            attention_checks=study.attention_checks_per_participant,
+            participant_seed=participant_seed,
+            condition=condition,
+            latin_row=latin_row,
+        )
 
     # --- what a participant sees ---------------------------------------------------------------
     def present(self, entry, rng: random.Random) -> tuple[tuple[str, ...], dict]:
@@ -266,4 +299,5 @@ class TaskKind(ABC):
         ground-truth boxes and the stored predictions. `stimuli` are the page's panels in the order
         shown (Stimulus rows, None where unknown), `questions` maps each question's name to its
         option values as shown, `instruction` is an attention check's text. None: no opinion (the bot
-        answers at random)."""
+        answers at random). `oracle.memory` is a dict that lasts for the simulated participant's
+        session (what a learning block taught it)."""

@@ -15,6 +15,7 @@ from .. import design
 from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
 from .base import AnswerError, KindContext, Option, Question, Scored, TaskKind
+from .presets import Preset, register_preset
 
 QUESTION = "Which of the two object categories is depicted in the image?"
 
@@ -102,7 +103,7 @@ class ClassDiscrimination(TaskKind):
         return build_bank(
             images,
             study.model.categories,
-            study.methods,
+            study.arms,
             study.seed,
             study.max_images,
             study.attention_checks_per_participant,
@@ -137,3 +138,16 @@ class ClassDiscrimination(TaskKind):
             return None
         shares = [oracle.share_in_boxes(stimulus, v) for v in values]
         return {"choice": values[max(range(len(values)), key=shares.__getitem__)]}
+
+
+register_preset(
+    Preset(
+        "gradcam-class-discrimination",
+        "Grad-CAM class discrimination (Selvaraju et al. 2017)",
+        "Selvaraju et al., Grad-CAM, ICCV 2017 / IJCV 2019, section 5.1: PASCAL VOC 2007 images with two "
+        "categories, four visualizations, 'Which of the two object categories is depicted in the image?'",
+        ClassDiscrimination.name,
+        study={"methods": ["deconvnet", "guided_backprop", "deconv_gradcam", "guided_gradcam"], "design": "between"},
+        note="Choose the network (the paper's VGG-16) and an image set with two annotated categories per image.",
+    )
+)

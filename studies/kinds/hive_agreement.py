@@ -13,6 +13,7 @@ from .. import design
 from . import register
 from .base import KindContext, Option, Question, Scored
 from .hive_common import BONUS, HiveKind, bonus_above_chance, choose_mix, split_by_correctness
+from .presets import Preset, register_preset
 
 QUESTION = "How confident are you that the model's prediction is correct?"
 SCALE = [
@@ -46,7 +47,7 @@ class HiveAgreement(HiveKind):
         for im in chosen:
             top = context.predictions[(study.model.id, im.id)][0]
             payload = {"prediction_correct": im.id not in wrong_ids}
-            for method in study.methods:
+            for method in study.arms:
                 bank.append(design.BankEntry(len(bank), "main", im.id, method, top, (), payload))
         pool = design.attention_pool([(im, None) for im in chosen], study.attention_checks_per_participant, study.seed)
         for n, (im, _) in enumerate(pool):
@@ -116,3 +117,16 @@ class HiveAgreement(HiveKind):
             return None
         right = stimuli[0].target_class in set(stimuli[0].image.labels)
         return {"agreement": "1" if right else "4"} if values else None
+
+
+register_preset(
+    Preset(
+        "hive-agreement",
+        "HIVE agreement (Kim et al. 2022)",
+        "Kim et al., HIVE, ECCV 2022: one prediction and its explanation, 4-point confidence that it is correct, "
+        "correct and incorrect predictions balanced",
+        HiveAgreement.name,
+        study={"methods": ["gradcam"]},
+        note="Choose the network and an image set with labels it knows.",
+    )
+)

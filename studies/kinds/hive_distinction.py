@@ -24,6 +24,7 @@ from .hive_common import (
     split_by_correctness,
     true_labels,
 )
+from .presets import Preset, register_preset
 
 PANELS = 4
 CONFIDENCE = [
@@ -86,7 +87,7 @@ class HiveDistinction(HiveKind):
             top = tuple(predicted(context, model, im)[:PANELS])
             truth = next(c for c in top if c in true_labels(context, im))
             payload = {"true_class": truth, "prediction_correct": top[0] == truth}
-            for method in study.methods:
+            for method in study.arms:
                 bank.append(design.BankEntry(len(bank), "main", im.id, method, top[0], top, payload))
         pool = design.attention_pool([(im, None) for im in chosen], study.attention_checks_per_participant, study.seed)
         for n, (im, _) in enumerate(pool):
@@ -226,3 +227,17 @@ class HiveDistinction(HiveKind):
             "correct_class": correct[0][1],
             "correct_confidence": "5",
         }
+
+
+register_preset(
+    Preset(
+        "hive-distinction",
+        "HIVE distinction (Kim et al. 2022)",
+        "Kim et al., HIVE, ECCV 2022 (princetonvisualai/HIVE, task_gradcam_nolabels.html): the top-4 classes' "
+        "explanations, labels hidden; which one the model predicts, and which is correct",
+        HiveDistinction.name,
+        kind_settings={"show_labels": False, "incorrect_share": 0.5},
+        study={"methods": ["gradcam"]},
+        note="Choose the network and an image set with labels it knows.",
+    )
+)

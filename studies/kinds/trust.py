@@ -16,6 +16,7 @@ from .. import design
 from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
 from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, TaskKind
+from .presets import Preset, register_preset
 
 QUESTION = "Which model do you find more reliable?"
 # Instructed-response items for trust studies: the participant is told which answer to give.
@@ -134,7 +135,7 @@ class Trust(TaskKind):
         pairs = surviving_pairs(
             context.eligible, context.predictions, study.stronger_model, study.weaker_model, context.visible
         )
-        return build_bank(pairs, study.methods, study.seed, study.max_images, study.attention_checks_per_participant)
+        return build_bank(pairs, study.arms, study.seed, study.max_images, study.attention_checks_per_participant)
 
     def surviving_count(self, study, context, bank):
         return len(
@@ -235,3 +236,16 @@ def oracle_rating(share_model1: float, share_model2: float) -> int:
         return 0
     strength = 2 if abs(diff) >= 0.15 else 1
     return strength if diff > 0 else -strength
+
+
+register_preset(
+    Preset(
+        "gradcam-trust",
+        "Grad-CAM trust (Selvaraju et al. 2017)",
+        "Selvaraju et al., Grad-CAM, ICCV 2017 / IJCV 2019, section 5.2: AlexNet against VGG-16 on images both "
+        "predict correctly, 5-point scale of which model seems more reliable",
+        Trust.name,
+        study={"methods": ["guided_backprop", "guided_gradcam"], "design": "between"},
+        note="Choose the stronger (VGG-16) and the weaker (AlexNet) network and the image set.",
+    )
+)

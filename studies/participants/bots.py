@@ -237,6 +237,21 @@ class Oracle:
         return float(mass[inside].sum()) / total
 
 
+class ParticipantOracle:
+    """The study's oracle as one simulated participant consults it: the same ground truth, plus
+    `memory`, a dict that lasts for that participant's whole session, for the kinds whose later
+    answers depend on what earlier trials showed (a learning block, then a test block), and `rng`,
+    the participant's seeded random stream (for a policy that guesses)."""
+
+    def __init__(self, oracle: Oracle, memory: dict, rng: random.Random):
+        self._oracle = oracle
+        self.memory = memory
+        self.rng = rng
+
+    def __getattr__(self, name):
+        return getattr(self._oracle, name)
+
+
 def _load_mass_map(stimulus) -> np.ndarray:
     """Non-negative map mass (H, W): the raw map if stored, else the PNG's deviation from grey."""
     if stimulus.raw_map:
@@ -300,6 +315,7 @@ class Bot:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
         self.result = BotResult(external_id)
         self.retries = 0
+        self.memory: dict = {}  # what this participant remembers from page to page (ParticipantOracle)
 
     # HTTP ------------------------------------------------------------------------------------
     def request(self, kind: str, url: str, data: dict | None = None):
@@ -455,7 +471,8 @@ class Bot:
         answer = None
         if self.oracle is not None and ((instruction and self.policy != "random") or self._random_or_oracle()):
             stimuli = [self.oracle.stimulus(src) for src in images]
-            answer = self.oracle.kind.oracle_answer(self.oracle, stimuli, questions, instruction)
+            oracle = ParticipantOracle(self.oracle, self.memory, self.rng)
+            answer = self.oracle.kind.oracle_answer(oracle, stimuli, questions, instruction)
         if not answer:
             answer = {name: self.rng.choice(values) for name, values in questions.items() if values}
         return answer

@@ -339,9 +339,10 @@ def participant_seed(study: Study, public_id) -> int:
     return design.derive_seed(study.seed, "participant", public_id)
 
 
-def study_arms(study: Study, methods: list[str]) -> list[str]:
-    """The arms participants are balanced over: the methods (between subjects) or the Latin-square
-    rows (within subjects, as text), in order; ties in balance go to the earlier arm."""
+def slot_arms(study: Study, methods: list[str]) -> list[str]:
+    """What the condition slots balance: the study's arms (between subjects: its methods and the
+    control arm, `Study.arms`) or the Latin-square rows over them (within subjects, as text), in
+    order; ties in balance go to the earlier one."""
     if study.design == Design.WITHIN:
         return [str(row) for row in range(len(design.williams_square(len(methods))))]
     return list(methods)
@@ -451,8 +452,8 @@ def do_consent(
     bank, trial_ids = _bank_with_trial_ids(study)
     if not any(e.is_main for e in bank):
         raise StudyNotOpen("This study has no trials yet. Please try again later.")
-    methods = list(study.methods) or sorted({e.method for e in bank if e.is_main})
-    arms = study_arms(study, methods)
+    methods = list(study.arms) or sorted({e.method for e in bank if e.is_main})
+    arms = slot_arms(study, methods)
     release_dropped_slots(study, pilot, now)
     for _ in range(MAX_SLOT_ROUNDS):
         try:
@@ -498,16 +499,8 @@ def _create_participant(
         latin_row = participant.latin_square_row = slot.arm_order
     else:
         condition = participant.condition = slot.arm
-    plan = design.participant_plan(
-        bank,
-        present=kind_of(study).present,
-        design=study.design,
-        methods=methods,
-        trials_per_participant=study.trials_per_participant,
-        attention_checks=study.attention_checks_per_participant,
-        participant_seed=participant.seed,
-        condition=condition,
-        latin_row=latin_row,
+    plan = kind_of(study).participant_plan(
+        study, bank, arms=methods, participant_seed=participant.seed, condition=condition, latin_row=latin_row
     )
     participant.trial_count = len(plan)
     participant.save()

@@ -29,6 +29,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ..design import NO_EXPLANATION
 from ..kinds import DEFAULT_KIND, KINDS, kind_of
 
 REASON_ATTENTION = "failed_attention_checks"
@@ -399,7 +400,12 @@ def _chance(rows: pd.DataFrame) -> float:
 
 
 def class_discrimination_methods(
-    main: pd.DataFrame, methods: Sequence[str], *, seed: int = 0, n_resamples: int = DEFAULT_BOOTSTRAP
+    main: pd.DataFrame,
+    methods: Sequence[str],
+    *,
+    seed: int = 0,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    reference: str | None = None,
 ) -> dict:
     out = {}
     for method in methods:
@@ -421,7 +427,7 @@ def class_discrimination_methods(
             "chance": chance,
             "p_vs_chance": binomial_vs_chance(k, n, chance) if n else None,
         }
-    add_design_aware_accuracy(out, main, methods, seed=seed, n_resamples=n_resamples)
+    add_design_aware_accuracy(out, main, methods, seed=seed, n_resamples=n_resamples, reference=reference)
     return out
 
 
@@ -462,21 +468,32 @@ def accuracy_vs_chance_by_participant(rows: pd.DataFrame) -> dict:
 
 
 def add_design_aware_accuracy(
-    out: dict, main: pd.DataFrame, methods: Sequence[str], *, seed: int = 0, n_resamples: int = DEFAULT_BOOTSTRAP
+    out: dict,
+    main: pd.DataFrame,
+    methods: Sequence[str],
+    *,
+    seed: int = 0,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    reference: str | None = None,
 ) -> None:
     """Add to each method's summary the statistics that respect who answered and on which image.
 
     New keys only: `bootstrap_ci_low/high` (percentile interval of the accuracy resampling
     participants), `p_vs_chance_participants` with its test in `vs_chance_participants`, and
     `mixed_effects` (a logistic model with crossed random intercepts for participant and image,
-    fitted once for all methods: `studies.results.mixed_effects`).
+    fitted once for all methods: `studies.results.mixed_effects`; with a `reference` arm, each other
+    method's `mixed_effects.contrast` tests its difference from that arm).
     """
     from studies.results.mixed_effects import fit_accuracy_model
 
     scored = main[main["method"].isin(list(methods)) & main["correct"].notna()]
     if "image" not in scored:
         scored = scored.assign(image="")
-    fit = fit_accuracy_model(scored, list(methods)) if len(scored) else {"error": "no scored answers"}
+    fit = (
+        fit_accuracy_model(scored, list(methods), reference=reference)
+        if len(scored)
+        else {"error": "no scored answers"}
+    )
     shared = {key: fit.get(key) for key in ("sd_participant", "sd_image", "random_effects", "converged")}
     shared.update({key: fit.get(key) for key in ("responses", "participants", "images")})
     for i, method in enumerate(methods):
@@ -532,6 +549,124 @@ def class_discrimination_comparisons(
             entry.update({"test": "two_proportion_z", "statistic": z, "p": p})
         comparisons.append(entry)
     return comparisons
+
+
+def bootstrap_accuracy_differences(
+    rows: pd.DataFrame,
+    methods: Sequence[str],
+    reference: str,
+    *,
+    seed: int = 0,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    alpha: float = 0.05,
+) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of accuracy(method) - accuracy(reference), resampling participants.
+
+    Participants are resampled within groups of those who answered the same arms, so that a
+    between-subjects study keeps each arm's number of participants (the arms are independent samples)
+    and a within-subjects study resamples each participant's answers in every arm together (their
+    correlation is kept). Each resample pools the drawn participants' answers per arm.
+    """
+    arms = list(dict.fromkeys([reference, *methods]))
+    scored = rows[rows["method"].isin(arms) & rows["correct"].notna()]
+    if scored.empty:
+        return {m: (math.nan, math.nan) for m in methods}
+    values = scored["correct"].astype(bool).astype(float)
+    table = (
+        scored.assign(v=values)
+        .groupby(["participant", "method"])["v"]
+        .agg(["sum", "count"])
+        .unstack("method", fill_value=0)
+        .reindex(columns=pd.MultiIndex.from_product([["sum", "count"], arms]), fill_value=0)
+    )
+    sums, counts = table["sum"].to_numpy(float), table["count"].to_numpy(float)  # participants x arms
+    groups: dict[bytes, list[int]] = {}  # the participants who answered the same arms
+    for i, answered in enumerate(counts > 0):
+        groups.setdefault(answered.tobytes(), []).append(i)
+    rng = np.random.default_rng(seed)
+    boot_sums = np.zeros((n_resamples, len(arms)))
+    boot_counts = np.zeros((n_resamples, len(arms)))
+    for key in sorted(groups):
+        members = np.asarray(groups[key])
+        picks = members[rng.integers(0, len(members), size=(n_resamples, len(members)))]
+        boot_sums += sums[picks].sum(axis=1)
+        boot_counts += counts[picks].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = boot_sums / boot_counts
+    out = {}
+    for j, method in enumerate(arms[1:], start=1):
+        if method not in methods:
+            continue
+        diff = accuracy[:, j] - accuracy[:, 0]
+        diff = diff[np.isfinite(diff)]
+        if not len(diff):
+            out[method] = (math.nan, math.nan)
+            continue
+        low, high = np.quantile(diff, [alpha / 2, 1 - alpha / 2])
+        out[method] = (float(low), float(high))
+    return out
+
+
+def arms_accuracy_and_utility(
+    main: pd.DataFrame,
+    arms: Sequence[str],
+    design: str,
+    *,
+    seed: int = 0,
+    n_resamples: int = DEFAULT_BOOTSTRAP,
+    control: str = NO_EXPLANATION,
+) -> tuple[dict, list[dict]]:
+    """The analysis of a study with a no-explanation control arm (Colin, Fel et al. 2022's utility).
+
+    Per arm: accuracy with its Wilson, participant-bootstrap and mixed-model intervals
+    (`class_discrimination_methods`). Per method (every arm but the control): `utility` = its
+    accuracy minus the control arm's, with a percentile interval that resamples participants
+    (`bootstrap_accuracy_differences`) and the mixed model's test of the same difference (answers
+    nested in participants and images; `mixed_effects.fit_accuracy_model`'s contrast). Without the
+    control arm among `arms` (a study without one) there is no utility, only the accuracies.
+    Returns (summary, pairwise comparisons of every two arms).
+    """
+    arms = list(arms)
+    reference = control if control in arms else None
+    summary = class_discrimination_methods(main, arms, seed=seed, n_resamples=n_resamples, reference=reference)
+    if reference is not None:
+        methods = [a for a in arms if a != reference]
+        intervals = bootstrap_accuracy_differences(main, methods, reference, seed=seed, n_resamples=n_resamples)
+        base = summary[reference]["accuracy"]
+        for method in methods:
+            own = summary[method]["accuracy"]
+            low, high = intervals[method]
+            contrast = (summary[method].get("mixed_effects") or {}).get("contrast") or {
+                "error": (summary[method].get("mixed_effects") or {}).get("error", "no mixed model")
+            }
+            summary[method]["utility"] = {
+                "control": reference,
+                "difference": own - base if own is not None and base is not None else None,
+                "bootstrap_ci_low": low,
+                "bootstrap_ci_high": high,
+                "mixed_effects": contrast,
+                "p": contrast.get("p"),
+            }
+    return summary, class_discrimination_comparisons(main, arms, design, summary)
+
+
+def utility_text(methods: Mapping) -> str:
+    """The utility lines of the report (empty for results without a control arm)."""
+    rows = {name: m["utility"] for name, m in methods.items() if "utility" in m}
+    if not rows:
+        return ""
+    out = io.StringIO()
+    w = out.write
+    control = next(iter(rows.values()))["control"]
+    w(f"\n  Utility: accuracy minus the no-explanation arm's ({control})\n")
+    w(f"  {'method':<24}{'utility':>8}  {'95% CI (bootstrap, ppl)':<25}{'OR (mixed)':>11}{'p (mixed)':>11}\n")
+    for name, u in rows.items():
+        me = u["mixed_effects"]
+        boot = f"[{_fmt(u['bootstrap_ci_low'])}, {_fmt(u['bootstrap_ci_high'])}]"
+        w(
+            f"  {name:<24}{_fmt(u['difference']):>8}  {boot:<25}{_fmt(me.get('odds_ratio')):>11}{_fmt(me.get('p')):>11}\n"
+        )
+    return out.getvalue()
 
 
 def _person_means(rows: pd.DataFrame) -> pd.Series:
@@ -802,6 +937,7 @@ def text_report(result: Mapping, title: str = "") -> str:
                 f"{_fmt(m['participant_accuracy_mean'])} ({_fmt(m['participant_accuracy_sd'])})\n"
             )
         w(design_aware_text(result["methods"]))
+        w(utility_text(result["methods"]))
     w("\nPairwise comparisons (Holm-corrected)\n")
     if not result["comparisons"]:
         w("  (fewer than two methods)\n")

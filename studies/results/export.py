@@ -179,8 +179,8 @@ def _iso(dt):
 
 def condition_label(study: Study, condition: str, latin_row: int | None) -> str:
     """Between subjects: the method; within: the Latin-square row and its order of methods."""
-    if not condition and latin_row is not None and study.methods:
-        return latin_condition(list(study.methods), latin_row)
+    if not condition and latin_row is not None and study.arms:
+        return latin_condition(study.arms, latin_row)
     return condition
 
 

@@ -53,6 +53,26 @@ def _expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def _contrast(fe: np.ndarray, cov: np.ndarray, i: int, r: int, q: float, reference: str) -> dict:
+    """Coefficient i minus coefficient r: estimate, standard error, Wald z and two-sided p, odds ratio."""
+    from scipy.stats import norm
+
+    diff = float(fe[i] - fe[r])
+    se = math.sqrt(max(float(cov[i, i] + cov[r, r] - 2 * cov[i, r]), 0.0))
+    z = diff / se if se > 0 else math.nan
+    return {
+        "reference": reference,
+        "test": "wald_z_mixed_logistic",
+        "logit_difference": diff,
+        "se": se,
+        "z": z,
+        "p": float(2 * norm.sf(abs(z))) if math.isfinite(z) else None,
+        "odds_ratio": math.exp(diff),
+        "or_ci_low": math.exp(diff - q * se),
+        "or_ci_high": math.exp(diff + q * se),
+    }
+
+
 def _indicators(codes: np.ndarray, levels: int):
     from scipy import sparse
 
@@ -69,14 +89,18 @@ def fit_accuracy_model(
     method: str = "method",
     correct: str = "correct",
     alpha: float = 0.05,
+    reference: str | None = None,
 ) -> dict:
     """Fit the crossed random-intercept logistic model to one study's scored answers.
 
     `frame` has one row per answer; rows whose `correct` is missing are dropped. `methods` fixes
     the order of the result (default: sorted); a method without answers gets an error entry. A
     random effect is in the model only when it has at least two levels (one participant's or one
-    image's intercept is not separable from the methods'). Returns a JSON-ready dict; on failure
-    `{"error": ...}` with the reason.
+    image's intercept is not separable from the methods'). With a `reference` (the no-explanation
+    control arm), each other method also gets `contrast`: its coefficient minus the reference's
+    (a log odds ratio for a typical participant on a typical image) with the Wald z test, from the
+    same Laplace covariance (so the two coefficients' covariance is counted). Returns a JSON-ready
+    dict; on failure `{"error": ...}` with the reason.
     """
     from scipy import sparse
     from scipy.sparse.linalg import splu
@@ -158,6 +182,12 @@ def fit_accuracy_model(
             "ci_low": _expit(b - q * s),
             "ci_high": _expit(b + q * s),
         }
+    if reference in fitted:
+        r = fitted.index(reference)
+        for name in fitted:
+            i = fitted.index(name)
+            if i != r:
+                out_methods[name]["contrast"] = _contrast(fe, cov, i, r, q, reference)
     sd_of = dict(zip(terms, (float(v) for v in sds), strict=True))
     return {
         **base,

@@ -149,5 +149,5 @@ def monitor_data(study: Study, now=None) -> dict:
 
 
 def _method_rank(study: Study, condition: str) -> int:
-    methods = list(study.methods or [])
+    methods = study.arms
     return methods.index(condition) if condition in methods else len(methods)

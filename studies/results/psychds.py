@@ -102,13 +102,13 @@ def dataset_description(study: Study, files) -> dict:
         "name": study.name,
         "description": (
             f"Answers of the participants of the {kind.lower()} study {study.slug!r} "
-            f"({study.get_design_display().lower()}; methods: {', '.join(study.methods or [])}), one row per answer, "
+            f"({study.get_design_display().lower()}; arms: {', '.join(study.arms)}), one row per answer, "
             "with the participants (pseudonymous ids, no recruitment ids) and the provenance of every stimulus. "
             "Empty cells: the value does not apply or is unknown. Booleans are true/false, timestamps ISO 8601 "
             "in UTC, lists inside a cell joined by |; a text cell starting with = + - @ carries a leading '."
         ),
         "schemaVersion": PSYCHDS_VERSION,
-        "keywords": ["explainable AI", "visual explanations", study.kind, *(study.methods or [])],
+        "keywords": ["explainable AI", "visual explanations", study.kind, *study.arms],
         "dateCreated": timezone.now().isoformat(),
         "variableMeasured": variables_measured(files),
     }

@@ -29,7 +29,7 @@ def study_analysis(study: Study):
         df,
         kind=study.kind,
         design=study.design,
-        methods=study.methods,
+        methods=study.arms,
         rules=export.rules_for(study),
         seed=study.seed,
         plan=PLANNED_COMPARISON if kind_of(study).binary_outcome else None,

@@ -178,6 +178,7 @@ def study_results(request, study_id: int):
             exports=exports,
             monitor_url=reverse("studies:study-monitor", kwargs={"study_id": study.pk}),
             methods=[{"name": k, **v} for k, v in result["methods"].items()],
+            utilities=[{"name": k, **v} for k, v in result["methods"].items() if "utility" in v],
             **faithfulness_context(study, result),
             generated_at=timezone.now(),
         ),

@@ -3,6 +3,7 @@ qualify, and which of its fields make the generated trials stale."""
 
 from __future__ import annotations
 
+from ..design import NO_EXPLANATION
 from ..kinds import UnknownKind, kind_of
 from ..models import Study, StudyStatus
 from .eligibility import Eligibility
@@ -15,6 +16,7 @@ GENERATION_FIELDS = (
     "kind",
     "kind_settings",
     "methods",
+    "control_arm",
     "model",
     "stronger_model",
     "weaker_model",
@@ -60,7 +62,11 @@ def study_config_errors(study: Study, methods_known: dict[str, str] | None = Non
         errors.append("choose at least one explanation method")
     else:
         known = methods_known if methods_known is not None else known_methods()
-        unknown = [m for m in methods if m not in known]
+        if NO_EXPLANATION in methods:
+            errors.append(
+                f"“{NO_EXPLANATION}” is the no-explanation control arm, not a method: tick “control arm” instead"
+            )
+        unknown = [m for m in methods if m not in known and m != NO_EXPLANATION]
         if unknown:
             errors.append(f"unknown methods: {', '.join(map(str, unknown))} (known: {', '.join(known)})")
         if len(set(methods)) != len(methods):

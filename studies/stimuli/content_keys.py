@@ -13,6 +13,9 @@ from ..models import ImageItem, Study, Trial
 from .configuration import known_methods, resolve_style
 
 PHOTO_CROP_RECIPE = "photo_crop-1"  # grey (128) outside the target's ground-truth boxes, original geometry
+# The control arm's panel: the photograph through the model's display geometry (what the other arms'
+# maps are drawn over), nothing added.
+PLAIN_PHOTO_RECIPE = "plain_photo-1"
 
 
 def engine_versions() -> tuple[str, str]:
@@ -69,6 +72,11 @@ def unit_for(study, image: ImageItem, model, method: str, target: str, kinds: di
         # A crop of the photograph: no engine involved, the boxes decide the pixels.
         style, (engine_version, recipe_version) = "photo", (design.NO_ENGINE, PHOTO_CROP_RECIPE)
         boxes = image.boxes_for(target)
+        colormap = None
+    elif method == design.NO_EXPLANATION:
+        # The photograph as the network sees it: no engine; the model's display geometry decides the
+        # pixels, and it is in the key through the architecture, weights name and display.
+        style, (engine_version, recipe_version) = "photo", (design.NO_ENGINE, PLAIN_PHOTO_RECIPE)
         colormap = None
     else:
         from explain_engine.render import colormap_for

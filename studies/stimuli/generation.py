@@ -52,7 +52,7 @@ from .bank import link_trials, shortfall_text, sync_trials
 from .configuration import StudyError, known_methods, study_config_errors
 from .content_keys import Unit, engine_versions, unit_for
 from .eligibility import Eligibility
-from .geometry import provenance_record
+from .geometry import model_geometry, provenance_record
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,16 @@ def photo_crop_png(image_rgb, boxes) -> bytes:
     return buf.getvalue()
 
 
+def plain_photo_png(image_rgb, geometry) -> bytes:
+    """The photograph placed as the network sees it (`geometry`), without a map: the control arm's panel."""
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(geometry.apply(image_rgb), dtype=np.uint8)).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
 def _save_stimulus(unit: Unit, model, image: ImageItem, png: bytes, raw, score, provenance: dict) -> bool:
     """Write the files and the row; True if this call created the stimulus."""
     import numpy as np
@@ -343,8 +353,8 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
     }
     counts = {"created": 0, "existing": 0, "failed": 0}
 
-    # Work out the units still missing; photo crops need no network.
-    net_items, crops, texts = [], [], []
+    # Work out the units still missing; photo crops and plain photographs need no network.
+    net_items, crops, photos, texts = [], [], [], []
     for item in chunk["items"]:
         image = images.get(item["image_id"])
         if image is None:
@@ -356,8 +366,9 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
         counts["existing"] += len(existing)
         todo = [u for u in units if u.key not in existing]
         crops += [(image, u) for u in todo if u.method == design.ATTENTION_CROP]
+        photos += [(image, u) for u in todo if u.method == design.NO_EXPLANATION]
         texts += [(image, u) for u in todo if u.method == textual.METHOD]
-        rest = [u for u in todo if u.method not in (design.ATTENTION_CROP, textual.METHOD)]
+        rest = [u for u in todo if u.method not in (design.ATTENTION_CROP, design.NO_EXPLANATION, textual.METHOD)]
         if rest:
             net_items.append((image, rest))
 
@@ -374,6 +385,16 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
         except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
             counts["failed"] += 1
             _record_failure(job_id, image, model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}")
+
+    for image, unit in photos:
+        try:
+            geometry = model_geometry(model)
+            png = plain_photo_png(_open_rgb(image), geometry)
+            prov = _provenance(unit, model, image, study, job_id, "none", {"display": provenance_record(geometry)})
+            counts["created" if _save_stimulus(unit, model, image, png, None, None, prov) else "existing"] += 1
+        except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
+            counts["failed"] += 1
+            _record_failure(job_id, image, model, unit.method, f"{type(exc).__name__}: {exc}")
 
     for image, unit in texts:
         counts[textual.do_text_stimulus(unit, model, image, study, job_id, get_bundle)] += 1

@@ -27,6 +27,7 @@ def study(kind, **settings):
         kind=kind,
         model=SimpleNamespace(id=1),
         methods=["gradcam", "guided_gradcam"],
+        arms=["gradcam", "guided_gradcam"],
         seed=3,
         max_images=None,
         attention_checks_per_participant=1,

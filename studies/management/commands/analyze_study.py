@@ -66,7 +66,7 @@ class Command(BaseCommand):
             df,
             kind=study.kind if study else None,
             design=study.design if study else None,
-            methods=study.methods if study else None,
+            methods=study.arms if study else None,
             rules=export.rules_for(study) if study else None,
             seed=seed if seed is not None else (study.seed if study else 0),
             n_resamples=resamples,
