@@ -322,6 +322,20 @@ def _method_choices():
         return []
 
 
+# A study's recruitment settings (studies/participants/recruitment.py), checked with its configuration.
+RECRUITMENT_FIELDS = [
+    "screened_out_code",
+    "failed_checks_code",
+    "no_consent_code",
+    "timed_out_code",
+    "failed_checks_for_code",
+    "time_limit_minutes",
+    "screeners",
+    "external_id_protection",
+    "mturk_environment",
+]
+
+
 class StudyForm(forms.ModelForm):
     methods = forms.MultipleChoiceField(
         choices=_method_choices,
@@ -369,6 +383,7 @@ class StudyForm(forms.ModelForm):
             "attention_checks_per_participant",
             "max_failed_attention_checks",
             "min_median_rt_ms",
+            *RECRUITMENT_FIELDS,
         ]
 
     def clean(self):
@@ -541,6 +556,7 @@ class StudyAdmin(admin.ModelAdmin):
             "Attention checks and exclusions",
             {"fields": ["attention_checks_per_participant", "max_failed_attention_checks", "min_median_rt_ms"]},
         ),
+        ("Recruitment (Prolific, MTurk)", {"fields": RECRUITMENT_FIELDS}),
         ("State", {"fields": STUDY_STATE_FIELDS}),
     ]
     state_fields = STUDY_STATE_FIELDS
