@@ -493,7 +493,9 @@ def _create_participant(
     try:
         encrypted = encrypted_external_id(study, identity.external_id)
     except EncryptionUnavailable:
-        raise ParticipationError("This study cannot take participants at the moment. Please try again later.", 503)
+        raise ParticipationError(
+            "This study cannot take participants at the moment. Please try again later.", 503
+        ) from None
     participant = Participant(
         study=study,
         external_source=identity.source if identity.external_id else "",

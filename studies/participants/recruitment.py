@@ -91,7 +91,10 @@ def ending(study: Study, outcome: str, source: str = "", meta: dict | None = Non
 
 def participant_ending(participant: Participant) -> Ending:
     return ending(
-        participant.study, participant.outcome or Outcome.COMPLETED, participant.external_source, participant.external_meta
+        participant.study,
+        participant.outcome or Outcome.COMPLETED,
+        participant.external_source,
+        participant.external_meta,
     )
 
 
@@ -219,9 +222,7 @@ def has_passed_screening(study: Study, external_id: str, note: str) -> bool:
     return value == {"study": study.pk, "id": external_id}
 
 
-def do_screen_out(
-    study: Study, identity, *, pilot: bool = False, simulated: bool = False
-) -> tuple[Participant, bool]:
+def do_screen_out(study: Study, identity, *, pilot: bool = False, simulated: bool = False) -> tuple[Participant, bool]:
     """Record a person screened out: the id (kept as the study says) and the outcome, not their answers,
     so that the researcher can pay the screening and the same id cannot try again. No condition slot.
     Returns the participant and whether it was made here (False: a racing request made it first)."""

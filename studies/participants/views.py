@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ..kinds import kind_of
-from ..models import Outcome, Study
+from ..models import Outcome, ParticipantStatus, Study
 from ..prepared_queries import PreparedQuery
 from . import flow as p
 from . import recruitment
@@ -142,8 +142,9 @@ def set_participant_cookie(response, study: Study, participant) -> None:
     )
 
 
-def current_participant(request, study: Study):
-    """The cookie's participant, or ParticipationError (403) when there is none."""
+def current_participant(request, study: Study, *, ended_ok: bool = False):
+    """The cookie's participant, or ParticipationError (403) when there is none; ParticipationEnded
+    (to the ending) once screened out or timed out, unless `ended_ok` (the ending's own page)."""
     participant = p.find_by_token(study, request.participant_token)
     if participant is None:
         raise p.ParticipationError(
@@ -152,7 +153,8 @@ def current_participant(request, study: Study):
     p.check_open_for(participant)
     if recruitment.is_timed_out(participant):
         recruitment.do_time_out(participant)
-        raise ParticipationEnded("The time for this study has run out.")
+    if participant.outcome and participant.status != ParticipantStatus.COMPLETED and not ended_ok:
+        raise ParticipationEnded("This participation has ended; nothing more can be recorded.")
     return participant
 
 
@@ -374,7 +376,7 @@ def questionnaire(request, study):
 @require_http_methods(["GET"])
 def done(request, study):
     """The ending: the outcome's code, and Prolific's completion URL or MTurk's externalSubmit form."""
-    participant = current_participant(request, study)
+    participant = current_participant(request, study, ended_ok=True)
     if p.next_step(participant) != "done":
         return redirect_to_step(study, participant)
     end = recruitment.participant_ending(participant)
