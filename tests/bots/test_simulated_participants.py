@@ -125,3 +125,15 @@ def test_random_bots_answer_every_question_of_every_kind_within_its_options(caps
         assert "Completed: 2/2" in capsys.readouterr().out
         for r in Response.objects.filter(assignment__participant__study=study):
             assert r.answer and all(str(v) for v in r.answer.values())
+
+
+def test_bots_answer_the_screeners_as_eligible_people_and_complete(capsys):
+    screeners = [{"name": "vision", "question": "Normal vision?", "options": ["No", "Yes"], "eligible": ["Yes"]}]
+    study = factories.make_class_discrimination_study(
+        trials_per_participant=2, screeners=screeners, **factories.RECRUITMENT_CODES
+    )
+    run_bots(study, 2, "oracle")
+    out = capsys.readouterr().out
+    assert "Completed: 2/2" in out and "screeners" in out
+    participants = Participant.objects.filter(study=study)
+    assert [p.outcome for p in participants] == ["completed", "completed"]

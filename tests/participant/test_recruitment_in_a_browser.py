@@ -16,13 +16,7 @@ from tests.support import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CODES = {
-    "completion_code": "C0MPL3TE",
-    "screened_out_code": "SCREENED1",
-    "failed_checks_code": "FAILED22",
-    "no_consent_code": "NOCONSENT",
-    "timed_out_code": "TIMEOUT9",
-}
+CODES = factories.RECRUITMENT_CODES
 PROLIFIC_PAGE = "https://app.prolific.com/submissions/complete"
 SCREENERS = [
     {"name": "vision", "question": "Do you have normal vision?", "options": ["Yes", "No"], "eligible": ["Yes"]}

@@ -18,13 +18,7 @@ from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
-CODES = {
-    "completion_code": "C0MPL3TE",
-    "screened_out_code": "SCREENED1",
-    "failed_checks_code": "FAILED22",
-    "no_consent_code": "NOCONSENT",
-    "timed_out_code": "TIMEOUT9",
-}
+CODES = factories.RECRUITMENT_CODES
 PROLIFIC = {"PROLIFIC_PID": "pp-owner", "STUDY_ID": "st", "SESSION_ID": "se-owner"}
 SCREENERS = [
     {"name": "vision", "question": "Do you have normal vision?", "options": ["Yes", "No"], "eligible": ["Yes"]},

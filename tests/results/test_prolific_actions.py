@@ -17,13 +17,7 @@ from tests.support import factories
 
 pytestmark = pytest.mark.django_db
 
-CODES = {
-    "completion_code": "C0MPL3TE",
-    "screened_out_code": "SCREENED1",
-    "failed_checks_code": "FAILED22",
-    "no_consent_code": "NOCONSENT",
-    "timed_out_code": "TIMEOUT9",
-}
+CODES = factories.RECRUITMENT_CODES
 BONUS = {"bonus_per_correct_above_chance": 0.05}
 
 
