@@ -172,3 +172,15 @@ def test_the_submissions_page_is_a_form_for_staff(researcher_client, client):
     assert 'type="file"' in researcher_client.get(url).content.decode()
     results = researcher_client.get(reverse("studies:study-results", kwargs={"study_id": study.pk})).content.decode()
     assert 'data-testid="export-prolific-bonuses"' in results and 'data-testid="prolific-submissions"' in results
+
+
+def test_the_monitor_counts_screened_out_people_apart_from_the_conditions():
+    from studies.participants.recruitment import do_screen_out
+    from studies.results.monitor import monitor_data
+
+    study = hive_study(protection="hash")
+    finish(study, "PID-DONE")
+    do_screen_out(study, participation.ExternalIdentity("prolific", "PID-OUT", {"SESSION_ID": "s"}))
+    data = monitor_data(study)
+    assert data["screened_out"] == 1
+    assert data["totals"]["started"] == 1 and "(none)" not in [c["condition"] for c in data["conditions"]]
