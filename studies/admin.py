@@ -350,6 +350,10 @@ class StudyForm(forms.ModelForm):
     )
     min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
     colormap = Study._meta.get_field("colormap").formfield(required=False)
+    # The recruitment settings may be left out of a post (they came later): left out, they keep the default.
+    failed_checks_for_code = Study._meta.get_field("failed_checks_for_code").formfield(required=False)
+    time_limit_minutes = Study._meta.get_field("time_limit_minutes").formfield(required=False)
+    external_id_protection = Study._meta.get_field("external_id_protection").formfield(required=False)
 
     class Meta:
         model = Study
@@ -396,6 +400,9 @@ class StudyForm(forms.ModelForm):
             cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
         if not cleaned.get("colormap"):  # not posted: keep the default (or current) colormap
             cleaned["colormap"] = self.instance.colormap
+        for name in ("failed_checks_for_code", "time_limit_minutes", "external_id_protection"):
+            if cleaned.get(name) in (None, ""):
+                cleaned[name] = getattr(self.instance, name)
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):

@@ -1,6 +1,7 @@
 """Recruitment outcomes through Django's test client: one Prolific code per outcome, screeners before
 consent, the time limit, MTurk's preview and externalSubmit form, and how to return a study."""
 
+import json
 import re
 
 import pytest
@@ -274,3 +275,29 @@ def test_the_trial_page_and_the_answer_keep_their_query_counts_with_a_time_limit
     data = factories.good_answer(current(participant))
     with django_assert_max_num_queries(7):
         assert answer(client, study, data).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timed_out_code": "C0MPL3TE"}, "each outcome needs its own code"),
+        ({"failed_checks_code": "BAD CODE!"}, "a completion code: letters, digits"),
+        ({"screeners": '[{"name": "x", "question": "Q?", "options": ["a"], "eligible": ["a"]}]'}, "two distinct"),
+        ({"screeners": "not json"}, "Enter a valid JSON"),
+    ],
+)
+def test_bad_recruitment_settings_are_form_errors_in_the_admin_and_change_nothing(researcher_client, change, message):
+    from django.forms.models import model_to_dict
+
+    from studies.models import Study, StudyStatus
+
+    study = factories.make_class_discrimination_study(status=StudyStatus.DRAFT, **CODES)
+    data = {k: v for k, v in model_to_dict(study).items() if v is not None}
+    data.update({"methods": study.methods, "screeners": "[]", "mturk_environment": "", **change})
+    response = researcher_client.post(f"/admin/studies/study/{study.pk}/change/", data)
+    assert response.status_code == 200 and message in response.content.decode()
+    fresh = Study.objects.get(pk=study.pk)
+    assert (fresh.timed_out_code, fresh.failed_checks_code, fresh.screeners) == ("TIMEOUT9", "FAILED22", [])
+    data.update(screeners=json.dumps(SCREENERS), **CODES)
+    assert researcher_client.post(f"/admin/studies/study/{study.pk}/change/", data).status_code == 302
+    assert Study.objects.get(pk=study.pk).screeners == SCREENERS
