@@ -73,9 +73,12 @@ def ending(study: Study, outcome: str, source: str = "", meta: dict | None = Non
     """The ending of `outcome` for a participant from `source` ('prolific', 'mturk' or '')."""
     code = outcome_code(study, outcome)
     meta = meta or {}
+    own_redirect = study.completion_url if outcome == Outcome.COMPLETED else ""
     if source == "prolific":
         if code:
             return Ending(outcome, code, redirect_url=prolific_completion_url(code))
+        if own_redirect:  # a study set up with its whole Prolific URL and no code keeps working
+            return Ending(outcome, redirect_url=own_redirect)
         return Ending(outcome, return_instructions=RETURN_INSTRUCTIONS["prolific"])
     if source == "mturk":
         assignment = meta.get("assignmentId", "")
@@ -84,9 +87,15 @@ def ending(study: Study, outcome: str, source: str = "", meta: dict | None = Non
             # MTurk needs assignmentId and at least one more field; the outcome and code say how it went.
             fields = {"assignmentId": assignment, "outcome": outcome, "code": code or outcome}
             return Ending(outcome, code, mturk_action=action, mturk_fields=fields)
-        return Ending(outcome, code, return_instructions=RETURN_INSTRUCTIONS["mturk"])
-    redirect = study.completion_url if outcome == Outcome.COMPLETED else ""
-    return Ending(outcome, code, redirect_url=redirect)
+        # Not submitted from here: those who did not finish return the HIT; the others enter the code.
+        unfinished = outcome in (Outcome.NO_CONSENT, Outcome.SCREENED_OUT, Outcome.TIMED_OUT)
+        return Ending(
+            outcome,
+            code,
+            redirect_url=own_redirect,
+            return_instructions=RETURN_INSTRUCTIONS["mturk"] if unfinished else "",
+        )
+    return Ending(outcome, code, redirect_url=own_redirect)
 
 
 def participant_ending(participant: Participant) -> Ending:

@@ -301,3 +301,16 @@ def test_bad_recruitment_settings_are_form_errors_in_the_admin_and_change_nothin
     data.update(screeners=json.dumps(SCREENERS), **CODES)
     assert researcher_client.post(f"/admin/studies/study/{study.pk}/change/", data).status_code == 302
     assert Study.objects.get(pk=study.pk).screeners == SCREENERS
+
+
+def test_a_prolific_study_with_its_own_completion_url_and_no_code_still_redirects_there():
+    study = factories.make_class_discrimination_study(completion_code="", completion_url="https://example.org/back")
+    assert recruitment.ending(study, Outcome.COMPLETED, "prolific").redirect_url == "https://example.org/back"
+    assert recruitment.ending(study, Outcome.TIMED_OUT, "prolific").return_instructions
+
+
+def test_mturk_without_an_environment_shows_the_code_and_asks_only_the_unfinished_to_return():
+    study = factories.make_class_discrimination_study(**CODES)
+    done = recruitment.ending(study, Outcome.COMPLETED, "mturk", {"assignmentId": "A1"})
+    assert (done.code, done.mturk_action, done.return_instructions) == ("C0MPL3TE", "", "")
+    assert recruitment.ending(study, Outcome.SCREENED_OUT, "mturk", {"assignmentId": "A1"}).return_instructions
