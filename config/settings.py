@@ -263,6 +263,9 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True  # pages send the token from the form, never read it from the cookie
+# An MTurk external question runs in MTurk's frame, where a cookie is sent only with SameSite=None (and
+# Secure): a site recruiting on MTurk sets CSRF_COOKIE_SAMESITE=None (participant cookies follow the study).
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's health check speaks plain http
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
@@ -289,3 +292,12 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # a new key makes returning participants unrecognisable.
 HASH_EXTERNAL_IDS = env.bool("HASH_EXTERNAL_IDS", default=True)
 EXTERNAL_ID_HASH_KEY = env.str("EXTERNAL_ID_HASH_KEY", default=SECRET_KEY)
+# Fernet keys (comma-separated, newest first) that encrypt the ids of studies that keep them readable
+# (Study.external_id_protection = "encrypt"); older keys still decrypt. Make one with
+# `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+EXTERNAL_ID_ENCRYPTION_KEYS = env.list("EXTERNAL_ID_ENCRYPTION_KEYS", default=[])
+# Where an MTurk external question posts the finished assignment (Study.mturk_environment).
+MTURK_EXTERNAL_SUBMIT_URLS = {
+    "sandbox": env.str("MTURK_SANDBOX_SUBMIT_URL", default="https://workersandbox.mturk.com/mturk/externalSubmit"),
+    "production": env.str("MTURK_PRODUCTION_SUBMIT_URL", default="https://www.mturk.com/mturk/externalSubmit"),
+}

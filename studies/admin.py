@@ -322,6 +322,20 @@ def _method_choices():
         return []
 
 
+# A study's recruitment settings (studies/participants/recruitment.py), checked with its configuration.
+RECRUITMENT_FIELDS = [
+    "screened_out_code",
+    "failed_checks_code",
+    "no_consent_code",
+    "timed_out_code",
+    "failed_checks_for_code",
+    "time_limit_minutes",
+    "screeners",
+    "external_id_protection",
+    "mturk_environment",
+]
+
+
 class StudyForm(forms.ModelForm):
     methods = forms.MultipleChoiceField(
         choices=_method_choices,
@@ -336,6 +350,10 @@ class StudyForm(forms.ModelForm):
     )
     min_visible_box_fraction = Study._meta.get_field("min_visible_box_fraction").formfield(required=False)
     colormap = Study._meta.get_field("colormap").formfield(required=False)
+    # The recruitment settings may be left out of a post (they came later): left out, they keep the default.
+    failed_checks_for_code = Study._meta.get_field("failed_checks_for_code").formfield(required=False)
+    time_limit_minutes = Study._meta.get_field("time_limit_minutes").formfield(required=False)
+    external_id_protection = Study._meta.get_field("external_id_protection").formfield(required=False)
 
     class Meta:
         model = Study
@@ -369,6 +387,7 @@ class StudyForm(forms.ModelForm):
             "attention_checks_per_participant",
             "max_failed_attention_checks",
             "min_median_rt_ms",
+            *RECRUITMENT_FIELDS,
         ]
 
     def clean(self):
@@ -381,6 +400,9 @@ class StudyForm(forms.ModelForm):
             cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
         if not cleaned.get("colormap"):  # not posted: keep the default (or current) colormap
             cleaned["colormap"] = self.instance.colormap
+        for name in ("failed_checks_for_code", "time_limit_minutes", "external_id_protection"):
+            if cleaned.get(name) in (None, ""):
+                cleaned[name] = getattr(self.instance, name)
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
@@ -545,6 +567,7 @@ class StudyAdmin(admin.ModelAdmin):
             "Attention checks and exclusions",
             {"fields": ["attention_checks_per_participant", "max_failed_attention_checks", "min_median_rt_ms"]},
         ),
+        ("Recruitment (Prolific, MTurk)", {"fields": RECRUITMENT_FIELDS}),
         ("State", {"fields": STUDY_STATE_FIELDS}),
     ]
     state_fields = STUDY_STATE_FIELDS

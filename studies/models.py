@@ -17,6 +17,11 @@ from django.db.models import Q
 from .design import study_arms
 from .kinds import DEFAULT_KIND, kind_choices, kind_of
 
+# A recruitment platform's completion code: Prolific's are letters and digits.
+COMPLETION_CODE = RegexValidator(
+    r"^[A-Za-z0-9_-]{1,64}$", "a completion code: letters, digits, dash or underscore (e.g. C1A2B3C4)"
+)
+
 # A Celery queue name, as workers list them in CELERY_WORKER_QUEUES.
 QUEUE_NAME = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "a queue name: letters, digits, dot, dash or underscore (e.g. gpu-a100)"
@@ -217,8 +222,70 @@ class Study(models.Model):
     consent_text = models.TextField(blank=True)
     instructions_text = models.TextField(blank=True)
     debrief_text = models.TextField(blank=True)
-    completion_code = models.CharField(max_length=64, blank=True)
-    completion_url = models.URLField(blank=True, help_text="Prolific-style redirect after the debrief")
+    completion_code = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[COMPLETION_CODE],
+        help_text="the code of a completed participation (on Prolific: the 'completed' code)",
+    )
+    completion_url = models.URLField(
+        blank=True,
+        help_text="redirect after the debrief for participants not from Prolific (Prolific participants "
+        "go to Prolific's completion URL with their outcome's code)",
+    )
+    # Recruitment (studies/participants/recruitment.py): one code per outcome, given to Prolific.
+    screened_out_code = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[COMPLETION_CODE],
+        help_text="Prolific code of a participant screened out by an eligibility question",
+    )
+    failed_checks_code = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[COMPLETION_CODE],
+        help_text="Prolific code of a participant who finished but failed the attention checks (see the rule below)",
+    )
+    no_consent_code = models.CharField(
+        max_length=64, blank=True, validators=[COMPLETION_CODE], help_text="Prolific code of a participant who declined"
+    )
+    timed_out_code = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[COMPLETION_CODE],
+        help_text="Prolific code of a participant who ran past the time limit",
+    )
+    failed_checks_for_code = models.PositiveIntegerField(
+        default=2,
+        help_text="a participant who fails at least this many attention checks gets the failed-checks code "
+        "(Prolific's policy allows rejecting a submission after two failed checks); 0: never",
+    )
+    time_limit_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text="a participant who has not finished this long after consenting is timed out (0: no limit)",
+    )
+    screeners = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='eligibility questions asked before consent: a list of {"name": "...", "question": "...", '
+        '"options": ["...", ...], "eligible": ["...", ...]}; an answer outside "eligible" screens out',
+    )
+    external_id_protection = models.CharField(
+        max_length=10,
+        choices=[
+            ("hash", "Keyed hash only (recognised on return, never readable)"),
+            ("encrypt", "Keyed hash and encrypted copy (staff can export the ids to approve, reject and pay)"),
+        ],
+        default="hash",
+        help_text="how Prolific/MTurk ids are kept at rest; 'encrypt' needs EXTERNAL_ID_ENCRYPTION_KEYS",
+    )
+    mturk_environment = models.CharField(
+        max_length=10,
+        choices=[("", "Not on MTurk"), ("sandbox", "MTurk sandbox"), ("production", "MTurk production")],
+        default="",
+        blank=True,
+        help_text="where the MTurk external question submits the assignment at the end",
+    )
 
     attention_checks_per_participant = models.PositiveIntegerField(default=1)
     max_failed_attention_checks = models.PositiveIntegerField(
@@ -398,6 +465,17 @@ class ParticipantStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     COMPLETED = "completed", "Completed"
     ABANDONED = "abandoned", "Abandoned"
+    SCREENED_OUT = "screened_out", "Screened out"
+
+
+class Outcome(models.TextChoices):
+    """How a participation ended, as the recruitment platform is told (one code each)."""
+
+    COMPLETED = "completed", "Completed"
+    SCREENED_OUT = "screened_out", "Screened out"
+    FAILED_CHECKS = "failed_checks", "Failed attention checks"
+    NO_CONSENT = "no_consent", "No consent"
+    TIMED_OUT = "timed_out", "Timed out"
 
 
 def new_participant_token() -> str:
@@ -412,6 +490,10 @@ class Participant(models.Model):
     token = models.CharField(max_length=64, default=new_participant_token, unique=True, editable=False)
     external_source = models.CharField(max_length=20, blank=True, help_text="prolific, mturk or empty")
     external_id = models.CharField(max_length=255, blank=True, help_text="PROLIFIC_PID or workerId (maybe hashed)")
+    external_id_encrypted = models.TextField(
+        blank=True, help_text="the id encrypted with EXTERNAL_ID_ENCRYPTION_KEYS, when the study keeps it so"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, help_text="empty while under way")
     external_meta = models.JSONField(default=dict, blank=True)
     condition = models.CharField(max_length=100, blank=True)
     latin_square_row = models.PositiveIntegerField(null=True, blank=True)

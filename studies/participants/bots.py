@@ -310,6 +310,7 @@ class Bot:
         sim_token: str = "",
         fetch_images: bool = True,
         timeout: float = 30.0,
+        screener_answers: dict | None = None,
     ):
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
@@ -325,6 +326,7 @@ class Bot:
         self.sim_token = sim_token
         self.fetch_images = fetch_images
         self.timeout = timeout
+        self.screener_answers = dict(screener_answers or {})  # the form fields of the eligibility questions
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
         self.result = BotResult(external_id)
@@ -437,6 +439,11 @@ class Bot:
                 form, button = accept
                 self.think()
                 page = self.submit("consent", page, form, {button.attrs["name"]: button.attrs["value"]})
+            elif (screen := page.form_with("screener-submit")) is not None:
+                form, button = screen
+                self.think()
+                extra = {button.attrs["name"]: button.attrs["value"], **self.screener_answers}
+                page = self.submit("screeners", page, form, extra)
             elif (cont := page.first("continue")) is not None and cont.tag == "a":
                 self.think()
                 page = self.get_page(
@@ -518,6 +525,11 @@ class RunReport:
         return [r for r in self.results if not r.completed]
 
 
+def eligible_screener_answers(study) -> dict[str, str]:
+    """Simulated participants are eligible: each screener's first eligible option, as the form sends it."""
+    return {f"screener_{item['name']}": item["eligible"][0] for item in study.screeners or []}
+
+
 def do_simulate(
     study,
     *,
@@ -554,6 +566,7 @@ def do_simulate(
             pause=pause,
             sim_token=token,
             fetch_images=fetch_images,
+            screener_answers=eligible_screener_answers(study),
         )
         for i in range(n)
     ]

@@ -46,7 +46,8 @@ from ..models import (
     TrialPanel,
 )
 from ..prepared_queries import PreparedInsert, PreparedQuery, attach_prefetched
-from .privacy import external_id_for_storage
+from .privacy import EncryptionUnavailable, encrypted_external_id, external_id_for_storage
+from .recruitment import completion_outcome
 
 # Query parameters recorded from recruitment platforms: the id parameter, then the extras.
 EXTERNAL_PARAMS = {
@@ -250,6 +251,10 @@ def do_start(study: Study, *, params, token: str | None = None, user=None) -> St
         if existing.status == ParticipantStatus.COMPLETED:
             if identity.external_id:
                 raise AlreadyCompleted("You have already completed this study. Thank you! It can be taken only once.")
+            return StartDecision("resume", existing, identity)
+        if existing.outcome and existing.status != ParticipantStatus.ACTIVE:
+            # Screened out or timed out: the holder sees the ending (and its code) again.
+            check_holder(existing, identity, token)
             return StartDecision("resume", existing, identity)
         if existing.status == ParticipantStatus.ABANDONED:
             raise ParticipationError("This participation has been ended by the researchers.", status=409)
@@ -486,10 +491,17 @@ def _create_participant(
     trial_ids: dict[int, int],
     methods: list[str],
 ) -> Participant:
+    try:
+        encrypted = encrypted_external_id(study, identity.external_id)
+    except EncryptionUnavailable:
+        raise ParticipationError(
+            "This study cannot take participants at the moment. Please try again later.", 503
+        ) from None
     participant = Participant(
         study=study,
         external_source=identity.source if identity.external_id else "",
         external_id=identity.stored_id,
+        external_id_encrypted=encrypted,
         external_meta=identity.meta if identity.external_id else {},
         is_pilot=pilot,
         is_simulated=simulated,
@@ -558,7 +570,7 @@ def current_assignment(participant: Participant) -> Assignment | None:
 
 def next_step(participant: Participant) -> str:
     """instructions | trial | questionnaire | done."""
-    if participant.status == ParticipantStatus.COMPLETED:
+    if participant.status == ParticipantStatus.COMPLETED or participant.outcome:
         return "done"
     if participant.answered_count == 0 and participant.trial_count > 0:
         return "instructions"
@@ -724,7 +736,11 @@ def do_questionnaire(participant: Participant, comment: str) -> Participant:
         raise ParticipationError("Please answer all trials first.", status=409)
     now = timezone.now()
     Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.ACTIVE).update(
-        comment=comment, status=ParticipantStatus.COMPLETED, completed_at=now, last_seen_at=now
+        comment=comment,
+        status=ParticipantStatus.COMPLETED,
+        outcome=completion_outcome(participant),
+        completed_at=now,
+        last_seen_at=now,
     )
     participant.refresh_from_db()
     return participant

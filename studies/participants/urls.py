@@ -14,4 +14,5 @@ urlpatterns = [
     path("s/<slug:slug>/answer/", views.answer, name="participant-answer"),
     path("s/<slug:slug>/questionnaire/", views.questionnaire, name="participant-questionnaire"),
     path("s/<slug:slug>/done/", views.done, name="participant-done"),
+    path("s/<slug:slug>/leave/", views.leave, name="participant-leave"),
 ]

@@ -19,9 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ..kinds import kind_of
-from ..models import ParticipantStatus, Study
+from ..models import Outcome, ParticipantStatus, Study
 from ..prepared_queries import PreparedQuery
 from . import flow as p
+from . import recruitment
 from .bots import is_valid_simulation_token
 
 COOKIE_SALT = "studies.participant"
@@ -32,16 +33,34 @@ def cookie_name(study: Study) -> str:
     return f"visexp_p{study.pk}"
 
 
-def content_security_policy() -> str:
+# The MTurk sites that show an external question in a frame.
+MTURK_FRAME_ANCESTORS = ("https://worker.mturk.com", "https://workersandbox.mturk.com", "https://www.mturk.com")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(study: Study | None = None, form_targets=()) -> str:
+    """The pages' policy; an MTurk study may be framed by MTurk, and its last page posts to MTurk."""
     img = ["'self'", "data:", "blob:"]
-    media = urlsplit(settings.MEDIA_URL)
-    if media.scheme and media.netloc:
-        img.append(f"{media.scheme}://{media.netloc}")
+    media = _origin(settings.MEDIA_URL)
+    if media:
+        img.append(media)
+    frames = " ".join(MTURK_FRAME_ANCESTORS) if study is not None and study.mturk_environment else "'none'"
+    forms = " ".join(["'self'", *filter(None, map(_origin, form_targets))])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         f"img-src {' '.join(img)}; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'; form-action 'self'"
+        f"frame-ancestors {frames}; form-action {forms}"
     )
+
+
+class ParticipationEnded(p.ParticipationError):
+    """The participation ended (it ran past the time limit): every page goes to its ending."""
+
+    status = 409
 
 
 def wants_json(request) -> bool:
@@ -81,12 +100,22 @@ def participant_page(view):
             try:
                 check_no_nul_in_request(request)
                 response = view(request, study, *args, **kwargs)
+            except ParticipationEnded as err:
+                if wants_json(request):
+                    response = JsonResponse(
+                        {"ok": False, "error": err.message, "next": step_url(study, "done")}, status=err.status
+                    )
+                else:
+                    response = _see_other(step_url(study, "done"))
             except p.ParticipationError as err:
                 if wants_json(request):
                     response = JsonResponse({"ok": False, "error": err.message}, status=err.status)
                 else:
                     response = message_page(request, "Sorry", err.message, err.status, study)
-        response["Content-Security-Policy"] = content_security_policy()
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = content_security_policy(study)
+        if study is not None and study.mturk_environment:
+            response.xframe_options_exempt = True  # MTurk shows the study in a frame (the policy says by whom)
         return response
 
     return wrapper
@@ -106,20 +135,26 @@ def set_participant_cookie(response, study: Study, participant) -> None:
         salt=COOKIE_SALT,
         max_age=COOKIE_MAX_AGE,
         httponly=True,
-        samesite="Lax",
+        # Inside MTurk's frame the cookie is a third party's: it is sent only with SameSite=None (and Secure).
+        samesite="None" if study.mturk_environment and settings.SESSION_COOKIE_SECURE else "Lax",
         secure=settings.SESSION_COOKIE_SECURE,
         path=f"/s/{study.slug}/",
     )
 
 
-def current_participant(request, study: Study):
-    """The cookie's participant, or ParticipationError (403) when there is none."""
+def current_participant(request, study: Study, *, ended_ok: bool = False):
+    """The cookie's participant, or ParticipationError (403) when there is none; ParticipationEnded
+    (to the ending) once screened out or timed out, unless `ended_ok` (the ending's own page)."""
     participant = p.find_by_token(study, request.participant_token)
     if participant is None:
         raise p.ParticipationError(
             "We could not find your session. Please open the study link you were given again.", status=403
         )
     p.check_open_for(participant)
+    if recruitment.is_timed_out(participant):
+        recruitment.do_time_out(participant)
+    if participant.outcome and participant.status != ParticipantStatus.COMPLETED and not ended_ok:
+        raise ParticipationEnded("This participation has ended; nothing more can be recorded.")
     return participant
 
 
@@ -139,44 +174,107 @@ def redirect_to_step(study, participant, *, set_cookie=False):
 @participant_page
 @require_http_methods(["GET", "POST"])
 def start(request, study):
-    """Entry page: resume, or consent (accept / decline)."""
+    """Entry page: resume; or the eligibility questions (if any), then consent (accept / decline)."""
     params = request.POST if request.method == "POST" else request.GET
     decision = p.do_start(study, params=params, token=request.participant_token, user=request.user)
     if decision.action == "resume":
         return redirect_to_step(study, decision.participant, set_cookie=True)
+    identity = decision.identity
+    if identity.is_mturk_preview:
+        return _mturk_preview(request, study)
+    screened = params.get("screened", "")
+    passed = not study.screeners or recruitment.has_passed_screening(study, identity.external_id, screened)
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "decline":
             # Nothing is recorded: no participant row, no cookie.
-            return render(request, "participant/declined.html", {"study": study, "identity": decision.identity})
+            end = recruitment.ending(study, Outcome.NO_CONSENT, identity.source, identity.meta)
+            return render(request, "participant/declined.html", {"study": study, "identity": identity, "ending": end})
+        if action == "screen" and study.screeners:
+            return _screen(request, study, decision, params)
         if action != "accept":
             raise p.ParticipationError("Please choose whether you agree to take part.")
+        if not passed:
+            raise p.ParticipationError("Please answer the eligibility questions first: open the study link again.")
         participant = p.do_consent(
             study,
-            identity=decision.identity,
+            identity=identity,
             pilot=decision.pilot,
             simulated=is_simulated(params, study),
             token=request.participant_token,
             started=decision,
         )
         return redirect_to_step(study, participant, set_cookie=True)
+    if not passed:
+        return _screener_page(request, study, decision, params)
+    return _consent_page(request, study, decision, params, screened if study.screeners else "")
+
+
+def _hidden(decision, params, study) -> dict:
+    """The recruitment parameters (and a bot's signed token) that the entry page's forms carry."""
+    return {
+        **p.external_query(decision.identity),
+        **({"SIMULATED": params["SIMULATED"]} if is_simulated(params, study) else {}),
+    }
+
+
+def _consent_page(request, study, decision, params, screened: str = ""):
+    hidden = _hidden(decision, params, study)
+    if screened:
+        hidden["screened"] = screened
+    context = {"study": study, "hidden": hidden, "pilot": decision.pilot}
+    return render(request, "participant/consent.html", context)
+
+
+def _screener_page(request, study, decision, params, error: str = "", status: int = 200):
     context = {
         "study": study,
-        "hidden": {
-            **p.external_query(decision.identity),
-            **({"SIMULATED": params["SIMULATED"]} if is_simulated(params, study) else {}),
-        },
+        "hidden": _hidden(decision, params, study),
         "pilot": decision.pilot,
-        "mturk_preview": decision.identity.is_mturk_preview,
+        "screeners": study.screeners,
+        "answers": {k: v for k, v in params.items() if k.startswith("screener_")},
+        "error": error,
     }
-    return render(request, "participant/consent.html", context)
+    return render(request, "participant/screeners.html", context, status=status)
+
+
+def _screen(request, study, decision, params):
+    """The eligibility answers: consent next, or the screened-out ending (the answers are not stored)."""
+    try:
+        eligible = recruitment.is_eligible(study, request.POST)
+    except recruitment.ScreeningError as err:
+        return _screener_page(request, study, decision, params, str(err), status=400)
+    if eligible:
+        note = recruitment.screening_pass(study, decision.identity.external_id)
+        return _consent_page(request, study, decision, params, note)
+    participant, created = recruitment.do_screen_out(
+        study, decision.identity, pilot=decision.pilot, simulated=is_simulated(params, study)
+    )
+    if not created:  # recorded by a racing request: handed over only to its holder
+        p.check_holder(participant, decision.identity, request.participant_token)
+    response = _see_other(step_url(study, "done"))
+    set_participant_cookie(response, study, participant)
+    return response
+
+
+def _mturk_preview(request, study):
+    """An MTurk HIT previewed before it is accepted: what the study asks, and no trial."""
+    kind = kind_of(study)
+    context = {
+        **kind.instructions_context(study),
+        "study": study,
+        "kind": kind,
+        "kind_template": kind.template_name(),
+        "window": _window(study),
+    }
+    return render(request, "participant/mturk_preview.html", context)
 
 
 @participant_page
 @require_http_methods(["GET"])
 def instructions(request, study):
     participant = current_participant(request, study)
-    if participant.status == ParticipantStatus.COMPLETED:
+    if p.next_step(participant) == "done":
         return redirect_to_step(study, participant)
     kind = kind_of(study)
     context = {
@@ -277,7 +375,25 @@ def questionnaire(request, study):
 @participant_page
 @require_http_methods(["GET"])
 def done(request, study):
-    participant = current_participant(request, study)
-    if participant.status != ParticipantStatus.COMPLETED:
+    """The ending: the outcome's code, and Prolific's completion URL or MTurk's externalSubmit form."""
+    participant = current_participant(request, study, ended_ok=True)
+    if p.next_step(participant) != "done":
         return redirect_to_step(study, participant)
-    return render(request, "participant/done.html", {"study": study, "participant": participant})
+    end = recruitment.participant_ending(participant)
+    response = render(request, "participant/done.html", {"study": study, "participant": participant, "ending": end})
+    response["Content-Security-Policy"] = content_security_policy(study, [end.mturk_action])
+    return response
+
+
+@participant_page
+@require_http_methods(["GET"])
+def leave(request, study):
+    """How to stop early: return the study on the platform the participant came from."""
+    participant = p.find_by_token(study, request.participant_token)
+    source = participant.external_source if participant is not None else ""
+    context = {
+        "study": study,
+        "instructions": recruitment.RETURN_INSTRUCTIONS.get(source, ""),
+        "resume_url": reverse("studies:participant-start", args=[study.slug]),
+    }
+    return render(request, "participant/leave.html", context)

@@ -25,7 +25,20 @@ from django.db.models import Q
 
 from ..design import NO_ENGINE, latin_condition
 from ..kinds import kind_of
-from ..models import ClassifierModel, Participant, Response, Stimulus, Study, Trial, TrialKind, TrialPanel
+from ..models import (
+    ClassifierModel,
+    Outcome,
+    Participant,
+    ParticipantStatus,
+    Response,
+    Stimulus,
+    Study,
+    Trial,
+    TrialKind,
+    TrialPanel,
+)
+from ..participants.privacy import EncryptionUnavailable, readable_external_id
+from ..participants.recruitment import outcome_code
 from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
@@ -102,6 +115,9 @@ PARTICIPANT_COLUMNS = [
     "median_rt_ms_main",
     "comment",
     "bonus",
+    # Added with the recruitment outcomes (studies/participants/recruitment.py).
+    "outcome",
+    "outcome_code",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
 
@@ -384,6 +400,21 @@ def participant_columns(study: Study) -> list[str]:
     return PARTICIPANT_COLUMNS + [QUESTIONNAIRE_PREFIX + k for k in questionnaire_keys(study)]
 
 
+def participant_outcome(participant) -> str:
+    """The recorded outcome; participants who completed before outcomes were recorded count as completed."""
+    if participant.outcome:
+        return participant.outcome
+    return Outcome.COMPLETED if participant.status == ParticipantStatus.COMPLETED else ""
+
+
+def external_id_cell(participant) -> str | None:
+    """The id in clear when it can be read, else what is stored (a keyed hash, prefixed as such)."""
+    try:
+        return readable_external_id(participant) or participant.external_id or None
+    except EncryptionUnavailable:
+        return participant.external_id or None
+
+
 def _questionnaire_value(value):
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
@@ -393,7 +424,8 @@ def _questionnaire_value(value):
 def participant_rows(
     study: Study, *, include_external_ids: bool = False, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[dict]:
-    """One dict per participant. The external id is only present in clear when explicitly asked for."""
+    """One dict per participant. The external id is only present when explicitly asked for: in clear
+    where the study keeps it encrypted (or unhashed), else as its keyed hash."""
     from django.db.models import Count
 
     figures = participant_figures(study, chunk_size)
@@ -417,7 +449,7 @@ def participant_rows(
             "exclusion_reason": f.reason or None,
             "external_source": p.external_source or None,
             "has_external_id": bool(p.external_id),
-            "external_id": (p.external_id or None) if include_external_ids else None,
+            "external_id": external_id_cell(p) if include_external_ids else None,
             "consented_at": _iso(p.consented_at),
             "last_seen_at": _iso(p.last_seen_at),
             "completed_at": _iso(p.completed_at),
@@ -429,6 +461,8 @@ def participant_rows(
             "median_rt_ms_main": f.median_rt_main,
             "comment": p.comment or None,
             "bonus": f.bonus,
+            "outcome": participant_outcome(p) or None,
+            "outcome_code": outcome_code(study, participant_outcome(p)) or None,
         }
         for key in keys:
             row[QUESTIONNAIRE_PREFIX + key] = _questionnaire_value(answers.get(key))

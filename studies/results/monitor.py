@@ -32,7 +32,7 @@ def monitor_data(study: Study, now=None) -> dict:
     conditions: dict[str, dict] = {}
     durations: dict[str, list[float]] = defaultdict(list)
     pilot = {"started": 0, "completed": 0}
-    simulated = 0
+    simulated = screened_out = 0
     rows = (
         Participant.objects.filter(study=study)
         .values_list(
@@ -50,6 +50,9 @@ def monitor_data(study: Study, now=None) -> dict:
         .iterator(chunk_size=2000)
     )
     for pid, condition, latin_row, status, is_pilot, is_simulated, consented, completed, last_seen in rows:
+        if status == ParticipantStatus.SCREENED_OUT:  # never in a condition: counted apart
+            screened_out += not is_pilot
+            continue
         condition = condition_label(study, condition, latin_row)
         if is_pilot:
             pilot["started"] += 1
@@ -140,6 +143,7 @@ def monitor_data(study: Study, now=None) -> dict:
         "totals": totals,
         "pilot": pilot,
         "simulated": simulated,
+        "screened_out": screened_out,
         "responses": sum(counts.values()),
         "cells": cells,
         "cell_summary": cell_summary,

@@ -18,4 +18,10 @@ urlpatterns = [
     path("staff/studies/<int:study_id>/export/responses.csv", views.export_responses, name="export-responses"),
     path("staff/studies/<int:study_id>/export/participants.csv", views.export_participants, name="export-participants"),
     path("staff/studies/<int:study_id>/export/stimuli.csv", views.export_stimuli, name="export-stimuli"),
+    path(
+        "staff/studies/<int:study_id>/export/prolific-bonuses.csv",
+        views.export_prolific_bonuses,
+        name="export-prolific-bonuses",
+    ),
+    path("staff/studies/<int:study_id>/prolific-submissions/", views.prolific_submissions, name="prolific-submissions"),
 ]

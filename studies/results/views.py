@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from .. import audit
 from ..kinds import kind_of
 from ..models import Study
-from . import analysis, export, plots
+from . import analysis, export, plots, prolific
 from .reports import study_analysis
 
 
@@ -160,8 +160,10 @@ def study_results(request, study_id: int):
     ]
     exports = {
         name: reverse(f"studies:export-{name}", kwargs={"study_id": study.pk})
-        for name in ("responses", "participants", "stimuli")
+        for name in ("responses", "participants", "stimuli", "prolific-bonuses")
     }
+    exports["prolific_bonuses"] = exports.pop("prolific-bonuses")
+    exports["prolific_submissions"] = reverse("studies:prolific-submissions", kwargs={"study_id": study.pk})
     return render(
         request,
         "results/results.html",
@@ -215,6 +217,45 @@ def export_participants(request, study_id: int):
         export.export_participants(study, include_external_ids=include),
         f"{study.slug}-participants{'-with-external-ids' if include else ''}.csv",
     )
+
+
+@staff_member_required
+def export_prolific_bonuses(request, study_id: int):
+    """Prolific's bulk bonus list (ids in clear: logged as such)."""
+    study = get_object_or_404(Study, pk=study_id)
+    bonuses = prolific.prolific_bonuses(study)
+    audit.do_record_export(request.user, study, "Prolific bonuses", via=audit.VIA_STAFF_PAGE, external_ids=True)
+    response = HttpResponse(bonuses.text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{study.slug}-prolific-bonuses.csv"'
+    response["Cache-Control"] = "no-store"
+    response["X-Bonuses-Unreadable-Ids"] = str(bonuses.unreadable)
+    return response
+
+
+@staff_member_required
+@never_cache
+def prolific_submissions(request, study_id: int):
+    """Upload Prolific's submissions CSV, get each row's outcome (works with ids kept only as a hash)."""
+    study = get_object_or_404(Study, pk=study_id)
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("submissions")
+        if upload is None:
+            error = "Choose the submissions CSV that Prolific exports."
+        elif upload.size > prolific.MAX_UPLOAD_BYTES:
+            error = f"The file is larger than {prolific.MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+        else:
+            try:
+                rows = prolific.submission_outcomes(study, upload.read())
+            except prolific.SubmissionsError as exc:
+                error = str(exc)
+            else:
+                audit.do_record_export(request.user, study, "Prolific submission outcomes", via=audit.VIA_STAFF_PAGE)
+                return _csv_response(
+                    export.csv_lines(prolific.SUBMISSION_COLUMNS, rows), f"{study.slug}-submission-outcomes.csv"
+                )
+    context = _context(request, study, f"Prolific submissions: {study.name}", error=error)
+    return render(request, "results/prolific_submissions.html", context, status=400 if error else 200)
 
 
 @staff_member_required

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..design import NO_EXPLANATION
 from ..kinds import UnknownKind, kind_of
 from ..models import Study, StudyStatus
+from ..participants.recruitment import recruitment_errors
 from .eligibility import Eligibility
 
 RENDER_STYLES = ("auto", "masked", "overlay", "heatmap")
@@ -82,6 +83,7 @@ def study_config_errors(study: Study, methods_known: dict[str, str] | None = Non
     colormaps = [c for c, _ in Study._meta.get_field("colormap").choices]
     if study.colormap not in colormaps:
         errors.append(f"colormap must be one of {', '.join(colormaps)}")
+    errors += recruitment_errors(study)
     return errors
 
 

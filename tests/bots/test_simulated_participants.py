@@ -161,3 +161,15 @@ def test_control_arm_bots_guess_in_occlusion_2afc(capsys):
     assert control.count() == 8
     assert all(r.confidence == 1 for r in control)  # a guess, said to be one
     assert {r.answer["region"] for r in control} <= {"A", "B"}
+
+
+def test_bots_answer_the_screeners_as_eligible_people_and_complete(capsys):
+    screeners = [{"name": "vision", "question": "Normal vision?", "options": ["No", "Yes"], "eligible": ["Yes"]}]
+    study = factories.make_class_discrimination_study(
+        trials_per_participant=2, screeners=screeners, **factories.RECRUITMENT_CODES
+    )
+    run_bots(study, 2, "oracle")
+    out = capsys.readouterr().out
+    assert "Completed: 2/2" in out and "screeners" in out
+    participants = Participant.objects.filter(study=study)
+    assert [p.outcome for p in participants] == ["completed", "completed"]

@@ -65,7 +65,11 @@ def test_the_demo_builds_plays_exports_and_reports_every_method(demo_settings, c
     # a second run reuses everything
     again = build(capsys)
     assert "reusing" in again
-    assert Stimulus.objects.count() == stimuli and ClassifierModel.objects.count() == 2 and Study.objects.count() == len(slugs)
+    assert (
+        Stimulus.objects.count() == stimuli
+        and ClassifierModel.objects.count() == 2
+        and Study.objects.count() == len(slugs)
+    )
 
     hive = [Study.objects.get(slug=slug) for slug in (demo.HIVE_DISTINCTION_SLUG, demo.HIVE_AGREEMENT_SLUG)]
     forward = Study.objects.get(slug=demo.FORWARD_SIMULATION_SLUG)

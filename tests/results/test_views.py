@@ -24,6 +24,8 @@ def urls_for(study_id):
         "export-responses",
         "export-participants",
         "export-stimuli",
+        "export-prolific-bonuses",
+        "prolific-submissions",
         "study-faithfulness-run",
     ]
     out = [reverse(f"studies:{n}", kwargs={"study_id": study_id}) for n in plain]
@@ -60,6 +62,8 @@ def test_the_list_above_walks_every_results_url_pattern():
         "export-responses",
         "export-participants",
         "export-stimuli",
+        "export-prolific-bonuses",
+        "prolific-submissions",
         "study-faithfulness-run",
     }
     assert all(p.callback.__name__ for p in results_urls.urlpatterns)

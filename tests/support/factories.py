@@ -179,6 +179,16 @@ def with_raw_map(stimulus: Stimulus, raw=None) -> Stimulus:
     return stimulus
 
 
+# One code per recruitment outcome (studies/participants/recruitment.py), for the recruitment tests.
+RECRUITMENT_CODES = {
+    "completion_code": "C0MPL3TE",
+    "screened_out_code": "SCREENED1",
+    "failed_checks_code": "FAILED22",
+    "no_consent_code": "NOCONSENT",
+    "timed_out_code": "TIMEOUT9",
+}
+
+
 def _study(
     kind, *, slug, methods, status, design_name, trials_per_participant, attention_checks, seed, image_set, **fields
 ):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from studies import audit
 from studies.management import study_or_error
-from studies.results import export, psychds
+from studies.results import export, prolific, psychds
 
 
 class _Out:
@@ -36,13 +36,21 @@ class Command(BaseCommand):
             help="put the Prolific/MTurk ids in clear in the participants export (personal data; off by default)",
         )
         parser.add_argument(
+            "--prolific-bonuses",
+            dest="prolific_bonuses",
+            metavar="PATH",
+            help="also write Prolific's bulk bonus list (participant_id,amount; ids in clear: logged as such)",
+        )
+        parser.add_argument(
             "--psych-ds",
             dest="psych_ds",
             metavar="DIR",
             help="write a Psych-DS dataset into this new or empty folder (never with external ids)",
         )
 
-    def handle(self, *args, slug, out, participants, stimuli, include_external_ids, psych_ds, **options):
+    def handle(
+        self, *args, slug, out, participants, stimuli, include_external_ids, psych_ds, prolific_bonuses, **options
+    ):
         study = study_or_error(slug)
         self.study = study
         if psych_ds:
@@ -70,6 +78,25 @@ class Command(BaseCommand):
                 self.stderr.write("warning: the participants export holds external ids in clear (personal data)")
         if stimuli:
             self._write("stimuli", stimuli, export.STIMULUS_COLUMNS, export.stimulus_rows(study))
+        if prolific_bonuses:
+            self._write_bonuses(study, prolific_bonuses)
+
+    def _write_bonuses(self, study, path):
+        bonuses = prolific.prolific_bonuses(study)
+        audit.do_record_export(
+            audit.command_actor("export_results"), study, "Prolific bonuses", via=audit.VIA_COMMAND, external_ids=True
+        )
+        try:
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                handle.write(bonuses.text)
+        except OSError as exc:
+            raise CommandError(f"cannot write {path}: {exc.strerror}") from exc
+        self.stderr.write(f"Prolific bonuses written to {path} ({len(bonuses.lines)} participants)")
+        if bonuses.unreadable:
+            self.stderr.write(
+                f"warning: {bonuses.unreadable} participants are owed a bonus but the study keeps their ids only "
+                "as a hash; upload Prolific's submissions CSV on the results page to get their bonuses"
+            )
 
     def _write(self, what, path, columns, rows, external_ids=False):
         def progress(n):
