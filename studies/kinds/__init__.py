@@ -34,6 +34,15 @@ def kind_of(study_or_name) -> TaskKind:
         raise UnknownKind(f"unknown task kind {name!r} (known: {', '.join(KINDS)})") from None
 
 
+def kind_columns() -> dict[str, type]:
+    """Every kind's own responses-export columns with their types, in the registry's order."""
+    columns: dict[str, type] = {}
+    for kind in KINDS.values():
+        for name, kind_type in kind.export_columns.items():
+            columns.setdefault(name, kind_type)
+    return columns
+
+
 def kind_choices() -> list[tuple[str, str]]:
     return [(k.name, k.label) for k in KINDS.values()]
 
@@ -51,6 +60,7 @@ __all__ = [
     "TaskKind",
     "UnknownKind",
     "kind_choices",
+    "kind_columns",
     "kind_of",
     "register",
 ]

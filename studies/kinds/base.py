@@ -151,6 +151,9 @@ class TaskKind(ABC):
     needs_predictions = False
     # A responses-export column only this kind fills: how an export read without its study is told apart.
     signature_column = ""
+    # The responses-export columns only this kind fills, with their types (str, int, float, bool, or
+    # list: joined by `|`), in order; the export appends every kind's after the common ones.
+    export_columns: Mapping[str, type] = {}
     has_bonus = False
     # Whether a study of this kind may add the no-explanation control arm (Study.control_arm): only a
     # kind whose page still asks something answerable without a map (e.g. from the prediction) does.

@@ -140,6 +140,7 @@ class BiasDetection(TaskKind):
     needs_predictions = True
     supports_control_arm = True
     signature_column = "declared_reliance"
+    export_columns = {"declared_reliance": str, "declaration_check": str}
 
     # --- configuration -------------------------------------------------------------------------
     def config_errors(self, study):

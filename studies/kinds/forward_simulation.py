@@ -166,6 +166,7 @@ class ForwardSimulation(TaskKind):
     needs_predictions = True
     supports_control_arm = True
     signature_column = "round"  # an integer column: empty cells read as missing
+    export_columns = {"block": str, "round": int, "stratum": str}
     default_style = "overlay"
 
     # --- configuration -------------------------------------------------------------------------

@@ -136,6 +136,13 @@ class Occlusion2AFC(TaskKind):
     needs_predictions = True
     supports_control_arm = True
     signature_column = "correct_region"
+    export_columns = {
+        "correct_region": str,
+        "region_a": list,
+        "region_b": list,
+        "score_difference": float,
+        "map_agrees": bool,
+    }
 
     # --- configuration and images --------------------------------------------------------------
     def eligibility(self, study):

@@ -30,16 +30,21 @@ import numpy as np
 import pandas as pd
 
 from ..design import NO_EXPLANATION
-from ..kinds import DEFAULT_KIND, KINDS, kind_of
+from ..kinds import DEFAULT_KIND, KINDS, kind_columns, kind_of
+
+
+def _kinds_columns_of(column_type: type) -> tuple[str, ...]:
+    return tuple(name for name, kind_type in kind_columns().items() if kind_type is column_type)
+
 
 REASON_ATTENTION = "failed_attention_checks"
 REASON_FAST = "median_rt_below_minimum"
 REASON_SEPARATOR = ";"
 LIST_SEPARATOR = "|"
 
-BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped", "prediction_correct", "map_agrees")
-INT_COLUMNS = ("position", "rating", "rating_toward_stronger", "rt_ms", "confidence", "round")
-FLOAT_COLUMNS = ("score", "score_difference")
+BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped", "prediction_correct", *_kinds_columns_of(bool))
+INT_COLUMNS = ("position", "rating", "rating_toward_stronger", "rt_ms", "confidence", *_kinds_columns_of(int))
+FLOAT_COLUMNS = ("score", *_kinds_columns_of(float))
 TRUST_SCALE = (-2, -1, 0, 1, 2)
 DEFAULT_BOOTSTRAP = 10_000
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from django.db.models import Q
 
 from ..design import NO_ENGINE, latin_condition
-from ..kinds import kind_of
+from ..kinds import kind_columns, kind_of
 from ..models import (
     ClassifierModel,
     Outcome,
@@ -76,20 +76,9 @@ RESPONSE_COLUMNS = [
     "score",
     "confidence",
     "prediction_correct",
-    # Added with forward simulation: the block (learning / test), its round, and the image's stratum.
-    "block",
-    "round",
-    "stratum",
-    # Added with occlusion 2-AFC: the two regions, the right one, the scores' difference, the map's agreement.
-    "correct_region",
-    "region_a",
-    "region_b",
-    "score_difference",
-    "map_agrees",
-    # Added with bias detection: the declared reliance (the right answer) and the platform's check of it.
-    "declared_reliance",
-    "declaration_check",
 ]
+# Then the columns each task kind adds (`TaskKind.export_columns`), in the registry's order.
+RESPONSE_COLUMNS += list(kind_columns())
 
 PARTICIPANT_COLUMNS = [
     "study",
