@@ -185,13 +185,6 @@ class StartDecision:
     message: str = ""
 
 
-def unique_row(queryset):
-    """The one row a lookup by a unique key finds, or None. No ORDER BY: building the model's
-    ordering into the SQL cost a participant page more than the lookup itself."""
-    rows = list(queryset.order_by()[:1])
-    return rows[0] if rows else None
-
-
 # The lookups of every participant page, compiled once per process (studies/prepared_queries.py).
 _PARTICIPANT_BY_TOKEN = PreparedQuery(
     lambda study_id, token: Participant.objects.filter(study_id=study_id, token=token).order_by()[:1]
