@@ -65,9 +65,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_IMAGES = int(os.environ.get("GENERATION_CHUNK_IMAGES", "16"))  # images per Celery task
 BATCH_IMAGES = 8  # images per forward pass
-# Threads that render, PNG-encode and write stimuli beside the forward pass (Pillow, numpy and
-# boto3 release the GIL); at most WRITE_DEPTH batches wait for them, which bounds the memory held.
-WRITE_THREADS = int(os.environ.get("GENERATION_WRITE_THREADS", "2"))
+# Threads that render, PNG-encode and write stimuli beside the forward pass (zlib, numpy and
+# boto3 release the GIL): one per core, as encoding is what they mostly do, up to 8. At most
+# WRITE_DEPTH batches wait for them, which bounds the memory held.
+WRITE_THREADS = int(os.environ.get("GENERATION_WRITE_THREADS") or min(8, os.cpu_count() or 1))
 WRITE_DEPTH = 1
 UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 
