@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -142,14 +143,20 @@ def set_participant_cookie(response, study: Study, participant) -> None:
     )
 
 
-def current_participant(request, study: Study, *, ended_ok: bool = False):
-    """The cookie's participant, or ParticipationError (403) when there is none; ParticipationEnded
-    (to the ending) once screened out or timed out, unless `ended_ok` (the ending's own page)."""
+def cookie_participant(request, study: Study):
+    """The cookie's participant, whatever its state, or ParticipationError (403) when there is none."""
     participant = p.find_by_token(study, request.participant_token)
     if participant is None:
         raise p.ParticipationError(
             "We could not find your session. Please open the study link you were given again.", status=403
         )
+    return participant
+
+
+def current_participant(request, study: Study, *, ended_ok: bool = False):
+    """The cookie's participant, or ParticipationError (403) when there is none; ParticipationEnded
+    (to the ending) once screened out or timed out, unless `ended_ok` (the ending's own page)."""
+    participant = cookie_participant(request, study)
     if participant.status == ParticipantStatus.WITHDRAWN:
         raise p.ParticipationError(p.WITHDRAWN, status=410)
     p.check_open_for(participant)
@@ -437,13 +444,9 @@ def withdraw(request, study):
     """Withdraw from the study: a confirmation page, then (POST) the study's withdrawal policy applied
     (studies/participants/withdrawal.py) and the cookie cleared. Open whatever the study's status: the
     right to withdraw outlasts the study's recruitment."""
-    participant = p.find_by_token(study, request.participant_token)
-    if participant is None:
-        raise p.ParticipationError(
-            "We could not find your session. Please open the study link you were given again.", status=403
-        )
+    participant = cookie_participant(request, study)
     if participant.status == ParticipantStatus.DECLINED:
-        raise p.ParticipationError("You did not take part in this study: nothing about you is kept to withdraw.", 409)
+        raise p.ParticipationError(gettext("You did not take part in this study: there is nothing to withdraw."), 409)
     context = {"study": study, "policy": study.withdrawal_policy}
     if request.method == "GET" and participant.status != ParticipantStatus.WITHDRAWN:
         context["back_url"] = step_url(study, p.next_step(participant))
