@@ -20,7 +20,7 @@ def first_consent_versions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0012_recruitment_outcomes'),
+        ('studies', '0013_participant_holds_slot'),
     ]
 
     operations = [

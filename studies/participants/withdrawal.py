@@ -49,7 +49,7 @@ def do_withdraw(participant: Participant, *, actor, via: str) -> Withdrawal:
     study = participant.study
     policy = study.withdrawal_policy
     now = timezone.now()
-    fields = {"status": ParticipantStatus.WITHDRAWN, "withdrawn_at": now, "last_seen_at": now}
+    fields = {"status": ParticipantStatus.WITHDRAWN, "withdrawn_at": now, "last_seen_at": now, "holds_slot": False}
     deleted = 0
     if policy != EXCLUDE:
         deleted, _ = Response.objects.filter(assignment__participant=locked).delete()

@@ -1,4 +1,4 @@
-"""Migration 0013 on a database filled before consent versions: each study's current text becomes its
+"""Migration 0014 on a database filled before consent versions: each study's current text becomes its
 version 1, and the participants who consented record it (those screened out did not consent)."""
 
 import uuid
@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("studies", "0012_recruitment_outcomes")]
-AFTER = [("studies", "0013_consent_versions_and_withdrawal")]
+BEFORE = [("studies", "0013_participant_holds_slot")]
+AFTER = [("studies", "0014_consent_versions_and_withdrawal")]
 
 
 def migrate(targets):

@@ -69,7 +69,7 @@ def test_withdrawing_under_the_delete_policy_deletes_the_answers_and_gives_the_s
     assert participant.status == ParticipantStatus.WITHDRAWN and participant.withdrawn_at is not None
     assert not Response.objects.filter(assignment__participant=participant).exists()
     assert participant.answered_count == 0 and participant.external_meta == {}
-    assert not ConditionSlot.objects.filter(participant=participant).exists()
+    assert not ConditionSlot.objects.filter(participant=participant).exists() and not participant.holds_slot
     assert participant.pk not in {p.pk for p in Participant.objects.filter(participation.holding_filter(study))}
     rows = {r["participant"]: r for r in export.participant_rows(study)}
     assert rows[str(participant.public_id)]["responses"] == 0
