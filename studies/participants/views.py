@@ -129,6 +129,11 @@ def check_no_nul_in_request(request) -> None:
             p.check_no_nul(name, *values)
 
 
+def _cookie_samesite(study: Study) -> str:
+    # Inside MTurk's frame the cookie is a third party's: it is sent only with SameSite=None (and Secure).
+    return "None" if study.mturk_environment and settings.SESSION_COOKIE_SECURE else "Lax"
+
+
 def set_participant_cookie(response, study: Study, participant) -> None:
     response.set_signed_cookie(
         cookie_name(study),
@@ -136,11 +141,15 @@ def set_participant_cookie(response, study: Study, participant) -> None:
         salt=COOKIE_SALT,
         max_age=COOKIE_MAX_AGE,
         httponly=True,
-        # Inside MTurk's frame the cookie is a third party's: it is sent only with SameSite=None (and Secure).
-        samesite="None" if study.mturk_environment and settings.SESSION_COOKIE_SECURE else "Lax",
+        samesite=_cookie_samesite(study),
         secure=settings.SESSION_COOKIE_SECURE,
         path=f"/s/{study.slug}/",
     )
+
+
+def clear_participant_cookie(response, study: Study) -> None:
+    """Make the browser forget its participation (set with the same attributes, or a framed page keeps it)."""
+    response.delete_cookie(cookie_name(study), path=f"/s/{study.slug}/", samesite=_cookie_samesite(study))
 
 
 def cookie_participant(request, study: Study):
@@ -454,5 +463,5 @@ def withdraw(request, study):
     withdrawal.do_withdraw(participant, actor=withdrawal.PARTICIPANT_ACTOR, via=withdrawal.VIA_PARTICIPANT)
     context["instructions"] = recruitment.RETURN_INSTRUCTIONS.get(participant.external_source, "")
     response = render(request, "participant/withdrawn.html", context)
-    response.delete_cookie(cookie_name(study), path=f"/s/{study.slug}/")
+    clear_participant_cookie(response, study)
     return response
