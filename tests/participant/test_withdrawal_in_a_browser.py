@@ -1,10 +1,11 @@
 """In Chromium: a participant clicks the withdraw link on a trial page, confirms, and their answers are
-gone; the browser can then record nothing more."""
+gone; the browser can then record nothing more. Both pages pass axe-core."""
 
 import pytest
 
 from studies.models import AuditEntry, Participant, ParticipantStatus, Response
 from tests.participant.test_browser import answer_class_discrimination, start, wait_for_trial
+from tests.support.accessibility import assert_accessible
 from tests.support import factories
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,8 +22,11 @@ def test_withdrawing_from_a_trial_page_deletes_the_answers(page, site):
     assert Response.objects.filter(assignment__participant=participant).count() == 2
 
     page.get_by_test_id("withdraw").click()
+    page.get_by_test_id("withdraw-confirm").wait_for()
+    assert_accessible(page, "the withdrawal's confirmation")
     page.get_by_test_id("withdraw-confirm").click()
     page.get_by_test_id("withdrawn").wait_for()
+    assert_accessible(page, "the page after withdrawing")
     assert "Your answers have been deleted" in page.get_by_test_id("message").inner_text()
 
     participant.refresh_from_db()
