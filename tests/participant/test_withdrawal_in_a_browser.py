@@ -5,8 +5,8 @@ import pytest
 
 from studies.models import AuditEntry, Participant, ParticipantStatus, Response
 from tests.participant.test_browser import answer_class_discrimination, start, wait_for_trial
-from tests.support.accessibility import assert_accessible
 from tests.support import factories
+from tests.support.accessibility import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
