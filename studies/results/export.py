@@ -1,8 +1,10 @@
 """CSV exports of a study: responses (long format), participants and stimuli (provenance).
 
-Every export is a generator of rows read with `.iterator(chunk_size=...)`, so that a study of any
-size streams through constant memory, to a file (management command) or to the browser
-(StreamingHttpResponse). The columns are described in docs/codebook.md, tested against it.
+Every export is a generator of rows read a page at a time (the responses and participants by pages
+of participants, `participant_pages`; the stimuli by pages of ids), so that a study of any size
+streams through bounded memory, to a file (management command) or to the browser
+(StreamingHttpResponse), with or without server-side cursors (none behind PgBouncer). The columns
+are described in docs/codebook.md, tested against it.
 
 Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, ;, |, tab or
 carriage return, also in fullwidth form or behind zero-width characters) get a leading apostrophe. Numbers are written as numbers and never altered.
@@ -39,7 +41,14 @@ from ..models import (
 )
 from ..participants.privacy import EncryptionUnavailable, readable_external_id
 from ..participants.recruitment import outcome_code
-from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
+from .analysis import (
+    LIST_SEPARATOR,
+    REASON_SEPARATOR,
+    REASON_WITHDRAWN,
+    ExclusionRules,
+    exclusion_reasons,
+    frame_from_rows,
+)
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
 
@@ -107,8 +116,13 @@ PARTICIPANT_COLUMNS = [
     # Added with the recruitment outcomes (studies/participants/recruitment.py).
     "outcome",
     "outcome_code",
+    # Added with consent versions and withdrawal (studies/participants/withdrawal.py).
+    "consent_version",
+    "withdrawn_at",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
+# Recorded without consent: consented_at is when they were recorded, and the export leaves it empty.
+NEVER_CONSENTED = (ParticipantStatus.SCREENED_OUT, ParticipantStatus.DECLINED)
 
 STIMULUS_COLUMNS = [
     "study",
@@ -236,6 +250,36 @@ class ParticipantFigures:
         return statistics.median(self.main_rts) if self.main_rts else None
 
 
+def participant_pages(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[list[int]]:
+    """The study's participant ids in export order (consented_at, id), in pages whose assignments add
+    up to about `chunk_size` rows (at least one participant a page).
+
+    A page is read whole, so memory holds one page whether or not the connection can keep a
+    server-side cursor open: behind PgBouncer in transaction mode it cannot (settings:
+    DISABLE_SERVER_SIDE_CURSORS), and `.iterator()` would then fetch a whole export at once."""
+    from django.db.models import Count
+
+    after = None
+    while True:
+        queryset = Participant.objects.filter(study=study).order_by("consented_at", "id")
+        if after is not None:
+            queryset = queryset.filter(Q(consented_at__gt=after[0]) | Q(consented_at=after[0], id__gt=after[1]))
+        found = list(
+            queryset.annotate(rows=Count("assignments")).values_list("consented_at", "id", "rows")[:chunk_size]
+        )
+        if not found:
+            return
+        page, rows = [], 0
+        for _, participant_id, assigned in found:
+            if page and rows + assigned > chunk_size:
+                yield page
+                page, rows = [], 0
+            page.append(participant_id)
+            rows += assigned
+        yield page
+        after = found[-1][:2]
+
+
 def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int, ParticipantFigures]:
     """Attention checks, main-trial response times and the exclusion of every participant who answered.
 
@@ -245,7 +289,9 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
     rules = rules_for(study)
     task = kind_of(study)
     rows = (
-        Response.objects.filter(assignment__participant__study=study)
+        row
+        for page in participant_pages(study, chunk_size)
+        for row in Response.objects.filter(assignment__participant_id__in=page)
         .order_by("assignment__participant_id")
         .values_list(
             "assignment__participant_id",
@@ -254,14 +300,16 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
             "correct",
             "rt_ms",
             "score",
+            "assignment__participant__status",
         )
-        .iterator(chunk_size=chunk_size)
     )
     figures: dict[int, ParticipantFigures] = {}
     for participant_id, group in groupby(rows, key=lambda r: r[0]):
         f = ParticipantFigures()
         main = []
-        for _, is_check, trial_kind, correct, rt, score in group:
+        withdrawn = False
+        for _, is_check, trial_kind, correct, rt, score, status in group:
+            withdrawn = status == ParticipantStatus.WITHDRAWN
             f.responses += 1
             if is_check or trial_kind == TrialKind.ATTENTION:
                 f.attention_answered += 1
@@ -270,7 +318,7 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
                 main.append((correct, score))
                 if rt is not None:
                     f.main_rts.append(rt)
-        f.reasons = exclusion_reasons(f.attention_failed, f.main_rts, rules)
+        f.reasons = exclusion_reasons(f.attention_failed, f.main_rts, rules) + ([REASON_WITHDRAWN] if withdrawn else [])
         f.bonus = task.bonus(study, main) if task.has_bonus else None
         med = f.median_rt_main
         f.main_rts = [med] if med is not None else []  # keep only what is reported
@@ -301,9 +349,8 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
     model_names = dict(ClassifierModel.objects.values_list("id", "name"))
     kind = kind_of(study)
     panels_of = _panels_by_trial(study)
-    queryset = (
-        Response.objects.filter(assignment__participant__study=study)
-        .select_related("assignment__participant", "assignment__trial__image")
+    responses = (
+        Response.objects.select_related("assignment__participant", "assignment__trial__image")
         .only(
             "answer",
             "correct",
@@ -334,7 +381,14 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
         )
         .order_by("assignment__participant__consented_at", "assignment__participant_id", "assignment__position")
     )
-    for response in queryset.iterator(chunk_size=chunk_size):
+    for response in (
+        response
+        for page in participant_pages(study, chunk_size)
+        # `.iterator()` within a page as well: each row's models are freed as soon as it is written
+        # (select_related ties them in reference cycles, which a page held whole would age into the
+        # collector's oldest generation, to be freed only by a full collection).
+        for response in responses.filter(assignment__participant_id__in=page).iterator(chunk_size=chunk_size)
+    ):
         a = response.assignment
         p = a.participant
         t = a.trial
@@ -378,7 +432,9 @@ def responses_frame(study: Study):
 def questionnaire_keys(study: Study) -> list[str]:
     keys: set[str] = set()
     for answers in (
-        Participant.objects.filter(study=study).values_list("questionnaire", flat=True).iterator(chunk_size=CHUNK_SIZE)
+        answers
+        for page in participant_pages(study)
+        for answers in Participant.objects.filter(id__in=page).values_list("questionnaire", flat=True)
     ):
         if isinstance(answers, Mapping):
             keys.update(str(k) for k in answers)
@@ -419,10 +475,12 @@ def participant_rows(
 
     figures = participant_figures(study, chunk_size)
     keys = questionnaire_keys(study)
-    queryset = (
-        Participant.objects.filter(study=study).annotate(assigned=Count("assignments")).order_by("consented_at", "id")
-    )
-    for p in queryset.iterator(chunk_size=chunk_size):
+    participants = Participant.objects.annotate(assigned=Count("assignments")).order_by("consented_at", "id")
+    for p in (
+        p
+        for page in participant_pages(study, chunk_size)
+        for p in participants.filter(id__in=page).iterator(chunk_size=chunk_size)
+    ):
         f = figures.get(p.id) or ParticipantFigures()
         duration = (p.completed_at - p.consented_at).total_seconds() if p.completed_at and p.consented_at else None
         answers = p.questionnaire if isinstance(p.questionnaire, Mapping) else {}
@@ -439,7 +497,7 @@ def participant_rows(
             "external_source": p.external_source or None,
             "has_external_id": bool(p.external_id),
             "external_id": external_id_cell(p) if include_external_ids else None,
-            "consented_at": _iso(p.consented_at),
+            "consented_at": None if p.status in NEVER_CONSENTED else _iso(p.consented_at),
             "last_seen_at": _iso(p.last_seen_at),
             "completed_at": _iso(p.completed_at),
             "duration_s": round(duration, 3) if duration is not None else None,
@@ -452,6 +510,8 @@ def participant_rows(
             "bonus": f.bonus,
             "outcome": participant_outcome(p) or None,
             "outcome_code": outcome_code(study, participant_outcome(p)) or None,
+            "consent_version": p.consent_version,
+            "withdrawn_at": _iso(p.withdrawn_at),
         }
         for key in keys:
             row[QUESTIONNAIRE_PREFIX + key] = _questionnaire_value(answers.get(key))
