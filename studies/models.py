@@ -139,6 +139,10 @@ class Design(models.TextChoices):
     WITHIN = "within", "Within subjects (every method, Latin square)"
 
 
+def default_languages() -> list[str]:
+    return ["en"]
+
+
 class Study(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
@@ -219,6 +223,17 @@ class Study(models.Model):
         "(participants then get fewer trials)",
     )
 
+    # Languages (studies/i18n.py): the texts below are in default_language; others in translations.
+    languages = models.JSONField(
+        default=default_languages, blank=True, help_text="the languages participants may choose among"
+    )
+    default_language = models.CharField(max_length=10, default="en", help_text="the language a participant starts in")
+    translations = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='the study\'s texts in the other languages: {"ko": {"consent_text": "...", "instructions_text": '
+        '"...", "debrief_text": "...", "class_names": {"cat": "고양이"}}}',
+    )
     consent_text = models.TextField(blank=True)
     instructions_text = models.TextField(blank=True)
     debrief_text = models.TextField(blank=True)

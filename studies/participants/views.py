@@ -15,9 +15,11 @@ from django.conf import settings
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from .. import i18n
 from ..kinds import kind_of
 from ..models import Outcome, ParticipantStatus, Study
 from ..prepared_queries import PreparedQuery
@@ -93,25 +95,16 @@ def participant_page(view):
     def wrapper(request, slug, *args, **kwargs):
         study = _STUDY_BY_SLUG.first(slug)
         if study is None:
-            response = message_page(request, "Study not found", "There is no study at this address.", 404)
+            response = message_page(request, _("Study not found"), _("There is no study at this address."), 404)
         else:
             token = request.get_signed_cookie(cookie_name(study), default=None, salt=COOKIE_SALT)
             request.participant_token = token
-            try:
-                check_no_nul_in_request(request)
-                response = view(request, study, *args, **kwargs)
-            except ParticipationEnded as err:
-                if wants_json(request):
-                    response = JsonResponse(
-                        {"ok": False, "error": err.message, "next": step_url(study, "done")}, status=err.status
-                    )
-                else:
-                    response = _see_other(step_url(study, "done"))
-            except p.ParticipationError as err:
-                if wants_json(request):
-                    response = JsonResponse({"ok": False, "error": err.message}, status=err.status)
-                else:
-                    response = message_page(request, "Sorry", err.message, err.status, study)
+            request.participant_study = study
+            language, picked = i18n.chosen_language(request, study)
+            with i18n.speaking(study, language):
+                response = _page(view, request, study, *args, **kwargs)
+            if picked:
+                i18n.keep_language(response, study, language)
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = content_security_policy(study)
         if study is not None and study.mturk_environment:
@@ -119,6 +112,20 @@ def participant_page(view):
         return response
 
     return wrapper
+
+
+def _page(view, request, study, *args, **kwargs):
+    try:
+        check_no_nul_in_request(request)
+        return view(request, study, *args, **kwargs)
+    except ParticipationEnded as err:
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": err.message, "next": step_url(study, "done")}, status=err.status)
+        return _see_other(step_url(study, "done"))
+    except p.ParticipationError as err:
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": err.message}, status=err.status)
+        return message_page(request, _("Sorry"), err.message, err.status, study)
 
 
 def check_no_nul_in_request(request) -> None:
@@ -148,13 +155,13 @@ def current_participant(request, study: Study, *, ended_ok: bool = False):
     participant = p.find_by_token(study, request.participant_token)
     if participant is None:
         raise p.ParticipationError(
-            "We could not find your session. Please open the study link you were given again.", status=403
+            _("We could not find your session. Please open the study link you were given again."), status=403
         )
     p.check_open_for(participant)
     if recruitment.is_timed_out(participant):
         recruitment.do_time_out(participant)
     if participant.outcome and participant.status != ParticipantStatus.COMPLETED and not ended_ok:
-        raise ParticipationEnded("This participation has ended; nothing more can be recorded.")
+        raise ParticipationEnded(_("This participation has ended; nothing more can be recorded."))
     return participant
 
 
@@ -193,9 +200,9 @@ def start(request, study):
         if action == "screen" and study.screeners:
             return _screen(request, study, decision, params)
         if action != "accept":
-            raise p.ParticipationError("Please choose whether you agree to take part.")
+            raise p.ParticipationError(_("Please choose whether you agree to take part."))
         if not passed:
-            raise p.ParticipationError("Please answer the eligibility questions first: open the study link again.")
+            raise p.ParticipationError(_("Please answer the eligibility questions first: open the study link again."))
         participant = p.do_consent(
             study,
             identity=identity,
@@ -341,8 +348,8 @@ def answer(request, study):
             return JsonResponse(
                 {"ok": False, "error": err.message, "next": step_url(study, "trial")}, status=err.status
             )
-        link = {"url": step_url(study, "trial"), "text": "Continue the study"}
-        return message_page(request, "This answer was not recorded", err.message, err.status, study, link)
+        link = {"url": step_url(study, "trial"), "text": _("Continue the study")}
+        return message_page(request, _("This answer was not recorded"), err.message, err.status, study, link)
     if result.replay:
         step = p.next_step(participant)
     else:
@@ -393,7 +400,7 @@ def leave(request, study):
     source = participant.external_source if participant is not None else ""
     context = {
         "study": study,
-        "instructions": recruitment.RETURN_INSTRUCTIONS.get(source, ""),
+        "instructions": recruitment.return_instructions(source),
         "resume_url": reverse("studies:participant-start", args=[study.slug]),
     }
     return render(request, "participant/leave.html", context)

@@ -1,0 +1,139 @@
+"""Participants' languages: which one a page speaks, the study's texts in it, and their validation.
+
+A study offers some of settings.PARTICIPANT_LANGUAGES (Study.languages) and starts in its
+default_language; `?lang=xx` picks another that it offers (kept in a cookie per study), anything else
+is ignored. The interface strings come from the catalogues under locale/; the study's own texts
+(consent, instructions, debrief, class names) from Study.translations {lang: {field: text}}, the
+fields themselves being the default language's. Nothing here queries the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils import translation
+
+# The study texts that may be given per language; class_names maps a class name to its translation.
+TRANSLATABLE_TEXTS = ("consent_text", "instructions_text", "debrief_text")
+CLASS_NAMES = "class_names"
+TRANSLATABLE_FIELDS = (*TRANSLATABLE_TEXTS, CLASS_NAMES)
+LANG_PARAM = "lang"
+COOKIE_MAX_AGE = 90 * 24 * 3600
+
+_class_names: contextvars.ContextVar[dict | None] = contextvars.ContextVar("class_names", default=None)
+
+
+def language_names() -> dict[str, str]:
+    return dict(settings.PARTICIPANT_LANGUAGES)
+
+
+def offered_languages(study) -> list[str]:
+    """The study's languages that the site has, the default first; English when none is left."""
+    known = language_names()
+    offered = [code for code in (study.languages or []) if code in known]
+    default = study.default_language if study.default_language in offered else (offered or ["en"])[0]
+    return [default, *[code for code in offered if code != default]]
+
+
+def cookie_name(study) -> str:
+    return f"visexp_lang{study.pk}"
+
+
+def chosen_language(request, study) -> tuple[str, bool]:
+    """The page's language and whether it was picked just now (the query parameter): then it is kept."""
+    offered = offered_languages(study)
+    asked = request.GET.get(LANG_PARAM, "")
+    if asked in offered:
+        return asked, True
+    kept = request.COOKIES.get(cookie_name(study), "")
+    return (kept if kept in offered else offered[0]), False
+
+
+def keep_language(response, study, language: str) -> None:
+    response.set_cookie(
+        cookie_name(study),
+        language,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="None" if study.mturk_environment and settings.SESSION_COOKIE_SECURE else "Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+        path=f"/s/{study.slug}/",
+    )
+
+
+@contextlib.contextmanager
+def speaking(study, language: str):
+    """Within: the catalogues of `language`, and the study's texts in it (on this in-memory instance
+    only; participant pages never save a study)."""
+    texts = (study.translations or {}).get(language, {}) if language != study.default_language else {}
+    for name in TRANSLATABLE_TEXTS:
+        if texts.get(name):
+            setattr(study, name, texts[name])
+    token = _class_names.set(texts.get(CLASS_NAMES) or {})
+    try:
+        with translation.override(language):
+            yield
+    finally:
+        _class_names.reset(token)
+
+
+def class_name(name) -> str:
+    """A class name as the participant's language gives it (the study's class_names), else as is."""
+    return (_class_names.get() or {}).get(str(name), name)
+
+
+def language_choice(request) -> dict:
+    """Template context: the picker's links (the page's own query, with lang= set) where a study offers
+    several languages."""
+    study = getattr(request, "participant_study", None)
+    if study is None:
+        return {}
+    offered = offered_languages(study)
+    if len(offered) < 2:
+        return {}
+    names = language_names()
+    current = translation.get_language()
+    links = []
+    for code in offered:
+        query = {k: v for k, v in request.GET.items() if k != LANG_PARAM}
+        query[LANG_PARAM] = code
+        links.append({"code": code, "name": names[code], "url": f"?{urlencode(query)}", "current": code == current})
+    return {"language_links": links}
+
+
+def translation_errors(languages, default_language: str, translations) -> dict[str, list[str]]:
+    """What is wrong with a study's language settings, by form field."""
+    known = language_names()
+    errors: dict[str, list[str]] = {}
+    unknown = [code for code in languages if code not in known]
+    if unknown:
+        errors.setdefault("languages", []).append(f"Unknown language: {', '.join(map(str, unknown))}.")
+    if default_language not in (languages or ["en"]):
+        errors.setdefault("default_language", []).append("The default language must be one of the languages offered.")
+    if not isinstance(translations, dict):
+        errors.setdefault("translations", []).append('Give the translations as {"ko": {"consent_text": "..."}}.')
+        return errors
+    for language, texts in translations.items():
+        if language not in known:
+            errors.setdefault("translations", []).append(f"Unknown language {language!r}.")
+            continue
+        if language not in languages:
+            errors.setdefault("translations", []).append(f"{language!r} is not one of the languages offered.")
+        if not isinstance(texts, dict):
+            errors.setdefault("translations", []).append(f"{language}: give an object of texts by field.")
+            continue
+        for name, text in texts.items():
+            if name not in TRANSLATABLE_FIELDS:
+                allowed = ", ".join(TRANSLATABLE_FIELDS)
+                errors.setdefault("translations", []).append(f"{language}: unknown field {name!r} (one of {allowed}).")
+            elif name == CLASS_NAMES:
+                if not isinstance(text, dict) or not all(isinstance(v, str) for v in text.values()):
+                    errors.setdefault("translations", []).append(
+                        f'{language}: class_names is an object {{"class": "translation"}}.'
+                    )
+            elif not isinstance(text, str):
+                errors.setdefault("translations", []).append(f"{language}: {name} must be text.")
+    return errors
