@@ -526,6 +526,9 @@ class Participant(models.Model):
     # recorded in order, so the current trial is at position `answered_count`.
     trial_count = models.PositiveIntegerField(default=0, help_text="trials in the participant's plan")
     answered_count = models.PositiveIntegerField(default=0, help_text="trials answered so far")
+    # True from consent until the participant's condition slot is freed: the dropouts still holding
+    # one are then found among the few who hold a slot, not among every dropout the study ever had.
+    holds_slot = models.BooleanField(default=False, editable=False)
 
     class Meta:
         # By the key column: ordering by "study" would join the study table to sort by its own
@@ -542,6 +545,12 @@ class Participant(models.Model):
             models.Index(fields=["study", "condition", "status"]),
             # Consent looks up who dropped out (studies/participants/flow.py: dropped_filter).
             models.Index(fields=["study", "status", "last_seen_at"], name="participant_activity"),
+            # Consent frees the slots of dropouts (flow.release_dropped_slots): only holders are indexed.
+            models.Index(
+                fields=["study", "is_pilot", "status", "last_seen_at"],
+                condition=Q(holds_slot=True),
+                name="slot_holders_activity",
+            ),
         ]
 
     def __str__(self):

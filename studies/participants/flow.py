@@ -355,28 +355,30 @@ def slot_arms(study: Study, methods: list[str]) -> list[str]:
 def release_dropped_slots(study: Study, pilot: bool, now=None) -> int:
     """Free the slots of participants who no longer hold one (timed out, or ended by the researchers).
 
-    One short read, and an UPDATE only when someone dropped; a dropout who returns later keeps its
+    One short read, and two UPDATEs only when someone dropped; a dropout who returns later keeps its
     condition and plan."""
     # Two statements, not an UPDATE with a subquery: on a table that filled within seconds (a
     # recruitment wave) the planner's statistics said one row, and it joined every slot to every
     # participant, so each consent cost more than the last. Usually nobody who dropped still holds
-    # a slot: no write at all.
+    # a slot: no write at all, and the read touches only the slot holders' index entries.
     statuses = (ParticipantStatus.ABANDONED.value, ParticipantStatus.ACTIVE.value)
     dropped_ids = [row[0] for row in _DROPPED_HOLDING_A_SLOT(study.pk, pilot, _slot_cutoff(study, now), *statuses)]
     if not dropped_ids:
         return 0
-    return ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant_id__in=dropped_ids).update(
-        participant=None
-    )
+    with transaction.atomic():
+        freed = ConditionSlot.objects.filter(study=study, is_pilot=pilot, participant_id__in=dropped_ids).update(
+            participant=None
+        )
+        Participant.objects.filter(pk__in=dropped_ids).update(holds_slot=False)
+    return freed
 
 
 _DROPPED_HOLDING_A_SLOT = PreparedQuery(
     lambda study_id, pilot, cutoff, abandoned, active: (
-        Participant.objects.filter(study_id=study_id, is_pilot=pilot)
+        # `holds_slot` is set with the slot's claim and cleared with its release (above), so the
+        # slot_holders_activity index leaves out every dropout whose slot is already free.
+        Participant.objects.filter(study_id=study_id, is_pilot=pilot, holds_slot=True)
         .filter(_dropped_since(cutoff, abandoned, active))
-        # IN, not Exists: both are one semi-join to PostgreSQL, and Exists puts a constant into the
-        # parameters, which a prepared query cannot keep.
-        .filter(id__in=ConditionSlot.objects.filter(participant__isnull=False).values("participant_id"))
         .order_by()
         .values_list("id")
     )
@@ -514,6 +516,7 @@ def _create_participant(
         study, bank, arms=methods, participant_seed=participant.seed, condition=condition, latin_row=latin_row
     )
     participant.trial_count = len(plan)
+    participant.holds_slot = True  # claimed in this transaction (do_consent)
     participant.save()
     _INSERT_ASSIGNMENTS(
         [
