@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0012_recruitment_outcomes'),
+        ('studies', '0013_participant_holds_slot'),
     ]
 
     operations = [
