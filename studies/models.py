@@ -509,6 +509,7 @@ class Participant(models.Model):
         blank=True, help_text="the id encrypted with EXTERNAL_ID_ENCRYPTION_KEYS, when the study keeps it so"
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, help_text="empty while under way")
+    language = models.CharField(max_length=10, blank=True, help_text="the language of the consent page accepted")
     external_meta = models.JSONField(default=dict, blank=True)
     condition = models.CharField(max_length=100, blank=True)
     latin_square_row = models.PositiveIntegerField(null=True, blank=True)

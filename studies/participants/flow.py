@@ -431,9 +431,10 @@ def do_consent(
     now=None,
     token: str | None = None,
     started: StartDecision | None = None,
+    language: str = "",
 ) -> Participant:
     """Create the participant with a condition and a stored plan, or return the existing one
-    (to the browser that holds it: see `check_holder`).
+    (to the browser that holds it: see `check_holder`). `language` is that of the consent accepted.
 
     `started` is `do_start`'s decision to consent, taken in this request on `study` as read in this
     request: the study's status and the identity's participation are not read again (a participation
@@ -466,7 +467,9 @@ def do_consent(
             with transaction.atomic():
                 slot = claim_slot(study, pilot, arms)
                 if slot is not None:
-                    participant = _create_participant(study, identity, pilot, simulated, slot, bank, trial_ids, methods)
+                    participant = _create_participant(
+                        study, identity, pilot, simulated, slot, bank, trial_ids, methods, language
+                    )
                     slot.participant = participant
                     slot.save(update_fields=["participant"])
                     return participant
@@ -490,6 +493,7 @@ def _create_participant(
     bank: list[design.BankEntry],
     trial_ids: dict[int, int],
     methods: list[str],
+    language: str = "",
 ) -> Participant:
     try:
         encrypted = encrypted_external_id(study, identity.external_id)
@@ -505,6 +509,7 @@ def _create_participant(
         external_meta=identity.meta if identity.external_id else {},
         is_pilot=pilot,
         is_simulated=simulated,
+        language=language,
     )
     participant.seed = participant_seed(study, participant.public_id)
     condition, latin_row = None, None

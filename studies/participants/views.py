@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -210,6 +211,7 @@ def start(request, study):
             simulated=is_simulated(params, study),
             token=request.participant_token,
             started=decision,
+            language=translation.get_language(),
         )
         return redirect_to_step(study, participant, set_cookie=True)
     if not passed:

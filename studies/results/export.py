@@ -107,6 +107,8 @@ PARTICIPANT_COLUMNS = [
     # Added with the recruitment outcomes (studies/participants/recruitment.py).
     "outcome",
     "outcome_code",
+    # Added with the participants' languages (studies/i18n.py).
+    "language",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
 
@@ -452,6 +454,7 @@ def participant_rows(
             "bonus": f.bonus,
             "outcome": participant_outcome(p) or None,
             "outcome_code": outcome_code(study, participant_outcome(p)) or None,
+            "language": p.language or None,
         }
         for key in keys:
             row[QUESTIONNAIRE_PREFIX + key] = _questionnaire_value(answers.get(key))

@@ -10,6 +10,7 @@ from django.utils import translation
 from studies import i18n
 from studies.kinds.base import shown_instruction
 from studies.models import Study
+from studies.results.export import participant_rows
 from tests.support import factories
 
 from .test_server_flow import answer, consent, current, start_url
@@ -55,6 +56,17 @@ def test_the_lang_parameter_picks_an_offered_language_and_the_choice_is_kept(cli
     assert KOREAN["debrief_text"] in done and "완료 코드:" in done
     study.refresh_from_db()
     assert study.consent_text != KOREAN["consent_text"]  # translations are shown, never saved over the study
+
+
+def test_the_language_of_the_consent_accepted_is_recorded_and_exported(client):
+    study = bilingual_study()
+    client.get(start_url(study, lang="ko"))
+    korean = consent(client, study)
+    client.cookies.clear()
+    english = consent(client, study)
+    assert (korean.language, english.language) == ("ko", "en")
+    rows = {row["participant"]: row for row in participant_rows(study)}
+    assert (rows[str(korean.public_id)]["language"], rows[str(english.public_id)]["language"]) == ("ko", "en")
 
 
 def test_unsupported_or_not_offered_languages_are_ignored(client):
