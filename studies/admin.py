@@ -446,7 +446,8 @@ class StudyForm(forms.ModelForm):
         languages = list(cleaned.get("languages") or ["en"])
         default = cleaned.get("default_language") or languages[0]
         translations = cleaned.get("translations") or {}
-        for field, problems in i18n.translation_errors(languages, default, translations).items():
+        screeners = cleaned.get("screeners") or []
+        for field, problems in i18n.translation_errors(languages, default, translations, screeners).items():
             for problem in problems:
                 self.add_error(field, problem)
         cleaned.update(languages=languages, default_language=default, translations=translations)

@@ -16,14 +16,16 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.utils import translation
 
-# The study texts that may be given per language; class_names maps a class name to its translation.
+# The study texts that may be given per language; class_names maps a class name to its translation,
+# screeners a screener's name to {"question": ..., "options": {option: translation}}.
 TRANSLATABLE_TEXTS = ("consent_text", "instructions_text", "debrief_text")
 CLASS_NAMES = "class_names"
-TRANSLATABLE_FIELDS = (*TRANSLATABLE_TEXTS, CLASS_NAMES)
+SCREENERS = "screeners"
+TRANSLATABLE_FIELDS = (*TRANSLATABLE_TEXTS, CLASS_NAMES, SCREENERS)
 LANG_PARAM = "lang"
 COOKIE_MAX_AGE = 90 * 24 * 3600
 
-_class_names: contextvars.ContextVar[dict | None] = contextvars.ContextVar("class_names", default=None)
+_texts: contextvars.ContextVar[dict | None] = contextvars.ContextVar("study_texts", default=None)
 
 
 def language_names() -> dict[str, str]:
@@ -72,17 +74,31 @@ def speaking(study, language: str):
     for name in TRANSLATABLE_TEXTS:
         if texts.get(name):
             setattr(study, name, texts[name])
-    token = _class_names.set(texts.get(CLASS_NAMES) or {})
+    token = _texts.set(texts)
     try:
         with translation.override(language):
             yield
     finally:
-        _class_names.reset(token)
+        _texts.reset(token)
 
 
 def class_name(name) -> str:
     """A class name as the participant's language gives it (the study's class_names), else as is."""
-    return (_class_names.get() or {}).get(str(name), name)
+    return ((_texts.get() or {}).get(CLASS_NAMES) or {}).get(str(name), name)
+
+
+def shown_screeners(screeners) -> list[dict]:
+    """The study's screeners as the participant reads them: name, question, and (value, label) choices;
+    the values stay the study's own, so that eligibility is decided on them."""
+    texts = (_texts.get() or {}).get(SCREENERS) or {}
+    shown = []
+    for item in screeners or []:
+        own = texts.get(item["name"]) or {}
+        labels = own.get("options") or {}
+        question = own.get("question") or item["question"]
+        choices = [(option, labels.get(option) or option) for option in item["options"]]
+        shown.append({"name": item["name"], "question": question, "choices": choices})
+    return shown
 
 
 def language_choice(request) -> dict:
@@ -104,7 +120,7 @@ def language_choice(request) -> dict:
     return {"language_links": links}
 
 
-def translation_errors(languages, default_language: str, translations) -> dict[str, list[str]]:
+def translation_errors(languages, default_language: str, translations, screeners=()) -> dict[str, list[str]]:
     """What is wrong with a study's language settings, by form field."""
     known = language_names()
     errors: dict[str, list[str]] = {}
@@ -134,6 +150,30 @@ def translation_errors(languages, default_language: str, translations) -> dict[s
                     errors.setdefault("translations", []).append(
                         f'{language}: class_names is an object {{"class": "translation"}}.'
                     )
+            elif name == SCREENERS:
+                errors.setdefault("translations", []).extend(_screener_errors(language, text, screeners))
             elif not isinstance(text, str):
                 errors.setdefault("translations", []).append(f"{language}: {name} must be text.")
+    return errors
+
+
+def _screener_errors(language: str, texts, screeners) -> list[str]:
+    own = {item.get("name"): item for item in screeners or [] if isinstance(item, dict)}
+    shape = f'{language}: screeners is an object {{"<name>": {{"question": "...", "options": {{"<option>": "..."}}}}}}.'
+    if not isinstance(texts, dict):
+        return [shape]
+    errors = []
+    for name, text in texts.items():
+        if name not in own:
+            errors.append(f"{language}: no screener named {name!r}.")
+        elif not isinstance(text, dict) or set(text) - {"question", "options"}:
+            errors.append(shape)
+        elif not isinstance(text.get("question", ""), str) or not isinstance(text.get("options", {}), dict):
+            errors.append(shape)
+        else:
+            unknown = [o for o in text.get("options", {}) if o not in own[name].get("options", [])]
+            if unknown:
+                errors.append(f"{language}: screener {name!r} has no option {', '.join(map(repr, unknown))}.")
+            if not all(isinstance(v, str) for v in text.get("options", {}).values()):
+                errors.append(shape)
     return errors

@@ -232,7 +232,8 @@ class Study(models.Model):
         default=dict,
         blank=True,
         help_text='the study\'s texts in the other languages: {"ko": {"consent_text": "...", "instructions_text": '
-        '"...", "debrief_text": "...", "class_names": {"cat": "고양이"}}}',
+        '"...", "debrief_text": "...", "class_names": {"cat": "고양이"}, "screeners": {"age": {"question": "...", '
+        '"options": {"Yes": "예"}}}}}',
     )
     consent_text = models.TextField(blank=True)
     instructions_text = models.TextField(blank=True)

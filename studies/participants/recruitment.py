@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from ..i18n import shown_screeners
 from ..models import Outcome, Participant, ParticipantStatus, Response, Study
 from .privacy import ENCRYPT, encrypted_external_id, encryption_problem
 
@@ -223,11 +224,12 @@ class ScreeningError(ValueError):
 def is_eligible(study: Study, answers) -> bool:
     """Whether the answers (a mapping of screener name to option) pass every screener."""
     eligible = True
-    for item in study.screeners or []:
+    for item, shown in zip(study.screeners or [], shown_screeners(study.screeners), strict=True):
         answer = answers.get(f"screener_{item['name']}")
         if answer not in item["options"]:
             raise ScreeningError(
-                _("Please answer the question “%(question)s” with one of its options.") % {"question": item["question"]}
+                _("Please answer the question “%(question)s” with one of its options.")
+                % {"question": shown["question"]}
             )
         eligible = eligible and answer in item["eligible"]
     return eligible

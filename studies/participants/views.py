@@ -240,7 +240,7 @@ def _screener_page(request, study, decision, params, error: str = "", status: in
         "study": study,
         "hidden": _hidden(decision, params, study),
         "pilot": decision.pilot,
-        "screeners": study.screeners,
+        "screeners": i18n.shown_screeners(study.screeners),
         "answers": {k: v for k, v in params.items() if k.startswith("screener_")},
         "error": error,
     }

@@ -69,6 +69,25 @@ def test_the_language_of_the_consent_accepted_is_recorded_and_exported(client):
     assert (rows[str(korean.public_id)]["language"], rows[str(english.public_id)]["language"]) == ("ko", "en")
 
 
+def test_screeners_are_asked_in_the_participants_language_and_decided_on_their_own_options(client):
+    from .test_recruitment_outcomes import CODES, SCREENERS
+
+    texts = {"vision": {"question": "시력이 정상이신가요?", "options": {"Yes": "예", "No": "아니요"}}}
+    study = factories.make_class_discrimination_study(
+        screeners=SCREENERS, languages=["en", "ko"], translations={"ko": {"screeners": texts}}, **CODES
+    )
+    html = client.get(start_url(study, lang="ko", PROLIFIC_PID="p1", STUDY_ID="s", SESSION_ID="x")).content.decode()
+    assert "시력이 정상이신가요?" in html and "Are you 18 or older?" in html  # the untranslated one as written
+    assert re.search(r'value="Yes" required data-testid="screener-option" data-value="Yes"> 예</label>', html)
+    refused = client.post(start_url(study), {"action": "screen", "screener_vision": "Maybe", "PROLIFIC_PID": "p1"})
+    assert (
+        refused.status_code == 400
+        and "“시력이 정상이신가요?” 질문에 선택지 중 하나로 답해 주세요." in refused.content.decode()
+    )
+    data = {"action": "screen", "screener_vision": "Yes", "screener_age": "Yes", "PROLIFIC_PID": "p1"}
+    assert 'data-testid="consent-accept"' in client.post(start_url(study), data).content.decode()
+
+
 def test_unsupported_or_not_offered_languages_are_ignored(client):
     study = bilingual_study()
     for lang in ("xx", "de", "", "ko-KR", "../ko"):
