@@ -35,7 +35,7 @@ def test_a_participant_picks_korean_on_the_consent_page_and_plays_to_the_debrief
     assert page.locator("html").get_attribute("lang") == "ko"
     assert "이것은 시험용 연구입니다." in page.locator(".card .text").inner_text()
     page.get_by_test_id("consent-accept").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "안내"
+    page.get_by_role("heading", level=1, name="안내").wait_for()
     page.get_by_test_id("continue").click()
     for number in range(1, 4):  # two trials and an attention check
         wait_for_trial(page, f"시행 {number} / 3")
@@ -45,10 +45,10 @@ def test_a_participant_picks_korean_on_the_consent_page_and_plays_to_the_debrief
         labels = page.locator("[data-testid=option] span:not(.alias)").all_inner_texts()
         assert labels and all(label in CLASS_NAMES["ko"].values() for label in labels)
         answer_class_discrimination(page, study, use_keyboard=number == 2)
-    assert page.get_by_role("heading", level=1).inner_text() == "거의 끝났습니다"
+    page.get_by_role("heading", level=1, name="거의 끝났습니다").wait_for()
     page.get_by_test_id("comment").fill("좋았어요.")
     page.get_by_test_id("submit").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "감사합니다!"
+    page.get_by_role("heading", level=1, name="감사합니다!").wait_for()
     assert page.get_by_test_id("completion-code").inner_text() == "C0MPL3TE"
     assert page.locator("html").get_attribute("lang") == "ko"
     participant = Participant.objects.get(study=study)
@@ -68,7 +68,7 @@ def test_the_first_pages_in_german_and_english(page, site, query, lang, agree, i
     page.goto(f"{site}/s/{study.slug}/{query}")
     assert page.locator("html").get_attribute("lang") == lang
     page.get_by_test_id("consent-accept").filter(has_text=agree).click()
-    assert page.get_by_role("heading", level=1).inner_text() == instructions
+    page.get_by_role("heading", level=1, name=instructions).wait_for()
     page.get_by_test_id("continue").click()
     page.locator("[data-testid=option]:enabled").first.wait_for()
     assert question in page.locator("legend.question").first.inner_text()
