@@ -63,7 +63,7 @@ test: $(VENV)/.dev chromium gettext services
 # The reliability tests once more, with every database connection through PgBouncer (transaction mode).
 test-pgbouncer: $(VENV)/.dev services
 	@command -v pgbouncer >/dev/null || (apt-get update -qq && apt-get install -y -qq pgbouncer)
-	$(TEST_ENV) $(PY) -m pytest tests/reliability tests/test_stateless_web_nodes.py tests/participant/test_answers.py --through-pgbouncer
+	$(TEST_ENV) $(PY) -m pytest tests/reliability tests/test_stateless_web_nodes.py tests/participant/test_answers.py tests/results/test_export.py --through-pgbouncer
 
 bench: $(VENV)/.dev services
 	$(PY) bench/engine.py

@@ -105,10 +105,38 @@
     var name = button.dataset.question;
     form.elements[name].value = button.dataset.value;
     form.querySelectorAll('button[data-question="' + name + '"]').forEach(function (b) {
-      b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      b.setAttribute(b.getAttribute("role") === "radio" ? "aria-checked" : "aria-pressed", b === button ? "true" : "false");
     });
+    rove(button);
     submitButton.disabled = !allAnswered();
   }
+
+  // A scale is a radio group: one Tab stop (its checked option, or its first), the arrow keys move
+  // within it (and, where the page asks several questions, check the option they reach; with one
+  // question Space or Enter answers, so that moving never sends an answer).
+  function rove(button) {
+    var group = button.closest("[role=radiogroup]");
+    if (!group) return;
+    group.querySelectorAll("[role=radio]").forEach(function (b) { b.tabIndex = b === button ? 0 : -1; });
+  }
+  form.querySelectorAll("[role=radiogroup]").forEach(function (group) {
+    rove(group.querySelector("[role=radio][aria-checked=true]") || group.querySelector("[role=radio]"));
+  });
+  var STEPS = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  form.addEventListener("keydown", function (event) {
+    var radio = event.target.closest && event.target.closest("[role=radio]");
+    if (!radio || event.altKey || event.ctrlKey || event.metaKey) return;
+    var radios = Array.prototype.slice.call(radio.closest("[role=radiogroup]").querySelectorAll("[role=radio]"));
+    var at = radios.indexOf(radio), to;
+    if (event.key in STEPS) to = (at + STEPS[event.key] + radios.length) % radios.length;
+    else if (event.key === "Home") to = 0;
+    else if (event.key === "End") to = radios.length - 1;
+    else return;
+    event.preventDefault();
+    rove(radios[to]);
+    radios[to].focus();
+    if (multi) select(radios[to]);
+  });
 
   function answer(button) {
     if (sending || shownAt === null || button.disabled || !windowOk()) return;
@@ -169,7 +197,7 @@
     var target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
     if (multi) {
-      if (event.key === "Enter") { event.preventDefault(); answer(submitButton); return; }
+      if (event.key === "Enter" && target.tagName !== "A") { event.preventDefault(); answer(submitButton); return; }
       var open = questions.filter(function (q) { return !answered(q); })[0];
       var pick = open && open.querySelector('button[data-key="' + event.key + '"]');
       if (pick) { event.preventDefault(); select(pick); }

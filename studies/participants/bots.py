@@ -168,13 +168,18 @@ class Timings:
         return rows
 
     def format_table(self) -> str:
-        lines = [f"{'page':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
-        for r in self.table():
-            lines.append(
-                f"{r['page']:<14}{r['requests']:>9}{r['rps']:>8.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
-                f"{r['p99_ms']:>9.1f}{r['errors']:>8}"
-            )
-        return "\n".join(lines)
+        return format_page_table(self.table())
+
+
+def format_page_table(rows: list[dict]) -> str:
+    """Rows of `Timings.table()` (or of a load tool's, in the same keys) as a text table."""
+    lines = [f"{'page':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    for r in rows:
+        lines.append(
+            f"{r['page']:<14}{r['requests']:>9}{r['rps']:>8.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
+            f"{r['p99_ms']:>9.1f}{r['errors']:>8}"
+        )
+    return "\n".join(lines)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -350,14 +355,10 @@ class Bot:
     def _request_once(self, kind: str, url: str, data: dict | None = None):
         url = urllib.parse.urljoin(self.base + "/", url)
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(url, data=body, headers={"User-Agent": "visexp-bot"})
         started = time.perf_counter()
         try:
-            with self.opener.open(req, timeout=self.timeout) as resp:
-                status, content, location = resp.status, resp.read(), resp.headers.get("Location")
-        except urllib.error.HTTPError as err:
-            status, content, location = err.code, err.read(), err.headers.get("Location")
-        except (urllib.error.URLError, OSError) as err:
+            status, content, location = self.send(kind, url, body)
+        except OSError as err:
             self.timings.record(kind, time.perf_counter() - started, False, f"{url}: {err}")
             raise BotError(f"{kind} {url}: {err}") from err
         ok = status < 400
@@ -365,6 +366,18 @@ class Bot:
         if not ok:
             raise BotError(f"{kind} {url}: HTTP {status}: {content[:200]!r}", status)
         return status, content, location, url
+
+    def send(self, kind: str, url: str, body: bytes | None) -> tuple[int, bytes, str | None]:
+        """The HTTP exchange itself (status, body, Location), never following a redirect; OSError when
+        no answer came. A load tool's client replaces it (bench/locustfile.py)."""
+        req = urllib.request.Request(url, data=body, headers={"User-Agent": "visexp-bot"})
+        try:
+            with self.opener.open(req, timeout=self.timeout) as resp:
+                return resp.status, resp.read(), resp.headers.get("Location")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), err.headers.get("Location")
+        except urllib.error.URLError as err:
+            raise OSError(str(err.reason)) from err
 
     def get_page(self, kind: str, url: str) -> Page:
         for _ in range(10):

@@ -1,8 +1,10 @@
 """CSV exports of a study: responses (long format), participants and stimuli (provenance).
 
-Every export is a generator of rows read with `.iterator(chunk_size=...)`, so that a study of any
-size streams through constant memory, to a file (management command) or to the browser
-(StreamingHttpResponse). The columns are described in docs/codebook.md, tested against it.
+Every export is a generator of rows read a page at a time (the responses and participants by pages
+of participants, `participant_pages`; the stimuli by pages of ids), so that a study of any size
+streams through bounded memory, to a file (management command) or to the browser
+(StreamingHttpResponse), with or without server-side cursors (none behind PgBouncer). The columns
+are described in docs/codebook.md, tested against it.
 
 Text cells that a spreadsheet would execute as a formula (starting with =, +, -, @, ;, |, tab or
 carriage return, also in fullwidth form or behind zero-width characters) get a leading apostrophe. Numbers are written as numbers and never altered.
@@ -238,6 +240,36 @@ class ParticipantFigures:
         return statistics.median(self.main_rts) if self.main_rts else None
 
 
+def participant_pages(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[list[int]]:
+    """The study's participant ids in export order (consented_at, id), in pages whose assignments add
+    up to about `chunk_size` rows (at least one participant a page).
+
+    A page is read whole, so memory holds one page whether or not the connection can keep a
+    server-side cursor open: behind PgBouncer in transaction mode it cannot (settings:
+    DISABLE_SERVER_SIDE_CURSORS), and `.iterator()` would then fetch a whole export at once."""
+    from django.db.models import Count
+
+    after = None
+    while True:
+        queryset = Participant.objects.filter(study=study).order_by("consented_at", "id")
+        if after is not None:
+            queryset = queryset.filter(Q(consented_at__gt=after[0]) | Q(consented_at=after[0], id__gt=after[1]))
+        found = list(
+            queryset.annotate(rows=Count("assignments")).values_list("consented_at", "id", "rows")[:chunk_size]
+        )
+        if not found:
+            return
+        page, rows = [], 0
+        for _, participant_id, assigned in found:
+            if page and rows + assigned > chunk_size:
+                yield page
+                page, rows = [], 0
+            page.append(participant_id)
+            rows += assigned
+        yield page
+        after = found[-1][:2]
+
+
 def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int, ParticipantFigures]:
     """Attention checks, main-trial response times and the exclusion of every participant who answered.
 
@@ -247,7 +279,9 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
     rules = rules_for(study)
     task = kind_of(study)
     rows = (
-        Response.objects.filter(assignment__participant__study=study)
+        row
+        for page in participant_pages(study, chunk_size)
+        for row in Response.objects.filter(assignment__participant_id__in=page)
         .order_by("assignment__participant_id")
         .values_list(
             "assignment__participant_id",
@@ -257,7 +291,6 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
             "rt_ms",
             "score",
         )
-        .iterator(chunk_size=chunk_size)
     )
     figures: dict[int, ParticipantFigures] = {}
     for participant_id, group in groupby(rows, key=lambda r: r[0]):
@@ -303,9 +336,8 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
     model_names = dict(ClassifierModel.objects.values_list("id", "name"))
     kind = kind_of(study)
     panels_of = _panels_by_trial(study)
-    queryset = (
-        Response.objects.filter(assignment__participant__study=study)
-        .select_related("assignment__participant", "assignment__trial__image")
+    responses = (
+        Response.objects.select_related("assignment__participant", "assignment__trial__image")
         .only(
             "answer",
             "correct",
@@ -336,7 +368,14 @@ def response_rows(study: Study, chunk_size: int = CHUNK_SIZE) -> Iterator[dict]:
         )
         .order_by("assignment__participant__consented_at", "assignment__participant_id", "assignment__position")
     )
-    for response in queryset.iterator(chunk_size=chunk_size):
+    for response in (
+        response
+        for page in participant_pages(study, chunk_size)
+        # `.iterator()` within a page as well: each row's models are freed as soon as it is written
+        # (select_related ties them in reference cycles, which a page held whole would age into the
+        # collector's oldest generation, to be freed only by a full collection).
+        for response in responses.filter(assignment__participant_id__in=page).iterator(chunk_size=chunk_size)
+    ):
         a = response.assignment
         p = a.participant
         t = a.trial
@@ -380,7 +419,9 @@ def responses_frame(study: Study):
 def questionnaire_keys(study: Study) -> list[str]:
     keys: set[str] = set()
     for answers in (
-        Participant.objects.filter(study=study).values_list("questionnaire", flat=True).iterator(chunk_size=CHUNK_SIZE)
+        answers
+        for page in participant_pages(study)
+        for answers in Participant.objects.filter(id__in=page).values_list("questionnaire", flat=True)
     ):
         if isinstance(answers, Mapping):
             keys.update(str(k) for k in answers)
@@ -421,10 +462,12 @@ def participant_rows(
 
     figures = participant_figures(study, chunk_size)
     keys = questionnaire_keys(study)
-    queryset = (
-        Participant.objects.filter(study=study).annotate(assigned=Count("assignments")).order_by("consented_at", "id")
-    )
-    for p in queryset.iterator(chunk_size=chunk_size):
+    participants = Participant.objects.annotate(assigned=Count("assignments")).order_by("consented_at", "id")
+    for p in (
+        p
+        for page in participant_pages(study, chunk_size)
+        for p in participants.filter(id__in=page).iterator(chunk_size=chunk_size)
+    ):
         f = figures.get(p.id) or ParticipantFigures()
         duration = (p.completed_at - p.consented_at).total_seconds() if p.completed_at and p.consented_at else None
         answers = p.questionnaire if isinstance(p.questionnaire, Mapping) else {}

@@ -182,3 +182,21 @@ def test_the_export_streams_in_bounded_memory():
     assert (rows_small, rows_big) == (1000, 5000)
     # five times the rows, about the same memory: the rows are never all held at once
     assert peak_big < 1.3 * peak_small, (peak_small, peak_big)
+
+
+@pytest.mark.django_db
+def test_the_export_streams_in_bounded_memory_without_server_side_cursors():
+    """Behind PgBouncer in transaction mode (DISABLE_SERVER_SIDE_CURSORS) no cursor outlives its
+    query, so reading with `.iterator()` would fetch the whole export at once."""
+    from django.db import connection
+
+    small = F.large_study(25, 40)
+    big = F.large_study(125, 40)
+    connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
+    try:
+        peak_small, rows_small = _peak(small)
+        peak_big, rows_big = _peak(big)
+    finally:
+        connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = False
+    assert (rows_small, rows_big) == (1000, 5000)
+    assert peak_big < 1.3 * peak_small, (peak_small, peak_big)
