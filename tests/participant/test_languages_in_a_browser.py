@@ -5,6 +5,7 @@ import pytest
 
 from studies.models import Participant, ParticipantStatus
 from tests.support import factories
+from tests.support.accessibility import assert_accessible
 
 from .test_browser import answer_class_discrimination
 
@@ -34,6 +35,7 @@ def test_a_participant_picks_korean_on_the_consent_page_and_plays_to_the_debrief
     page.get_by_test_id("language").get_by_role("link", name="한국어").click()
     assert page.locator("html").get_attribute("lang") == "ko"
     assert "이것은 시험용 연구입니다." in page.locator(".card .text").inner_text()
+    assert_accessible(page, "the consent page in Korean, with the language choice")
     page.get_by_test_id("consent-accept").click()
     page.get_by_role("heading", level=1, name="안내").wait_for()
     page.get_by_test_id("continue").click()
@@ -90,6 +92,7 @@ def test_a_right_to_left_language_mirrors_the_layout(page, site, settings):
     accept = page.get_by_test_id("consent-accept").bounding_box()
     decline = page.get_by_test_id("consent-decline").bounding_box()
     assert accept["x"] > decline["x"]  # the first button is the rightmost
+    assert_accessible(page, "the consent page right to left")
     page.get_by_test_id("consent-accept").click()
     example = page.locator(".example").first
     assert example.evaluate("e => getComputedStyle(e).borderRightWidth") == "4px"
