@@ -32,7 +32,9 @@ from .models import (
     Study,
     StudyStatus,
 )
-from .participants import pilots
+from .participants import pilots, withdrawal
+from .participants.flow import EXTERNAL_PARAMS
+from .participants.privacy import external_id_for_storage
 from .stimuli import configuration, generation, progress
 from .stimuli.imports import ImportRefused, inspect_archive, write_plan
 from .stimuli.registry import RegistrationRefused, parse_categories, register_model
@@ -358,6 +360,7 @@ class StudyForm(forms.ModelForm):
     failed_checks_for_code = Study._meta.get_field("failed_checks_for_code").formfield(required=False)
     time_limit_minutes = Study._meta.get_field("time_limit_minutes").formfield(required=False)
     external_id_protection = Study._meta.get_field("external_id_protection").formfield(required=False)
+    withdrawal_policy = Study._meta.get_field("withdrawal_policy").formfield(required=False)
     # Languages (studies/i18n.py); left out of a post, a study keeps English only.
     languages = forms.MultipleChoiceField(
         choices=_language_choices,
@@ -394,6 +397,7 @@ class StudyForm(forms.ModelForm):
             "min_window_width",
             "min_window_height",
             "inactivity_timeout_minutes",
+            "withdrawal_policy",
             "consent_text",
             "instructions_text",
             "debrief_text",
@@ -418,7 +422,7 @@ class StudyForm(forms.ModelForm):
             cleaned["min_visible_box_fraction"] = self.instance.min_visible_box_fraction
         if not cleaned.get("colormap"):  # not posted: keep the default (or current) colormap
             cleaned["colormap"] = self.instance.colormap
-        for name in ("failed_checks_for_code", "time_limit_minutes", "external_id_protection"):
+        for name in ("failed_checks_for_code", "time_limit_minutes", "external_id_protection", "withdrawal_policy"):
             if cleaned.get(name) in (None, ""):
                 cleaned[name] = getattr(self.instance, name)
         self._clean_languages(cleaned)
@@ -451,6 +455,27 @@ class StudyForm(forms.ModelForm):
             for problem in problems:
                 self.add_error(field, problem)
         cleaned.update(languages=languages, default_language=default, translations=translations)
+
+
+class LiveStudyForm(forms.ModelForm):
+    """A live study's form: its configuration is frozen, but a new consent text may be given (it
+    becomes a new consent version; the old ones stay readable in the study's consent versions)."""
+
+    class Meta:
+        model = Study
+        fields = ["consent_text"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "consent_text" not in self.data:  # a post that leaves it out changes nothing
+            cleaned["consent_text"] = self.instance.consent_text
+        if Study.objects.filter(pk=self.instance.pk, status=StudyStatus.LIVE).count() != 1:
+            raise ValidationError("Only a live study's consent text can be changed; this study is no longer live.")
+        return cleaned
+
+
+# A live study's fields that stay editable: a new text is a new version (Study.save).
+LIVE_EDITABLE_FIELDS = ["consent_text"]
 
 
 def _setting_field(kind, setting):
@@ -527,6 +552,7 @@ STUDY_STATE_FIELDS = [
     "launched_at",
     "closed_at",
     "snapshot",
+    "consent_versions",
 ]
 
 
@@ -587,6 +613,7 @@ class StudyAdmin(admin.ModelAdmin):
                     "min_window_width",
                     "min_window_height",
                     "inactivity_timeout_minutes",
+                    "withdrawal_policy",
                 ]
             },
         ),
@@ -614,6 +641,11 @@ class StudyAdmin(admin.ModelAdmin):
     ]
     state_fields = STUDY_STATE_FIELDS
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and obj.status == StudyStatus.LIVE:
+            kwargs["form"] = LiveStudyForm
+        return super().get_form(request, obj, change, **kwargs)
+
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return self.fieldsets[:-1]
@@ -623,8 +655,10 @@ class StudyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
-            # A live or closed study's configuration is frozen: every field is read-only.
-            return [f for _, opts in self.get_fieldsets(request, obj) for f in opts["fields"]]
+            # A live or closed study's configuration is frozen: every field is read-only (but a live
+            # study's consent text, which is versioned).
+            editable = LIVE_EDITABLE_FIELDS if obj.status == StudyStatus.LIVE else []
+            return [f for _, opts in self.get_fieldsets(request, obj) for f in opts["fields"] if f not in editable]
         return self.state_fields if obj is not None else []
 
     def get_prepopulated_fields(self, request, obj=None):
@@ -641,6 +675,25 @@ class StudyAdmin(admin.ModelAdmin):
             return "-"
         return kind_of(obj).eligibility_text(obj, n) + configuration.crop_exclusion_text(obj)
 
+    @admin.display(description="consent versions")
+    def consent_versions(self, obj):
+        """Every consent text the study has shown, read-only: participants record the number they accepted."""
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><div style='white-space:pre-wrap'>{}</div></td></tr>",
+            (
+                (v.number, f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by or "-", v.text or "(the standard text)")
+                for v in obj.consent_versions.order_by("-number")
+            ),
+        )
+        if not rows:
+            return "-"
+        return format_html(
+            "<table data-testid='consent-versions'><tr><th>version</th><th>made</th><th>by</th><th>text</th></tr>"
+            "{}</table>",
+            rows,
+        )
+
     @admin.display(description="configuration frozen at launch")
     def snapshot(self, obj):
         if not obj.config_snapshot:
@@ -653,12 +706,19 @@ class StudyAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
+        by = request.user.get_username()
         if change and not Study.objects.get(pk=obj.pk).is_editable:
+            if isinstance(form, LiveStudyForm):
+                obj.save(update_fields=["consent_text", "updated_at"], consent_by=by)
+                audit.do_record_edit(request.user, obj, form.changed_data)
+                if "consent_text" in form.changed_data:
+                    messages.info(request, f"The consent text is now version {obj.consent_version}.")
+                return
             messages.error(request, "A live or closed study cannot be edited.")
             return
         if change and configuration.mark_stale_if_changed(obj, form.changed_data):
             messages.warning(request, "The configuration changed: generate the stimuli again before launching.")
-        super().save_model(request, obj, form, change)
+        obj.save(consent_by=by)
         audit.do_record_edit(request.user, obj, form.changed_data, created=not change)
         eligible = getattr(form, "eligible", None)
         if eligible is not None:
@@ -824,8 +884,9 @@ class StudyAdmin(admin.ModelAdmin):
             ]
             job = generation.latest_job(study)
             if not study.is_editable:
-                # A live or closed study's configuration is frozen: nothing to save.
-                extra_context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+                # A live or closed study's configuration is frozen: nothing to save, but a live one's consent text.
+                live = study.status == StudyStatus.LIVE
+                extra_context.update(show_save=live, show_save_and_continue=False, show_save_and_add_another=False)
             extra_context.update(
                 {
                     "study": study,
@@ -927,7 +988,9 @@ class ParticipantAdmin(admin.ModelAdmin):
     ]
     list_filter = ["study", "status", "is_pilot", "is_simulated"]
     search_fields = ["public_id"]
+    search_help_text = "a participant's public id, or its Prolific or MTurk id (matched as the study stores it)"
     list_select_related = ["study"]
+    actions = ["withdraw_participants"]
     # The token is the participant's credential and the external id is personal data: neither is shown.
     fields = readonly_fields = [
         "public_id",
@@ -941,8 +1004,11 @@ class ParticipantAdmin(admin.ModelAdmin):
         "seed",
         "progress",
         "consented_at",
+        "consent_version",
+        "consent_text",
         "last_seen_at",
         "completed_at",
+        "withdrawn_at",
         "comment",
     ]
 
@@ -958,6 +1024,47 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="answered")
     def progress(self, obj):
         return f"{obj.answered_count} of {obj.trial_count}"
+
+    @admin.display(description="consent text accepted")
+    def consent_text(self, obj):
+        if obj.consent_version is None:
+            return "-"
+        version = obj.study.consent_versions.filter(number=obj.consent_version).first()
+        return (version.text or "(the standard text)") if version is not None else "-"
+
+    def get_search_results(self, request, queryset, search_term):
+        """A platform id is found through the key it is stored under (a keyed hash, or in clear)."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            stored = {external_id_for_storage(source, term) for source in EXTERNAL_PARAMS}
+            found = found | queryset.filter(external_id__in=stored)
+        return found, duplicates
+
+    def has_withdraw_permission(self, request):
+        return request.user.has_perm("studies.change_study")
+
+    @admin.action(description="Withdraw (as each study's withdrawal policy says)", permissions=["withdraw"])
+    def withdraw_participants(self, request, queryset):
+        participants = list(queryset.select_related("study"))
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Withdraw these participants?",
+                "opts": self.model._meta,
+                "participants": participants,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/studies/participant/withdraw.html", context)
+        done = [withdrawal.do_withdraw(p, actor=request.user, via=audit.VIA_ADMIN) for p in participants]
+        changed = sum(w.done for w in done)
+        self.message_user(
+            request,
+            f"Withdrew {changed} participant{pluralize(changed)}"
+            + (f" ({len(done) - changed} had withdrawn already or never consented)." if changed < len(done) else "."),
+            messages.SUCCESS,
+        )
+        return None
 
 
 class GenerationFailureInline(admin.TabularInline):

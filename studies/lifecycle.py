@@ -61,6 +61,7 @@ def study_config_dict(study: Study) -> dict:
         "accept_fewer_trials": study.accept_fewer_trials,
         "trials_available_per_participant": trials_available(study),
         "consent_text": study.consent_text,
+        "withdrawal_policy": study.withdrawal_policy,
         "instructions_text": study.instructions_text,
         "debrief_text": study.debrief_text,
         "completion_code": study.completion_code,

@@ -11,8 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import Max, Q
 
 from .design import study_arms
 from .kinds import DEFAULT_KIND, kind_choices, kind_of
@@ -235,7 +235,22 @@ class Study(models.Model):
         '"...", "debrief_text": "...", "class_names": {"cat": "고양이"}, "screeners": {"age": {"question": "...", '
         '"options": {"Yes": "예"}}}}}',
     )
-    consent_text = models.TextField(blank=True)
+    consent_text = models.TextField(
+        blank=True,
+        help_text="changing it (a live study too) makes a new consent version; participants record the one they saw",
+    )
+    # The number of the current ConsentVersion, kept on the study's row so that the consent page and
+    # its POST read nothing more to know which version they show and record.
+    consent_version = models.PositiveIntegerField(default=0, editable=False)
+    withdrawal_policy = models.CharField(
+        max_length=10,
+        choices=[
+            ("delete", "Delete the answers of a participant who withdraws"),
+            ("exclude", "Keep them, excluded from the analysis and marked withdrawn"),
+        ],
+        default="delete",
+        help_text="what withdrawing does to a participant's answers, as the ethics approval says",
+    )
     instructions_text = models.TextField(blank=True)
     debrief_text = models.TextField(blank=True)
     completion_code = models.CharField(
@@ -333,6 +348,17 @@ class Study(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, consent_by: str = "", **kwargs):
+        """Save, and keep the consent text as a new version when it changed (`consent_by`: who changed it).
+
+        Here rather than in the admin so that every way a study is made or edited (admin, presets,
+        commands, tests' factories) versions its consent text alike."""
+        update_fields = kwargs.get("update_fields")
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if update_fields is None or "consent_text" in update_fields:
+                record_consent_version(self, by=consent_by)
+
     @property
     def is_editable(self) -> bool:
         return self.status not in (StudyStatus.LIVE, StudyStatus.CLOSED)
@@ -345,6 +371,40 @@ class Study(models.Model):
 
     def models_used(self) -> list[ClassifierModel]:
         return kind_of(self).models(self)
+
+
+class ConsentVersion(models.Model):
+    """One version of a study's consent text, kept for good: participants record the number they accepted."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="consent_versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField(blank=True, help_text="empty: the platform's standard consent text")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True, help_text="the account that changed the text")
+
+    class Meta:
+        ordering = ["study_id", "-number"]
+        constraints = [models.UniqueConstraint(fields=["study", "number"], name="one_consent_version_per_number")]
+
+    def __str__(self):
+        return f"consent version {self.number} of {self.study_id}"
+
+
+def record_consent_version(study: Study, by: str = "") -> int:
+    """Make the study's consent text its current version, adding a version when the text is new.
+    Returns the current number (also set on `study`)."""
+    with transaction.atomic():
+        # Locking the study's row numbers two concurrent edits one after the other.
+        current = Study.objects.select_for_update().filter(pk=study.pk).values_list("consent_version", flat=True).get()
+        latest = ConsentVersion.objects.filter(study=study, number=current).values_list("text", flat=True).first()
+        if current and latest == study.consent_text:
+            study.consent_version = current
+            return current
+        highest = ConsentVersion.objects.filter(study=study).aggregate(n=Max("number"))["n"] or 0
+        ConsentVersion.objects.create(study=study, number=highest + 1, text=study.consent_text, created_by=by[:150])
+        Study.objects.filter(pk=study.pk).update(consent_version=highest + 1)
+        study.consent_version = highest + 1
+        return highest + 1
 
 
 class Stimulus(models.Model):
@@ -482,6 +542,8 @@ class ParticipantStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     ABANDONED = "abandoned", "Abandoned"
     SCREENED_OUT = "screened_out", "Screened out"
+    DECLINED = "declined", "Declined consent"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class Outcome(models.TextChoices):
@@ -520,9 +582,14 @@ class Participant(models.Model):
     is_simulated = models.BooleanField(default=False)
     comment = models.TextField(blank=True)
     questionnaire = models.JSONField(default=dict, blank=True)
+    # When the participation began: consent, or the decision of a person screened out or declining.
     consented_at = models.DateTimeField(auto_now_add=True)
+    consent_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the study's consent version accepted (none: did not consent)"
+    )
     last_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
     # Progress counters kept beside the rows they count, so that a trial page or an answer finds the
     # current trial by its position (an index lookup) instead of joining every response. Answers are
     # recorded in order, so the current trial is at position `answered_count`.
@@ -668,6 +735,7 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Delete"
     DISCARD_PILOT = "discard_pilot", "Discard pilot data"
     PURGE_PERSONAL_DATA = "purge_personal_data", "Purge personal data"
+    WITHDRAW = "withdraw", "Withdrawal"
 
 
 class AuditEntry(models.Model):

@@ -37,6 +37,8 @@
     field("pilot").textContent = data.pilot.started + " started, " + data.pilot.completed + " completed";
     field("simulated").textContent = data.simulated;
     field("screened_out").textContent = data.screened_out;
+    field("declined").textContent = data.declined;
+    field("withdrawn").textContent = data.withdrawn;
     field("generated_at").textContent = data.generated_at;
     var numeric = [1, 2, 3, 4, 5, 6, 7, 8];
     fill('[data-testid="monitor-conditions"] tbody', data.conditions.map(function (c) {

@@ -74,6 +74,7 @@ SLOT_RANKS_AHEAD = 16
 MAX_SLOT_ROUNDS = 50
 
 ALREADY_ANSWERED = gettext_lazy("This trial has already been answered.")
+WITHDRAWN = gettext_lazy("You have withdrawn from this study. Nothing more is recorded.")
 
 
 class ParticipationError(Exception):
@@ -246,12 +247,14 @@ def do_start(study: Study, *, params, token: str | None = None, user=None) -> St
     pilot = bool(params.get("pilot")) and can_pilot(study, user)
     existing = find_by_external(study, identity) if identity.external_id else find_by_token(study, token)
     if existing is not None:
+        if existing.status == ParticipantStatus.WITHDRAWN:
+            raise ParticipationError(WITHDRAWN, status=409)
         if existing.status == ParticipantStatus.COMPLETED:
             if identity.external_id:
                 raise AlreadyCompleted("You have already completed this study. Thank you! It can be taken only once.")
             return StartDecision("resume", existing, identity)
         if existing.outcome and existing.status != ParticipantStatus.ACTIVE:
-            # Screened out or timed out: the holder sees the ending (and its code) again.
+            # Screened out, declined or timed out: the holder sees the ending (and its code) again.
             check_holder(existing, identity, token)
             return StartDecision("resume", existing, identity)
         if existing.status == ParticipantStatus.ABANDONED:
@@ -509,6 +512,7 @@ def _create_participant(
         external_meta=identity.meta if identity.external_id else {},
         is_pilot=pilot,
         is_simulated=simulated,
+        consent_version=study.consent_version or None,
         language=language,
     )
     participant.seed = participant_seed(study, participant.public_id)

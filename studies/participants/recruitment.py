@@ -252,14 +252,35 @@ def do_screen_out(study: Study, identity, *, pilot: bool = False, simulated: boo
     """Record a person screened out: the id (kept as the study says) and the outcome, not their answers,
     so that the researcher can pay the screening and the same id cannot try again. No condition slot.
     Returns the participant and whether it was made here (False: a racing request made it first)."""
+    return _record_ending_before_consent(
+        study, identity, ParticipantStatus.SCREENED_OUT, Outcome.SCREENED_OUT, pilot=pilot, simulated=simulated
+    )
+
+
+def do_decline(study: Study, identity, *, pilot: bool = False, simulated: bool = False) -> tuple[Participant, bool]:
+    """Record a person from a recruitment platform who declined consent: the id and the no-consent
+    outcome (the participants CSV gives it with its code), no answers, no condition slot, no plan.
+    A decline is final for that id, as a screening out is: the link shows the no-consent ending again.
+    Returns the participant and whether it was made here. Without a platform id nothing is recorded
+    (returns None, False): there is nobody to tell the platform about."""
+    if not identity.external_id:
+        return None, False
+    return _record_ending_before_consent(
+        study, identity, ParticipantStatus.DECLINED, Outcome.NO_CONSENT, pilot=pilot, simulated=simulated
+    )
+
+
+def _record_ending_before_consent(
+    study: Study, identity, status: str, outcome: str, *, pilot: bool, simulated: bool
+) -> tuple[Participant, bool]:
     participant = Participant(
         study=study,
         external_source=identity.source if identity.external_id else "",
         external_id=identity.stored_id,
         external_id_encrypted=encrypted_external_id(study, identity.external_id),
         external_meta=identity.meta if identity.external_id else {},
-        status=ParticipantStatus.SCREENED_OUT,
-        outcome=Outcome.SCREENED_OUT,
+        status=status,
+        outcome=outcome,
         is_pilot=pilot,
         is_simulated=simulated,
         completed_at=timezone.now(),

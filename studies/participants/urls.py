@@ -15,4 +15,5 @@ urlpatterns = [
     path("s/<slug:slug>/questionnaire/", views.questionnaire, name="participant-questionnaire"),
     path("s/<slug:slug>/done/", views.done, name="participant-done"),
     path("s/<slug:slug>/leave/", views.leave, name="participant-leave"),
+    path("s/<slug:slug>/withdraw/", views.withdraw, name="participant-withdraw"),
 ]

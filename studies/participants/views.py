@@ -25,7 +25,7 @@ from ..kinds import kind_of
 from ..models import Outcome, ParticipantStatus, Study
 from ..prepared_queries import PreparedQuery
 from . import flow as p
-from . import recruitment
+from . import recruitment, withdrawal
 from .bots import is_valid_simulation_token
 
 COOKIE_SALT = "studies.participant"
@@ -136,6 +136,11 @@ def check_no_nul_in_request(request) -> None:
             p.check_no_nul(name, *values)
 
 
+def _cookie_samesite(study: Study) -> str:
+    # Inside MTurk's frame the cookie is a third party's: it is sent only with SameSite=None (and Secure).
+    return "None" if study.mturk_environment and settings.SESSION_COOKIE_SECURE else "Lax"
+
+
 def set_participant_cookie(response, study: Study, participant) -> None:
     response.set_signed_cookie(
         cookie_name(study),
@@ -143,21 +148,33 @@ def set_participant_cookie(response, study: Study, participant) -> None:
         salt=COOKIE_SALT,
         max_age=COOKIE_MAX_AGE,
         httponly=True,
-        # Inside MTurk's frame the cookie is a third party's: it is sent only with SameSite=None (and Secure).
-        samesite="None" if study.mturk_environment and settings.SESSION_COOKIE_SECURE else "Lax",
+        samesite=_cookie_samesite(study),
         secure=settings.SESSION_COOKIE_SECURE,
         path=f"/s/{study.slug}/",
     )
 
 
-def current_participant(request, study: Study, *, ended_ok: bool = False):
-    """The cookie's participant, or ParticipationError (403) when there is none; ParticipationEnded
-    (to the ending) once screened out or timed out, unless `ended_ok` (the ending's own page)."""
+def clear_participant_cookie(response, study: Study) -> None:
+    """Make the browser forget its participation (set with the same attributes, or a framed page keeps it)."""
+    response.delete_cookie(cookie_name(study), path=f"/s/{study.slug}/", samesite=_cookie_samesite(study))
+
+
+def cookie_participant(request, study: Study):
+    """The cookie's participant, whatever its state, or ParticipationError (403) when there is none."""
     participant = p.find_by_token(study, request.participant_token)
     if participant is None:
         raise p.ParticipationError(
             _("We could not find your session. Please open the study link you were given again."), status=403
         )
+    return participant
+
+
+def current_participant(request, study: Study, *, ended_ok: bool = False):
+    """The cookie's participant, or ParticipationError (403) when there is none; ParticipationEnded
+    (to the ending) once screened out or timed out, unless `ended_ok` (the ending's own page)."""
+    participant = cookie_participant(request, study)
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise p.ParticipationError(p.WITHDRAWN, status=410)
     p.check_open_for(participant)
     if recruitment.is_timed_out(participant):
         recruitment.do_time_out(participant)
@@ -195,15 +212,16 @@ def start(request, study):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "decline":
-            # Nothing is recorded: no participant row, no cookie.
-            end = recruitment.ending(study, Outcome.NO_CONSENT, identity.source, identity.meta)
-            return render(request, "participant/declined.html", {"study": study, "identity": identity, "ending": end})
+            return _decline(request, study, decision, params)
         if action == "screen" and study.screeners:
             return _screen(request, study, decision, params)
         if action != "accept":
             raise p.ParticipationError(_("Please choose whether you agree to take part."))
         if not passed:
             raise p.ParticipationError(_("Please answer the eligibility questions first: open the study link again."))
+        if not shown_current_consent(request, study):
+            # The text changed after this page was shown: consent is to the text read, so show the new one.
+            return _consent_page(request, study, decision, params, screened if study.screeners else "", changed=True)
         participant = p.do_consent(
             study,
             identity=identity,
@@ -227,12 +245,38 @@ def _hidden(decision, params, study) -> dict:
     }
 
 
-def _consent_page(request, study, decision, params, screened: str = ""):
+def _consent_page(request, study, decision, params, screened: str = "", changed: bool = False):
     hidden = _hidden(decision, params, study)
     if screened:
         hidden["screened"] = screened
-    context = {"study": study, "hidden": hidden, "pilot": decision.pilot}
-    return render(request, "participant/consent.html", context)
+    hidden["consent_version"] = study.consent_version
+    context = {"study": study, "hidden": hidden, "pilot": decision.pilot, "consent_changed": changed}
+    return render(request, "participant/consent.html", context, status=409 if changed else 200)
+
+
+def shown_current_consent(request, study) -> bool:
+    """Whether the consent form posted shows the study's current consent version. A post without the
+    field (a script, not the page's form) accepts the current version."""
+    shown = request.POST.get("consent_version")
+    return shown is None or shown.strip() == str(study.consent_version)
+
+
+def _decline(request, study, decision, params):
+    """No consent: a person with a platform id is recorded with the no-consent outcome (once: a
+    repeat, or a racing request, finds the record and shows its ending); without an id, nothing."""
+    identity = decision.identity
+    participant, created = recruitment.do_decline(
+        study, identity, pilot=decision.pilot, simulated=is_simulated(params, study)
+    )
+    if participant is None:
+        end = recruitment.ending(study, Outcome.NO_CONSENT, identity.source, identity.meta)
+        context = {"study": study, "identity": identity, "ending": end, "recorded": False}
+        return render(request, "participant/declined.html", context)
+    if not created:
+        p.check_holder(participant, identity, request.participant_token)
+    response = _see_other(step_url(study, "done"))
+    set_participant_cookie(response, study, participant)
+    return response
 
 
 def _screener_page(request, study, decision, params, error: str = "", status: int = 200):
@@ -389,7 +433,10 @@ def done(request, study):
     if p.next_step(participant) != "done":
         return redirect_to_step(study, participant)
     end = recruitment.participant_ending(participant)
-    response = render(request, "participant/done.html", {"study": study, "participant": participant, "ending": end})
+    context = {"study": study, "participant": participant, "ending": end}
+    if participant.status == ParticipantStatus.DECLINED:
+        return render(request, "participant/declined.html", {**context, "recorded": True})
+    response = render(request, "participant/done.html", context)
     response["Content-Security-Policy"] = content_security_policy(study, [end.mturk_action])
     return response
 
@@ -406,3 +453,23 @@ def leave(request, study):
         "resume_url": reverse("studies:participant-start", args=[study.slug]),
     }
     return render(request, "participant/leave.html", context)
+
+
+@participant_page
+@require_http_methods(["GET", "POST"])
+def withdraw(request, study):
+    """Withdraw from the study: a confirmation page, then (POST) the study's withdrawal policy applied
+    (studies/participants/withdrawal.py) and the cookie cleared. Open whatever the study's status: the
+    right to withdraw outlasts the study's recruitment."""
+    participant = cookie_participant(request, study)
+    if participant.status == ParticipantStatus.DECLINED:
+        raise p.ParticipationError(_("You did not take part in this study: there is nothing to withdraw."), 409)
+    context = {"study": study, "policy": study.withdrawal_policy}
+    if request.method == "GET" and participant.status != ParticipantStatus.WITHDRAWN:
+        context["back_url"] = step_url(study, p.next_step(participant))
+        return render(request, "participant/withdraw.html", context)
+    withdrawal.do_withdraw(participant, actor=withdrawal.PARTICIPANT_ACTOR, via=withdrawal.VIA_PARTICIPANT)
+    context["instructions"] = recruitment.return_instructions(participant.external_source)
+    response = render(request, "participant/withdrawn.html", context)
+    clear_participant_cookie(response, study)
+    return response

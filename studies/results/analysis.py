@@ -40,6 +40,8 @@ def _kinds_columns_of(column_type: type) -> tuple[str, ...]:
 REASON_ATTENTION = "failed_attention_checks"
 REASON_FAST = "median_rt_below_minimum"
 REASON_SEPARATOR = ";"
+# A participant who withdrew under the study's "exclude" policy: recorded by the platform, not a rule.
+REASON_WITHDRAWN = "withdrawn"
 LIST_SEPARATOR = "|"
 
 BOOL_COLUMNS = ("is_pilot", "excluded", "correct", "swapped", "prediction_correct", *_kinds_columns_of(bool))
@@ -343,6 +345,9 @@ def participant_table(df: pd.DataFrame, rules: ExclusionRules | None) -> pd.Data
         main_rts = [int(v) for v in group.loc[group["trial_kind"] == "main", "rt_ms"].dropna()]
         if rules is not None:
             reasons = exclusion_reasons(failed, main_rts, rules)
+            recorded = str(group["exclusion_reason"].iloc[0]) if "exclusion_reason" in group else ""
+            if REASON_WITHDRAWN in recorded.split(REASON_SEPARATOR):
+                reasons.append(REASON_WITHDRAWN)  # no rule recomputes a withdrawal
         else:
             text = str(group["exclusion_reason"].iloc[0])
             reasons = [r for r in text.split(REASON_SEPARATOR) if r]

@@ -41,7 +41,14 @@ from ..models import (
 )
 from ..participants.privacy import EncryptionUnavailable, readable_external_id
 from ..participants.recruitment import outcome_code
-from .analysis import LIST_SEPARATOR, REASON_SEPARATOR, ExclusionRules, exclusion_reasons, frame_from_rows
+from .analysis import (
+    LIST_SEPARATOR,
+    REASON_SEPARATOR,
+    REASON_WITHDRAWN,
+    ExclusionRules,
+    exclusion_reasons,
+    frame_from_rows,
+)
 
 CHUNK_SIZE = 500  # rows fetched per round trip; memory holds about two chunks
 
@@ -109,10 +116,15 @@ PARTICIPANT_COLUMNS = [
     # Added with the recruitment outcomes (studies/participants/recruitment.py).
     "outcome",
     "outcome_code",
+    # Added with consent versions and withdrawal (studies/participants/withdrawal.py).
+    "consent_version",
+    "withdrawn_at",
     # Added with the participants' languages (studies/i18n.py).
     "language",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
+# Recorded without consent: consented_at is when they were recorded, and the export leaves it empty.
+NEVER_CONSENTED = (ParticipantStatus.SCREENED_OUT, ParticipantStatus.DECLINED)
 
 STIMULUS_COLUMNS = [
     "study",
@@ -290,13 +302,16 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
             "correct",
             "rt_ms",
             "score",
+            "assignment__participant__status",
         )
     )
     figures: dict[int, ParticipantFigures] = {}
     for participant_id, group in groupby(rows, key=lambda r: r[0]):
         f = ParticipantFigures()
         main = []
-        for _, is_check, trial_kind, correct, rt, score in group:
+        withdrawn = False
+        for _, is_check, trial_kind, correct, rt, score, status in group:
+            withdrawn = status == ParticipantStatus.WITHDRAWN
             f.responses += 1
             if is_check or trial_kind == TrialKind.ATTENTION:
                 f.attention_answered += 1
@@ -305,7 +320,7 @@ def participant_figures(study: Study, chunk_size: int = CHUNK_SIZE) -> dict[int,
                 main.append((correct, score))
                 if rt is not None:
                     f.main_rts.append(rt)
-        f.reasons = exclusion_reasons(f.attention_failed, f.main_rts, rules)
+        f.reasons = exclusion_reasons(f.attention_failed, f.main_rts, rules) + ([REASON_WITHDRAWN] if withdrawn else [])
         f.bonus = task.bonus(study, main) if task.has_bonus else None
         med = f.median_rt_main
         f.main_rts = [med] if med is not None else []  # keep only what is reported
@@ -484,7 +499,7 @@ def participant_rows(
             "external_source": p.external_source or None,
             "has_external_id": bool(p.external_id),
             "external_id": external_id_cell(p) if include_external_ids else None,
-            "consented_at": _iso(p.consented_at),
+            "consented_at": None if p.status in NEVER_CONSENTED else _iso(p.consented_at),
             "last_seen_at": _iso(p.last_seen_at),
             "completed_at": _iso(p.completed_at),
             "duration_s": round(duration, 3) if duration is not None else None,
@@ -497,6 +512,8 @@ def participant_rows(
             "bonus": f.bonus,
             "outcome": participant_outcome(p) or None,
             "outcome_code": outcome_code(study, participant_outcome(p)) or None,
+            "consent_version": p.consent_version,
+            "withdrawn_at": _iso(p.withdrawn_at),
             "language": p.language or None,
         }
         for key in keys:

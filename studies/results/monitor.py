@@ -33,6 +33,7 @@ def monitor_data(study: Study, now=None) -> dict:
     durations: dict[str, list[float]] = defaultdict(list)
     pilot = {"started": 0, "completed": 0}
     simulated = screened_out = 0
+    apart = {ParticipantStatus.DECLINED: 0, ParticipantStatus.WITHDRAWN: 0}
     rows = (
         Participant.objects.filter(study=study)
         .values_list(
@@ -52,6 +53,9 @@ def monitor_data(study: Study, now=None) -> dict:
     for pid, condition, latin_row, status, is_pilot, is_simulated, consented, completed, last_seen in rows:
         if status == ParticipantStatus.SCREENED_OUT:  # never in a condition: counted apart
             screened_out += not is_pilot
+            continue
+        if status in apart:  # declined (never in a condition) or withdrawn (gave its slot back): counted apart
+            apart[status] += not is_pilot
             continue
         condition = condition_label(study, condition, latin_row)
         if is_pilot:
@@ -144,6 +148,8 @@ def monitor_data(study: Study, now=None) -> dict:
         "pilot": pilot,
         "simulated": simulated,
         "screened_out": screened_out,
+        "declined": apart[ParticipantStatus.DECLINED],
+        "withdrawn": apart[ParticipantStatus.WITHDRAWN],
         "responses": sum(counts.values()),
         "cells": cells,
         "cell_summary": cell_summary,

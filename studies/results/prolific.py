@@ -168,7 +168,7 @@ def submission_outcomes(study: Study, data: bytes) -> list[dict]:
                 participant=str(participant.public_id),
             )
         else:
-            # Never consented here: declined (nothing is recorded), or never reached the study.
+            # Never reached the study (a decline is recorded, with its outcome, since decliners were).
             expected, submitted = study.no_consent_code, row.get("submitted_code", "")
             result.update(
                 outcome="not recorded",

@@ -18,9 +18,16 @@ def study_analysis(study: Study):
     """(report dict, responses DataFrame) of a study, cached while its responses do not change."""
     from .faithfulness import latest_report, study_metric_vs_human, study_metrics_beside_human
 
-    state = Response.objects.filter(assignment__participant__study=study).aggregate(n=Count("id"), last=Max("id"))
+    # A withdrawal under the "exclude" policy changes no response but takes a participant out.
+    state = Response.objects.filter(assignment__participant__study=study).aggregate(
+        n=Count("id"), last=Max("id"), withdrawn=Max("assignment__participant__withdrawn_at")
+    )
     report = latest_report(study)
-    key = f"results:{study.pk}:{state['n']}:{state['last']}:{study.updated_at.timestamp()}:{report.pk if report else 0}"
+    withdrawn = state["withdrawn"].timestamp() if state["withdrawn"] else 0
+    key = (
+        f"results:{study.pk}:{state['n']}:{state['last']}:{withdrawn}:{study.updated_at.timestamp()}:"
+        f"{report.pk if report else 0}"
+    )
     cached = cache.get(key)
     if cached is not None:
         return cached

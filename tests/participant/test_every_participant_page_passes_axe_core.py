@@ -38,7 +38,8 @@ def test_the_pages_around_the_trials(page, site):
     page.get_by_test_id("mturk-preview").wait_for()
     assert_accessible(page, "the MTurk preview")
     link = f"{site}/s/{study.slug}/?workerId=W1&assignmentId=A-1&hitId=H1"
-    page.goto(link)
+    # A decline is final for its worker id: the person who declines is another worker.
+    page.goto(f"{site}/s/{study.slug}/?workerId=W0&assignmentId=A-0&hitId=H1")
     page.get_by_test_id("screener").wait_for()
     assert_accessible(page, "the eligibility questions")
     page.locator('[data-testid=screener-option][data-value="Yes"]').check()

@@ -83,7 +83,7 @@ def test_screened_out_no_consent_and_timed_out_each_go_to_prolific_with_their_ow
     page.goto(f"{site}/s/{declined.slug}/?PROLIFIC_PID=pp-decline&STUDY_ID=s&SESSION_ID=x")
     page.get_by_test_id("consent-decline").click()
     page.wait_for_url(f"{PROLIFIC_PAGE}?cc=NOCONSENT")
-    assert not Participant.objects.filter(study=declined).exists()
+    assert Participant.objects.get(study=declined).outcome == Outcome.NO_CONSENT
 
     late = factories.make_class_discrimination_study(trials_per_participant=2, time_limit_minutes=5, **CODES)
     start(page, site, late, "?PROLIFIC_PID=pp-late&STUDY_ID=s&SESSION_ID=x")

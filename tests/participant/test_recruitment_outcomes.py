@@ -87,18 +87,19 @@ def test_the_outcome_is_decided_by_the_server_whatever_the_request_says(client):
     assert participant.outcome == Outcome.FAILED_CHECKS
 
 
-def test_declining_consent_sends_the_no_consent_code_and_records_nothing(client):
+def test_declining_consent_sends_the_no_consent_code_and_records_only_the_outcome(client):
     study = factories.make_class_discrimination_study(**CODES)
-    response = client.post(start_url(study), {"action": "decline", **PROLIFIC})
+    response = client.post(start_url(study), {"action": "decline", **PROLIFIC}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200 and prolific_redirect("NOCONSENT") in html
-    assert not Participant.objects.filter(study=study).exists()
-    assert not any(name.startswith("visexp_p") for name in response.cookies)
+    participant = Participant.objects.get(study=study)
+    assert (participant.status, participant.outcome) == (ParticipantStatus.DECLINED, Outcome.NO_CONSENT)
+    assert participant.consent_version is None and not participant.assignments.exists()
 
 
 def test_without_a_code_for_the_outcome_a_prolific_participant_is_told_to_return_the_study(client):
     study = factories.make_class_discrimination_study()  # only the completed code is set
-    html = client.post(start_url(study), {"action": "decline", **PROLIFIC}).content.decode()
+    html = client.post(start_url(study), {"action": "decline", **PROLIFIC}, follow=True).content.decode()
     assert "app.prolific.com" not in html
     assert "Return submission" in html
 

@@ -140,9 +140,9 @@ def test_plain_form_post_without_javascript_redirects_and_resubmission_is_harmle
     assert Response.objects.filter(assignment__participant=participant).count() == 1
 
 
-def test_declining_consent_records_nothing(client):
+def test_declining_consent_without_a_platform_id_records_nothing(client):
     study = factories.make_class_discrimination_study()
-    res = client.post(start_url(study), {"action": "decline", "PROLIFIC_PID": "pp-decl"})
+    res = client.post(start_url(study), {"action": "decline"})
     assert res.status_code == 200 and b"Nothing about you has been recorded" in res.content
     assert not Participant.objects.exists()
     assert not any(name.startswith("visexp_p") for name in res.cookies)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -71,10 +73,13 @@ def test_preview_before_the_stimuli_exist_says_to_generate_them_first(researcher
     assert response.redirect_chain[-1][0] == f"/admin/studies/study/{study.pk}/change/"
 
 
-def test_a_live_study_page_has_no_save_buttons_and_its_messages_do_not_repeat_its_name(researcher_client):
+def test_a_live_study_page_saves_only_its_consent_text_and_its_messages_do_not_repeat_its_name(researcher_client):
     study = factories.make_class_discrimination_study(name="My long-named pilot study", status=StudyStatus.LIVE)
     page = researcher_client.get(f"/admin/studies/study/{study.pk}/change/").content.decode()
-    assert 'name="_save"' not in page and 'name="_continue"' not in page and 'name="_addanother"' not in page
+    assert 'name="_save"' in page and 'name="_continue"' not in page and 'name="_addanother"' not in page
+    assert re.findall(r'<(?:input|textarea|select)[^>]*name="(?!csrfmiddlewaretoken|_save)(\w+)"', page) == [
+        "consent_text"
+    ]
     response = researcher_client.post(f"/admin/studies/study/{study.pk}/launch/", follow=True)
     texts = [str(m) for m in response.context["messages"]]
     assert texts == ["The study is already live."]
