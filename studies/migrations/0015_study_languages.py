@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0013_participant_holds_slot'),
+        ('studies', '0014_consent_versions_and_withdrawal'),
     ]
 
     operations = [
