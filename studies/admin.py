@@ -454,6 +454,8 @@ class StudyForm(forms.ModelForm):
         for field, problems in i18n.translation_errors(languages, default, translations, screeners).items():
             for problem in problems:
                 self.add_error(field, problem)
+        if isinstance(translations, dict) and not self.errors:
+            translations = i18n.with_consent_fingerprints(translations, cleaned.get("consent_text") or "")
         cleaned.update(languages=languages, default_language=default, translations=translations)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,6 +23,10 @@ TRANSLATABLE_TEXTS = ("consent_text", "instructions_text", "debrief_text")
 CLASS_NAMES = "class_names"
 SCREENERS = "screeners"
 TRANSLATABLE_FIELDS = (*TRANSLATABLE_TEXTS, CLASS_NAMES, SCREENERS)
+# Which consent text (of the default language) a translated consent renders, set by the study form: a
+# live study's consent may change (a new version) while its translations stay frozen, and then the
+# participant reads the current text itself rather than the translation of an older one.
+CONSENT_OF = "consent_of"
 LANG_PARAM = "lang"
 COOKIE_MAX_AGE = 90 * 24 * 3600
 
@@ -71,8 +76,9 @@ def speaking(study, language: str):
     """Within: the catalogues of `language`, and the study's texts in it (on this in-memory instance
     only; participant pages never save a study)."""
     texts = (study.translations or {}).get(language, {}) if language != study.default_language else {}
+    stale = texts.get(CONSENT_OF) not in (None, consent_fingerprint(study.consent_text))
     for name in TRANSLATABLE_TEXTS:
-        if texts.get(name):
+        if texts.get(name) and not (name == "consent_text" and stale):
             setattr(study, name, texts[name])
     token = _texts.set(texts)
     try:
@@ -80,6 +86,21 @@ def speaking(study, language: str):
             yield
     finally:
         _texts.reset(token)
+
+
+def consent_fingerprint(text: str) -> str:
+    return hashlib.sha256((text or "").encode()).hexdigest()[:16]
+
+
+def with_consent_fingerprints(translations: dict, consent_text: str) -> dict:
+    """The translations, each translated consent marked with the consent text it translates."""
+    marked = {}
+    for language, texts in translations.items():
+        texts = {k: v for k, v in texts.items() if k != CONSENT_OF}
+        if texts.get("consent_text"):
+            texts[CONSENT_OF] = consent_fingerprint(consent_text)
+        marked[language] = texts
+    return marked
 
 
 def class_name(name) -> str:
@@ -142,6 +163,8 @@ def translation_errors(languages, default_language: str, translations, screeners
             errors.setdefault("translations", []).append(f"{language}: give an object of texts by field.")
             continue
         for name, text in texts.items():
+            if name == CONSENT_OF:
+                continue  # set by the form itself
             if name not in TRANSLATABLE_FIELDS:
                 allowed = ", ".join(TRANSLATABLE_FIELDS)
                 errors.setdefault("translations", []).append(f"{language}: unknown field {name!r} (one of {allowed}).")

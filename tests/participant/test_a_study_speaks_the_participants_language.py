@@ -88,6 +88,20 @@ def test_screeners_are_asked_in_the_participants_language_and_decided_on_their_o
     assert 'data-testid="consent-accept"' in client.post(start_url(study), data).content.decode()
 
 
+def test_a_consent_translated_from_an_earlier_text_gives_way_to_the_current_text(client):
+    study = bilingual_study()
+    current_text = study.consent_text
+    study.translations = i18n.with_consent_fingerprints(study.translations, current_text)
+    study.save()
+    assert KOREAN["consent_text"] in client.get(start_url(study, lang="ko")).content.decode()
+    # A live study's consent changed (a new version); its translations stay as they were.
+    study.consent_text = "The consent text, version 2."
+    study.save()
+    page = client.get(start_url(study, lang="ko")).content.decode()
+    assert "The consent text, version 2." in page and KOREAN["consent_text"] not in page
+    assert "참여에 동의합니다" in page  # the page itself still speaks Korean
+
+
 def test_unsupported_or_not_offered_languages_are_ignored(client):
     study = bilingual_study()
     for lang in ("xx", "de", "", "ko-KR", "../ko"):

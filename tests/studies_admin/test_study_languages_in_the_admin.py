@@ -6,6 +6,7 @@ import json
 import pytest
 from django.forms.models import model_to_dict
 
+from studies.i18n import consent_fingerprint
 from studies.models import Study
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,9 @@ def test_the_form_saves_the_languages_and_the_translations(researcher_client, tr
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     study = Study.objects.get(pk=trust_study.pk)
-    assert (study.languages, study.default_language, study.translations) == (["en", "ko"], "en", texts)
+    # The translated consent is marked with the text it translates (a live change then shows the new text).
+    marked = {"ko": {**texts["ko"], "consent_of": consent_fingerprint(study.consent_text)}}
+    assert (study.languages, study.default_language, study.translations) == (["en", "ko"], "en", marked)
 
 
 def test_a_form_left_without_languages_keeps_english(researcher_client, trust_study):
