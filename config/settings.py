@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First and last: request latency histograms for /metrics (django-prometheus).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # MTurk's frame: cookies that must cross sites are kept per top-level site (CHIPS).
+    "config.partitioned_cookies.PartitionedCookiesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
