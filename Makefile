@@ -15,7 +15,7 @@ TEST_ENV := DEBUG=0 SECRET_KEY=test-only-secret-key-0123456789-abcdefghijklmnopq
 	SECURE_COOKIES=0 ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
 	MEDIA_ROOT=$(CURDIR)/var/test-media TORCH_DEVICE=cpu
 
-.PHONY: demo dev test test-pgbouncer bench lint loadtest services chromium clean
+.PHONY: demo dev test test-pgbouncer bench lint loadtest services chromium gettext messages clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,19 @@ dev: $(VENV)/.runtime
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# GNU gettext: the catalogue test extracts (xgettext) and compiles (msgfmt) the participant catalogues.
+gettext:
+	@command -v msgfmt >/dev/null && command -v xgettext >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext)
+
+# After changing a participant-facing string: extract, then translate what is new in locale/*/LC_MESSAGES/django.po,
+# then run this again to compile the .mo files (committed, so that the site itself needs no gettext).
+messages: $(VENV)/.runtime gettext
+	DEBUG=1 $(PY) manage.py update_catalogues
+
 services:
 	@bash scripts/ensure-services.sh
 
-test: $(VENV)/.dev chromium services
+test: $(VENV)/.dev chromium gettext services
 	rm -rf var/test-media
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(PY) -m pytest

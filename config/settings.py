@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "studies.i18n.language_choice",
             ],
         },
     },
@@ -142,6 +143,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The languages a study may offer its participants (README, "Languages"): each has a catalogue under
+# locale/. A right-to-left language (Django's LANGUAGES_BIDI: ar, he, fa, ...) needs only its catalogue.
+PARTICIPANT_LANGUAGES = {"en": "English", "ko": "한국어", "de": "Deutsch"}
+LANGUAGES = list(PARTICIPANT_LANGUAGES.items())
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import admin_audit, admin_tokens, audit, lifecycle  # noqa: F401 (registers the log, tokens)
+from . import admin_audit, admin_tokens, audit, i18n, lifecycle  # noqa: F401 (registers the log, tokens)
 from .kinds import KINDS, kind_of
 from .kinds.presets import UnknownPreset, preset_named, presets_in_order
 from .models import (
@@ -338,6 +338,10 @@ RECRUITMENT_FIELDS = [
 ]
 
 
+def _language_choices():
+    return list(i18n.language_names().items())
+
+
 class StudyForm(forms.ModelForm):
     methods = forms.MultipleChoiceField(
         choices=_method_choices,
@@ -357,6 +361,17 @@ class StudyForm(forms.ModelForm):
     time_limit_minutes = Study._meta.get_field("time_limit_minutes").formfield(required=False)
     external_id_protection = Study._meta.get_field("external_id_protection").formfield(required=False)
     withdrawal_policy = Study._meta.get_field("withdrawal_policy").formfield(required=False)
+    # Languages (studies/i18n.py); left out of a post, a study keeps English only.
+    languages = forms.MultipleChoiceField(
+        choices=_language_choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The languages participants may choose among (none ticked: English).",
+    )
+    default_language = forms.ChoiceField(
+        choices=_language_choices, required=False, help_text="The language of the texts above."
+    )
+    translations = Study._meta.get_field("translations").formfield(required=False)
 
     class Meta:
         model = Study
@@ -386,6 +401,9 @@ class StudyForm(forms.ModelForm):
             "consent_text",
             "instructions_text",
             "debrief_text",
+            "languages",
+            "default_language",
+            "translations",
             "completion_code",
             "completion_url",
             "attention_checks_per_participant",
@@ -407,6 +425,9 @@ class StudyForm(forms.ModelForm):
         for name in ("failed_checks_for_code", "time_limit_minutes", "external_id_protection", "withdrawal_policy"):
             if cleaned.get(name) in (None, ""):
                 cleaned[name] = getattr(self.instance, name)
+        self._clean_languages(cleaned)
+        if self.errors:
+            return cleaned
         probe = Study(**{k: v for k, v in cleaned.items() if k in {f.name for f in Study._meta.fields}})
         probe.methods = list(cleaned.get("methods") or [])
         for model_field in ("model", "stronger_model", "weaker_model", "image_set"):
@@ -424,6 +445,18 @@ class StudyForm(forms.ModelForm):
         if self.eligible == 0:
             raise ValidationError(kind.no_image_error())
         return cleaned
+
+    def _clean_languages(self, cleaned):
+        languages = list(cleaned.get("languages") or ["en"])
+        default = cleaned.get("default_language") or languages[0]
+        translations = cleaned.get("translations") or {}
+        screeners = cleaned.get("screeners") or []
+        for field, problems in i18n.translation_errors(languages, default, translations, screeners).items():
+            for problem in problems:
+                self.add_error(field, problem)
+        if isinstance(translations, dict) and not self.errors:
+            translations = i18n.with_consent_fingerprints(translations, cleaned.get("consent_text") or "")
+        cleaned.update(languages=languages, default_language=default, translations=translations)
 
 
 class LiveStudyForm(forms.ModelForm):
@@ -588,7 +621,18 @@ class StudyAdmin(admin.ModelAdmin):
         ),
         (
             "Texts",
-            {"fields": ["consent_text", "instructions_text", "debrief_text", "completion_code", "completion_url"]},
+            {
+                "fields": [
+                    "consent_text",
+                    "instructions_text",
+                    "debrief_text",
+                    "languages",
+                    "default_language",
+                    "translations",
+                    "completion_code",
+                    "completion_url",
+                ]
+            },
         ),
         (
             "Attention checks and exclusions",

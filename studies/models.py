@@ -139,6 +139,10 @@ class Design(models.TextChoices):
     WITHIN = "within", "Within subjects (every method, Latin square)"
 
 
+def default_languages() -> list[str]:
+    return ["en"]
+
+
 class Study(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
@@ -219,6 +223,18 @@ class Study(models.Model):
         "(participants then get fewer trials)",
     )
 
+    # Languages (studies/i18n.py): the texts below are in default_language; others in translations.
+    languages = models.JSONField(
+        default=default_languages, blank=True, help_text="the languages participants may choose among"
+    )
+    default_language = models.CharField(max_length=10, default="en", help_text="the language a participant starts in")
+    translations = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='the study\'s texts in the other languages: {"ko": {"consent_text": "...", "instructions_text": '
+        '"...", "debrief_text": "...", "class_names": {"cat": "고양이"}, "screeners": {"age": {"question": "...", '
+        '"options": {"Yes": "예"}}}}}',
+    )
     consent_text = models.TextField(
         blank=True,
         help_text="changing it (a live study too) makes a new consent version; participants record the one they saw",
@@ -556,6 +572,7 @@ class Participant(models.Model):
         blank=True, help_text="the id encrypted with EXTERNAL_ID_ENCRYPTION_KEYS, when the study keeps it so"
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True, help_text="empty while under way")
+    language = models.CharField(max_length=10, blank=True, help_text="the language of the consent page accepted")
     external_meta = models.JSONField(default=dict, blank=True)
     condition = models.CharField(max_length=100, blank=True)
     latin_square_row = models.PositiveIntegerField(null=True, blank=True)

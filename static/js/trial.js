@@ -11,6 +11,7 @@
  * several, clicks (or keys, filling the first question not yet answered) select, and
  * [data-testid=submit-answer] (or Enter) sends once every question has an answer.
  * Without JavaScript the page is a plain form POST (the server put a fresh key in the form).
+ * Its messages come from the status box's data attributes, in the page's language.
  */
 (function () {
   "use strict";
@@ -152,7 +153,7 @@
   }
 
   function retry(body, attempt) {
-    say(attempt < 8 ? "Reconnecting\u2026" : "Reconnecting\u2026 please keep this page open; your answer is kept.");
+    say(attempt < 8 ? statusBox.dataset.reconnecting : statusBox.dataset.reconnectingLong);
     window.setTimeout(function () { send(body, attempt + 1); }, Math.min(400 * Math.pow(2, attempt), 5000));
   }
 
@@ -171,12 +172,12 @@
         window.location.replace(r.data.next);
       } else if (r.res.status >= 500 || r.res.status === 429 || !r.data) {
         if (r.res.status === 403 && !r.data) {
-          say("Your session has expired. Please reload the page.", true);
+          say(statusBox.dataset.expired, true);
         } else {
           retry(body, attempt);
         }
       } else {
-        say(r.data.error || "This answer was not accepted.", true);
+        say(r.data.error || statusBox.dataset.refused, true);
         if (r.data.next) window.setTimeout(function () { window.location.replace(r.data.next); }, 2500);
       }
     }, function () {

@@ -13,15 +13,50 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
+from ..i18n import class_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import Assignment, Study, Trial
+
+
+# An attention check's instruction is stored in English when the bank is generated; the page shows it
+# in the participant's language, its quoted answer (an option label or a class name) too.
+INSTRUCTED_ANSWER = gettext_noop("To show that you are reading carefully, please answer “%(answer)s”.")
+INSTRUCTED_PANEL = gettext_noop(
+    "To show that you are reading carefully, please choose panel %(panel)s for both questions."
+)
+_INSTRUCTED_ANSWER = re.compile("^" + re.escape(INSTRUCTED_ANSWER).replace(re.escape("%(answer)s"), "(.+)") + "$")
+_INSTRUCTED_PANEL = re.compile("^" + re.escape(INSTRUCTED_PANEL).replace(re.escape("%(panel)s"), "(.+)") + "$")
+_OBJECT_ITSELF = re.compile("^The (.+) itself$")
+
+
+def translated(pairs) -> list:
+    """(value, label) pairs with their labels in the page's language."""
+    return [(value, _(label)) for value, label in pairs]
+
+
+def shown_instruction(text: str) -> str:
+    """A stored instruction in the language of the page (as stored where it is not a known one)."""
+    if match := _INSTRUCTED_PANEL.match(text):
+        return _(INSTRUCTED_PANEL) % {"panel": match[1]}
+    if match := _INSTRUCTED_ANSWER.match(text):
+        answer = match[1]
+        if itself := _OBJECT_ITSELF.match(answer):  # bias detection's "The {target} itself"
+            answer = _("The {target} itself").format(target=class_name(itself[1]))
+        else:
+            answer = class_name(_(answer))
+        return _(INSTRUCTED_ANSWER) % {"answer": answer}
+    return text
 
 
 class AnswerError(Exception):
@@ -281,7 +316,8 @@ class TaskKind(ABC):
         """What the kind's template needs beyond the shared page (panels, questions): by default an
         attention check's instruction, shown above the questions."""
         trial = assignment.trial
-        return {"instruction": (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else ""}
+        instruction = (trial.payload or {}).get("instruction", "") if trial.kind == "attention" else ""
+        return {"instruction": shown_instruction(instruction)}
 
     def instructions_context(self, study: Study) -> dict:
         return {}
@@ -296,9 +332,11 @@ class TaskKind(ABC):
         """The posted value of one question, which must be one of its options."""
         value = str(data.get(question.name) or "").strip()
         if not value:
-            raise AnswerError(f"Please answer: {question.text}")
+            raise AnswerError(_("Please answer: %(question)s") % {"question": question.text})
         if value not in {o.value for o in question.options}:
-            raise AnswerError(f"That answer to \u201c{question.text}\u201d is not one of its options.")
+            raise AnswerError(
+                _("That answer to “%(question)s” is not one of its options.") % {"question": question.text}
+            )
         return value
 
     # --- export --------------------------------------------------------------------------------

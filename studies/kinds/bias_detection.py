@@ -31,19 +31,23 @@ from __future__ import annotations
 import random
 import re
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
+from ..i18n import class_name
 from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
-from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
+from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind, translated
 from .hive_distinction import CONFIDENCE, Q_CONFIDENCE
 from .presets import Preset, register_preset
 
 NO_EXPLANATION = design.NO_EXPLANATION
 OBJECT, CANNOT_TELL = "object", "cannot_tell"
 RESERVED = (OBJECT, CANNOT_TELL)
-QUESTION = "What does the network rely on to recognise {target}?"
-OBJECT_LABEL = "The {target} itself"
-CANNOT_TELL_LABEL = "I cannot tell"
+QUESTION = gettext_noop("What does the network rely on to recognise {target}?")
+OBJECT_LABEL = gettext_noop("The {target} itself")
+CANNOT_TELL_LABEL = gettext_noop("I cannot tell")
 CUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 CHECK_METHOD = "gradcam"  # the bias summary's method: the declarations are checked on Grad-CAM
 CONFIRMED, FLAGGED, UNCHECKED = "confirmed", "flagged", "unchecked"
@@ -300,9 +304,9 @@ class BiasDetection(TaskKind):
     @staticmethod
     def option_label(value: str, target: str, cues) -> str:
         if value == OBJECT:
-            return OBJECT_LABEL.format(target=target)
+            return _(OBJECT_LABEL).format(target=class_name(target))
         if value == CANNOT_TELL:
-            return CANNOT_TELL_LABEL
+            return _(CANNOT_TELL_LABEL)
         return next((c["label"] for c in cues if c["name"] == value), value)
 
     def questions(self, assignment, panels):
@@ -310,10 +314,10 @@ class BiasDetection(TaskKind):
         cues = self.settings_of(trial.study)["cues"]
         order = list(assignment.option_order or trial.options)
         choices = [Option(v, self.option_label(v, trial.target_class, cues), str(i + 1)) for i, v in enumerate(order)]
-        confidence = [Option(str(v), label, str(v)) for v, label in CONFIDENCE]
+        confidence = [Option(str(v), _(label), str(v)) for v, label in CONFIDENCE]
         return [
-            Question("reliance", QUESTION.format(target=trial.target_class), choices),
-            Question("confidence", Q_CONFIDENCE, confidence, "scale"),
+            Question("reliance", _(QUESTION).format(target=class_name(trial.target_class)), choices),
+            Question("confidence", _(Q_CONFIDENCE), confidence, "scale"),
         ]
 
     def trial_context(self, study, assignment, panels):
@@ -328,7 +332,7 @@ class BiasDetection(TaskKind):
     def instructions_context(self, study):
         s = self.settings_of(study)
         return {
-            "confidence": CONFIDENCE,
+            "confidence": translated(CONFIDENCE),
             "cues": s["cues"],
             "images_per_set": s["images_per_set"],
             "control": NO_EXPLANATION in study.arms,

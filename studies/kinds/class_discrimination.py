@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
+from ..i18n import class_name
 from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
 from .base import AnswerError, KindContext, Option, Question, Scored, TaskKind
 from .presets import Preset, register_preset
 
-QUESTION = "Which of the two object categories is depicted in the image?"
+QUESTION = gettext_noop("Which of the two object categories is depicted in the image?")
 
 
 def qualifies(labels: Iterable[str], categories: Iterable[str]) -> bool:
@@ -110,16 +114,16 @@ class ClassDiscrimination(TaskKind):
         )
 
     def questions(self, assignment, panels):
-        options = [Option(o, o, str(i + 1)) for i, o in enumerate(assignment.option_order)]
-        return [Question("choice", QUESTION, options, alias="choice")]
+        options = [Option(o, class_name(o), str(i + 1)) for i, o in enumerate(assignment.option_order)]
+        return [Question("choice", _(QUESTION), options, alias="choice")]
 
     def instructions_context(self, study):
-        return {"question": QUESTION}
+        return {"question": _(QUESTION)}
 
     def parse_answer(self, assignment, data):
         choice = str(data.get("choice") or "")
         if choice not in assignment.option_order:
-            raise AnswerError("That answer is not one of the options of this trial.")
+            raise AnswerError(_("That answer is not one of the options of this trial."))
         return Scored({"choice": choice}, correct=choice == assignment.trial.target_class)
 
     def export_values(self, study, assignment, response, panel_models, names):

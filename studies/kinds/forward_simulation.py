@@ -30,7 +30,11 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
+from ..i18n import class_name
 from . import register
 from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
 from .hive_common import labelled_images, predicted, split_by_correctness, true_labels
@@ -38,8 +42,8 @@ from .presets import Preset, register_preset
 
 LEARNING, TEST = "learning", "test"
 EXPERT, FAILURES, BIAS = "expert_strategy", "failure_cases", "bias"
-Q_LEARNING = "Study the model's decision, then go on."
-Q_TEST = "Which class will the model predict for this image?"
+Q_LEARNING = gettext_noop("Study the model's decision, then go on.")
+Q_TEST = gettext_noop("Which class will the model predict for this image?")
 ACKNOWLEDGE = "seen"
 # The bots' oracle takes a map to point at an object or cue when its mass there is this many times
 # denser than over the whole map (a map that shows nothing in particular teaches nothing).
@@ -366,9 +370,9 @@ class ForwardSimulation(TaskKind):
 
     def questions(self, assignment, panels):
         if self.block_of(assignment) == LEARNING:
-            return [Question(ACKNOWLEDGE, Q_LEARNING, [Option("ok", "Next", "n")])]
+            return [Question(ACKNOWLEDGE, _(Q_LEARNING), [Option("ok", _("Next"), "n")])]
         options = assignment.option_order or assignment.trial.options
-        return [Question("predicted", Q_TEST, [Option(c, c, str(i + 1)) for i, c in enumerate(options)])]
+        return [Question("predicted", _(Q_TEST), [Option(c, class_name(c), str(i + 1)) for i, c in enumerate(options)])]
 
     def trial_context(self, study, assignment, panels):
         settings = self.settings_of(study)
@@ -387,7 +391,7 @@ class ForwardSimulation(TaskKind):
             "rounds": settings["rounds"],
             "learning_per_round": settings["learning_per_round"],
             "test_per_round": settings["test_per_round"],
-            "question": Q_TEST,
+            "question": _(Q_TEST),
             "no_explanation": design.NO_EXPLANATION,
         }
 
@@ -401,7 +405,7 @@ class ForwardSimulation(TaskKind):
         payload = trial.payload or {}
         if trial.kind == "attention":
             if "expected_class" not in payload:
-                raise AnswerError("This trial cannot be answered.")
+                raise AnswerError(_("This trial cannot be answered."))
             return Scored({"predicted": value}, correct=value == payload["expected_class"])
         return Scored({"predicted": value}, correct=value == trial.target_class)
 

@@ -9,18 +9,21 @@ the analysis reports the mean agreement on correct and on incorrect predictions.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
 from . import register
-from .base import KindContext, Option, Question, Scored
+from .base import KindContext, Option, Question, Scored, translated
 from .hive_common import BONUS, HiveKind, bonus_above_chance, choose_mix, split_by_correctness
 from .presets import Preset, register_preset
 
-QUESTION = "How confident are you that the model's prediction is correct?"
+QUESTION = gettext_noop("How confident are you that the model's prediction is correct?")
 SCALE = [
-    (1, "Fairly confident the prediction is correct"),
-    (2, "Somewhat confident the prediction is correct"),
-    (3, "Somewhat confident the prediction is incorrect"),
-    (4, "Fairly confident the prediction is incorrect"),
+    (1, gettext_noop("Fairly confident the prediction is correct")),
+    (2, gettext_noop("Somewhat confident the prediction is correct")),
+    (3, gettext_noop("Somewhat confident the prediction is incorrect")),
+    (4, gettext_noop("Fairly confident the prediction is incorrect")),
 ]
 SAYS_CORRECT = (1, 2)
 
@@ -50,7 +53,7 @@ class HiveAgreement(HiveKind):
             for method in study.arms:
                 bank.append(design.BankEntry(len(bank), "main", im.id, method, top, (), payload))
         pool = design.attention_pool([(im, None) for im in chosen], study.attention_checks_per_participant, study.seed)
-        for n, (im, _) in enumerate(pool):
+        for n, (im, _unused) in enumerate(pool):
             value, label = SCALE[(n * 3) % len(SCALE)]
             payload = {
                 "prediction_correct": im.id not in wrong_ids,
@@ -68,10 +71,10 @@ class HiveAgreement(HiveKind):
         return " balance right and wrong predictions"
 
     def questions(self, assignment, panels):
-        return [Question("agreement", QUESTION, [Option(str(v), label, str(v)) for v, label in SCALE], "scale")]
+        return [Question("agreement", _(QUESTION), [Option(str(v), _(label), str(v)) for v, label in SCALE], "scale")]
 
     def instructions_context(self, study):
-        return {"question": QUESTION, "scale": SCALE}
+        return {"question": _(QUESTION), "scale": translated(SCALE)}
 
     def parse_answer(self, assignment, data):
         (question,) = self.questions(assignment, ())

@@ -12,9 +12,12 @@ top-1 prediction, as HIVE mixes right and wrong predictions.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
 from . import register
-from .base import KindContext, Option, PanelSpec, Question, Scored, Setting
+from .base import KindContext, Option, PanelSpec, Question, Scored, Setting, translated
 from .hive_common import (
     BONUS,
     HiveKind,
@@ -28,15 +31,15 @@ from .presets import Preset, register_preset
 
 PANELS = 4
 CONFIDENCE = [
-    (1, "Not confident at all"),
-    (2, "Slightly confident"),
-    (3, "Somewhat confident"),
-    (4, "Fairly confident"),
-    (5, "Completely confident"),
+    (1, gettext_noop("Not confident at all")),
+    (2, gettext_noop("Slightly confident")),
+    (3, gettext_noop("Somewhat confident")),
+    (4, gettext_noop("Fairly confident")),
+    (5, gettext_noop("Completely confident")),
 ]
-Q_PREDICTED = "Which class do you think the model predicts?"
-Q_CORRECT = "Which class do you think is correct?"
-Q_CONFIDENCE = "How confident are you in your answer?"
+Q_PREDICTED = gettext_noop("Which class do you think the model predicts?")
+Q_CORRECT = gettext_noop("Which class do you think is correct?")
+Q_CONFIDENCE = gettext_noop("How confident are you in your answer?")
 SHOW_LABELS = Setting(
     "show_labels",
     "Show class labels under the panels",
@@ -90,7 +93,7 @@ class HiveDistinction(HiveKind):
             for method in study.arms:
                 bank.append(design.BankEntry(len(bank), "main", im.id, method, top[0], top, payload))
         pool = design.attention_pool([(im, None) for im in chosen], study.attention_checks_per_participant, study.seed)
-        for n, (im, _) in enumerate(pool):
+        for n, (im, _unused) in enumerate(pool):
             top = tuple(predicted(context, model, im)[:PANELS])
             panel = n % PANELS + 1
             payload = {
@@ -122,13 +125,16 @@ class HiveDistinction(HiveKind):
         return [panels[i] for i in order if i < len(panels)]
 
     def questions(self, assignment, panels):
-        numbers = [Option(str(i + 1), f"Panel {i + 1}", str(i + 1)) for i in range(len(assignment.option_order))]
-        confidence = [Option(str(v), label, str(v)) for v, label in CONFIDENCE]
+        numbers = [
+            Option(str(i + 1), _("Panel %(number)s") % {"number": i + 1}, str(i + 1))
+            for i in range(len(assignment.option_order))
+        ]
+        confidence = [Option(str(v), _(label), str(v)) for v, label in CONFIDENCE]
         return [
-            Question("predicted", Q_PREDICTED, numbers),
-            Question("confidence", Q_CONFIDENCE, confidence, "scale"),
-            Question("correct_class", Q_CORRECT, numbers),
-            Question("correct_confidence", Q_CONFIDENCE, confidence, "scale"),
+            Question("predicted", _(Q_PREDICTED), numbers),
+            Question("confidence", _(Q_CONFIDENCE), confidence, "scale"),
+            Question("correct_class", _(Q_CORRECT), numbers),
+            Question("correct_confidence", _(Q_CONFIDENCE), confidence, "scale"),
         ]
 
     def trial_context(self, study, assignment, panels):
@@ -138,7 +144,7 @@ class HiveDistinction(HiveKind):
         }
 
     def instructions_context(self, study):
-        return {"confidence": CONFIDENCE, "show_labels": self.settings_of(study)["show_labels"]}
+        return {"confidence": translated(CONFIDENCE), "show_labels": self.settings_of(study)["show_labels"]}
 
     def parse_answer(self, assignment, data):
         qs = {q.name: q for q in self.questions(assignment, ())}

@@ -21,21 +21,25 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
+from ..i18n import class_name
 from . import register
-from .base import KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind
+from .base import KindContext, Option, PanelSpec, Question, Scored, Setting, TaskKind, translated
 from .hive_common import labelled_images
 from .presets import Preset, register_preset
 
-QUESTION = "Hiding which region lowers the network's confidence in \u201c{cls}\u201d more?"
+QUESTION = gettext_noop("Hiding which region lowers the network's confidence in “{cls}” more?")
 # The six buttons of the published plugin, left to right: A with falling confidence, then B rising.
 CHOICES = [
-    ("A3", "A, sure"),
-    ("A2", "A, fairly sure"),
-    ("A1", "A, guessing"),
-    ("B1", "B, guessing"),
-    ("B2", "B, fairly sure"),
-    ("B3", "B, sure"),
+    ("A3", gettext_noop("A, sure")),
+    ("A2", gettext_noop("A, fairly sure")),
+    ("A1", gettext_noop("A, guessing")),
+    ("B1", gettext_noop("B, guessing")),
+    ("B2", gettext_noop("B, fairly sure")),
+    ("B3", gettext_noop("B, sure")),
 ]
 REGIONS = ("A", "B")
 SCORE = "softmax"  # the network's confidence: the class's softmax probability
@@ -311,7 +315,7 @@ class Occlusion2AFC(TaskKind):
         pool = design.attention_pool(catchable, study.attention_checks_per_participant, study.seed)
         # Catch trials show the photograph where the study has a control arm (no map to follow), else a map.
         catch_arm = design.NO_EXPLANATION if design.NO_EXPLANATION in arms else study.methods[0]
-        for n, (im, _) in enumerate(pool):
+        for n, (im, _unused) in enumerate(pool):
             facts = context.measured[im.id]
             bank.append(
                 design.BankEntry(
@@ -397,9 +401,9 @@ class Occlusion2AFC(TaskKind):
 
     # --- the page ------------------------------------------------------------------------------
     def questions(self, assignment, panels):
-        text = QUESTION.format(cls=assignment.trial.target_class)
+        text = _(QUESTION).format(cls=class_name(assignment.trial.target_class))
         return [
-            Question("choice", text, [Option(v, label, str(n + 1)) for n, (v, label) in enumerate(CHOICES)], "scale")
+            Question("choice", text, [Option(v, _(label), str(n + 1)) for n, (v, label) in enumerate(CHOICES)], "scale")
         ]
 
     def trial_context(self, study, assignment, panels):
@@ -427,7 +431,7 @@ class Occlusion2AFC(TaskKind):
         }
 
     def instructions_context(self, study):
-        return {"choices": CHOICES, "question": QUESTION.format(cls="cat")}
+        return {"choices": translated(CHOICES), "question": _(QUESTION).format(cls=_("cat"))}
 
     # --- answers -------------------------------------------------------------------------------
     def parse_answer(self, assignment, data):

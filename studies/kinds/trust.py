@@ -12,21 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from .. import design
 from ..stimuli.eligibility import Eligibility, keep_visible
 from . import register
-from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, TaskKind
+from .base import AnswerError, KindContext, Option, PanelSpec, Question, Scored, TaskKind, translated
 from .presets import Preset, register_preset
 
-QUESTION = "Which model do you find more reliable?"
+QUESTION = gettext_noop("Which model do you find more reliable?")
 # Instructed-response items for trust studies: the participant is told which answer to give.
 INSTRUCTED_RATINGS = (2, -2, 0)
 RATING_LABELS = {
-    2: "Model 1 is clearly more reliable",
-    1: "Model 1 is slightly more reliable",
-    0: "Both are equally reliable",
-    -1: "Model 2 is slightly more reliable",
-    -2: "Model 2 is clearly more reliable",
+    2: gettext_noop("Model 1 is clearly more reliable"),
+    1: gettext_noop("Model 1 is slightly more reliable"),
+    0: gettext_noop("Both are equally reliable"),
+    -1: gettext_noop("Model 2 is slightly more reliable"),
+    -2: gettext_noop("Model 2 is clearly more reliable"),
 }
 SCALE = [(value, RATING_LABELS[value]) for value in (2, 1, 0, -1, -2)]
 
@@ -168,15 +171,15 @@ class Trust(TaskKind):
         return [
             Question(
                 "rating",
-                QUESTION,
-                [Option(str(v), label, str(i + 1)) for i, (v, label) in enumerate(SCALE)],
+                _(QUESTION),
+                [Option(str(v), _(label), str(i + 1)) for i, (v, label) in enumerate(SCALE)],
                 "scale",
                 alias="rating",
             )
         ]
 
     def instructions_context(self, study):
-        return {"question": QUESTION, "scale": SCALE}
+        return {"question": _(QUESTION), "scale": translated(SCALE)}
 
     def parse_answer(self, assignment, data):
         try:

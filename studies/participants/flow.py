@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import design
@@ -59,7 +60,9 @@ MTURK_PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # The per-submission parameter that only the participant's own recruitment link carries: ids are
 # not secret (an MTurk worker id is public), so resuming in another browser needs this too.
 PROOF_PARAMS = {"prolific": "SESSION_ID", "mturk": "assignmentId"}
-STARTED_ELSEWHERE = "This study was started in another browser. Please continue there, or contact the researcher."
+STARTED_ELSEWHERE = gettext_lazy(
+    "This study was started in another browser. Please continue there, or contact the researcher."
+)
 MAX_EXTERNAL_LENGTH = 255
 MAX_COMMENT_LENGTH = 5000
 MAX_RT_MS = 24 * 3600 * 1000
@@ -70,7 +73,7 @@ PILOT_STATUSES = (StudyStatus.DRAFT, StudyStatus.READY, StudyStatus.LIVE)
 SLOT_RANKS_AHEAD = 16
 MAX_SLOT_ROUNDS = 50
 
-ALREADY_ANSWERED = "This trial has already been answered."
+ALREADY_ANSWERED = gettext_lazy("This trial has already been answered.")
 WITHDRAWN = gettext_lazy("You have withdrawn from this study. Nothing more is recorded.")
 
 
@@ -80,6 +83,7 @@ class ParticipationError(Exception):
     status = 400
 
     def __init__(self, message: str, status: int | None = None):
+        message = str(message)  # a lazy translation, in the language of the page that raised it
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -111,7 +115,7 @@ class ExternalIdentity:
         return self.source == "mturk" and self.meta.get("assignmentId") == MTURK_PREVIEW_ASSIGNMENT
 
 
-NUL_REFUSED = (
+NUL_REFUSED = gettext_lazy(
     "The text you sent contains a NUL character (%00), which cannot be stored. Please remove it and try again."
 )
 
@@ -125,7 +129,7 @@ def check_no_nul(*texts: str) -> None:
 def _clean_param(value) -> str:
     value = str(value or "").strip()
     if len(value) > MAX_EXTERNAL_LENGTH or any(ord(ch) < 32 for ch in value):
-        raise ParticipationError("The link you followed carries a malformed participant id.")
+        raise ParticipationError(_("The link you followed carries a malformed participant id."))
     return value
 
 
@@ -254,7 +258,7 @@ def do_start(study: Study, *, params, token: str | None = None, user=None) -> St
             check_holder(existing, identity, token)
             return StartDecision("resume", existing, identity)
         if existing.status == ParticipantStatus.ABANDONED:
-            raise ParticipationError("This participation has been ended by the researchers.", status=409)
+            raise ParticipationError(_("This participation has been ended by the researchers."), status=409)
         if identity.external_id:
             check_holder(existing, identity, token)
         check_open_for(existing)
@@ -430,9 +434,10 @@ def do_consent(
     now=None,
     token: str | None = None,
     started: StartDecision | None = None,
+    language: str = "",
 ) -> Participant:
     """Create the participant with a condition and a stored plan, or return the existing one
-    (to the browser that holds it: see `check_holder`).
+    (to the browser that holds it: see `check_holder`). `language` is that of the consent accepted.
 
     `started` is `do_start`'s decision to consent, taken in this request on `study` as read in this
     request: the study's status and the identity's participation are not read again (a participation
@@ -444,7 +449,7 @@ def do_consent(
     """
     identity = identity or ExternalIdentity()
     if identity.is_mturk_preview:
-        raise ParticipationError("Please accept the HIT before starting the study.", status=403)
+        raise ParticipationError(_("Please accept the HIT before starting the study."), status=403)
     now = now or timezone.now()
     if started is None or started.action != "consent":
         # The status as of now (it may have closed since `study` was read).
@@ -460,12 +465,14 @@ def do_consent(
     methods = list(study.arms) or sorted({e.method for e in bank if e.is_main})
     arms = slot_arms(study, methods)
     release_dropped_slots(study, pilot, now)
-    for _ in range(MAX_SLOT_ROUNDS):
+    for _round in range(MAX_SLOT_ROUNDS):
         try:
             with transaction.atomic():
                 slot = claim_slot(study, pilot, arms)
                 if slot is not None:
-                    participant = _create_participant(study, identity, pilot, simulated, slot, bank, trial_ids, methods)
+                    participant = _create_participant(
+                        study, identity, pilot, simulated, slot, bank, trial_ids, methods, language
+                    )
                     slot.participant = participant
                     slot.save(update_fields=["participant"])
                     return participant
@@ -477,7 +484,7 @@ def do_consent(
             check_holder(existing, identity, token)
             return existing
         add_slot_ranks(study, pilot, arms)  # every place is taken or being taken
-    raise ParticipationError("Many people are starting at this moment. Please try again in a few seconds.", 503)
+    raise ParticipationError(_("Many people are starting at this moment. Please try again in a few seconds."), 503)
 
 
 def _create_participant(
@@ -489,12 +496,13 @@ def _create_participant(
     bank: list[design.BankEntry],
     trial_ids: dict[int, int],
     methods: list[str],
+    language: str = "",
 ) -> Participant:
     try:
         encrypted = encrypted_external_id(study, identity.external_id)
     except EncryptionUnavailable:
         raise ParticipationError(
-            "This study cannot take participants at the moment. Please try again later.", 503
+            _("This study cannot take participants at the moment. Please try again later."), 503
         ) from None
     participant = Participant(
         study=study,
@@ -505,6 +513,7 @@ def _create_participant(
         is_pilot=pilot,
         is_simulated=simulated,
         consent_version=study.consent_version or None,
+        language=language,
     )
     participant.seed = participant_seed(study, participant.public_id)
     condition, latin_row = None, None
@@ -613,9 +622,9 @@ def _parse_int(value, what: str, low: int | None = None, high: int | None = None
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ParticipationError(f"The {what} is missing or not a whole number.") from None
+        raise ParticipationError(_("%(what)s: missing or not a whole number.") % {"what": what}) from None
     if (low is not None and number < low) or (high is not None and number > high):
-        raise ParticipationError(f"The {what} {number} is out of range.")
+        raise ParticipationError(_("%(what)s: %(number)s is out of range.") % {"what": what, "number": number})
     return number
 
 
@@ -623,7 +632,7 @@ def _parse_key(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value or "").strip())
     except ValueError:
-        raise ParticipationError("The answer carries no valid idempotency key; please reload the page.") from None
+        raise ParticipationError(_("The answer carries no valid idempotency key; please reload the page.")) from None
 
 
 def _replay(participant: Participant, key: uuid.UUID, data) -> AnswerResult | None:
@@ -631,12 +640,15 @@ def _replay(participant: Participant, key: uuid.UUID, data) -> AnswerResult | No
     if existing is None:
         return None
     if existing.assignment.participant_id != participant.pk:
-        raise ParticipationError("This answer key belongs to another session.", status=409)
+        raise ParticipationError(_("This answer key belongs to another session."), status=409)
     if str(data.get("assignment", "")).strip() != str(existing.assignment_id):
         # A replay repeats one answer; the same key on another trial would be acknowledged unstored.
         raise ParticipationError(
-            f"This answer key was already used for trial {existing.assignment.position + 1}; the answer to "
-            f"trial id {str(data.get('assignment', ''))[:20]} was not recorded. Please reload the page.",
+            _(
+                "This answer key was already used for trial %(number)s; the answer to trial id %(id)s was not "
+                "recorded. Please reload the page."
+            )
+            % {"number": existing.assignment.position + 1, "id": str(data.get("assignment", ""))[:20]},
             status=409,
         )
     return AnswerResult(existing, replay=True, finished=False)
@@ -661,14 +673,14 @@ def do_answer(participant: Participant, data) -> AnswerResult:
 
 def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
     if participant.status != ParticipantStatus.ACTIVE:
-        raise ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
-    assignment_id = _parse_int(data.get("assignment"), "trial id", 0, 2**62)
-    position = _parse_int(data.get("position"), "trial position", 0, 100_000)
+        raise ParticipationError(_("Your answers are complete; nothing more can be recorded."), status=409)
+    assignment_id = _parse_int(data.get("assignment"), _("Trial id"), 0, 2**62)
+    position = _parse_int(data.get("position"), _("Trial position"), 0, 100_000)
     assignment = Assignment.objects.select_related("trial").filter(pk=assignment_id, participant=participant).first()
     if assignment is None:
-        raise ParticipationError("This trial is not part of your session.", status=404)
+        raise ParticipationError(_("This trial is not part of your session."), status=404)
     if assignment.position != position:
-        raise ParticipationError("The trial position does not match this trial.", status=409)
+        raise ParticipationError(_("The trial position does not match this trial."), status=409)
     if position < participant.answered_count:  # the counter only grows: an older object still proves it
         raise ParticipationError(ALREADY_ANSWERED, status=409)
 
@@ -678,7 +690,7 @@ def _record(participant: Participant, data, key: uuid.UUID) -> AnswerResult:
         try:
             rt_ms = max(0, min(MAX_RT_MS, round(float(rt))))
         except (TypeError, ValueError, OverflowError):
-            raise ParticipationError("The response time is not a number.") from None
+            raise ParticipationError(_("The response time is not a number.")) from None
 
     try:
         scored = kind_of(participant.study).parse_answer(assignment, data)
@@ -719,10 +731,10 @@ def _refusal_out_of_turn(participant: Participant, position: int) -> Participati
     may be older than the last answer)."""
     participant.refresh_from_db(fields=["status", "answered_count"])
     if participant.status != ParticipantStatus.ACTIVE:
-        return ParticipationError("Your answers are complete; nothing more can be recorded.", status=409)
+        return ParticipationError(_("Your answers are complete; nothing more can be recorded."), status=409)
     if position < participant.answered_count:
         return ParticipationError(ALREADY_ANSWERED, status=409)
-    return ParticipationError("Please answer the trials in order; reload the page to continue.", status=409)
+    return ParticipationError(_("Please answer the trials in order; reload the page to continue."), status=409)
 
 
 def do_questionnaire(participant: Participant, comment: str) -> Participant:
@@ -730,11 +742,13 @@ def do_questionnaire(participant: Participant, comment: str) -> Participant:
     comment = str(comment or "").strip()
     check_no_nul(comment)
     if len(comment) > MAX_COMMENT_LENGTH:
-        raise ParticipationError(f"Please keep the comment under {MAX_COMMENT_LENGTH} characters.")
+        raise ParticipationError(
+            _("Please keep the comment under %(count)s characters.") % {"count": MAX_COMMENT_LENGTH}
+        )
     if participant.status == ParticipantStatus.COMPLETED:
         return participant
     if next_step(participant) != "questionnaire":
-        raise ParticipationError("Please answer all trials first.", status=409)
+        raise ParticipationError(_("Please answer all trials first."), status=409)
     now = timezone.now()
     Participant.objects.filter(pk=participant.pk, status=ParticipantStatus.ACTIVE).update(
         comment=comment,

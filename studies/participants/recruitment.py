@@ -20,7 +20,10 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from ..i18n import shown_screeners
 from ..models import Outcome, Participant, ParticipantStatus, Response, Study
 from .privacy import ENCRYPT, encrypted_external_id, encryption_problem
 
@@ -35,10 +38,21 @@ CODE_FIELDS = {
 }
 # How a participant leaving early gives the place back, per platform (shown on the pages).
 RETURN_INSTRUCTIONS = {
-    "prolific": "To stop without finishing, close this window and click “Return submission” on the study's page "
-    "on Prolific, so that your place goes to someone else and your record stays clean.",
-    "mturk": "To stop without finishing, close this window and click “Return” above the HIT on Mechanical Turk.",
+    "prolific": gettext_lazy(
+        "To stop without finishing, close this window and click “Return submission” on the study's page "
+        "on Prolific, so that your place goes to someone else and your record stays clean."
+    ),
+    "mturk": gettext_lazy(
+        "To stop without finishing, close this window and click “Return” above the HIT on Mechanical Turk."
+    ),
 }
+
+
+def return_instructions(source: str) -> str:
+    """How to return the study on the participant's platform, in the page's language ("" elsewhere)."""
+    return str(RETURN_INSTRUCTIONS.get(source, ""))
+
+
 SCREEN_SALT = "studies.screeners"
 SCREEN_PASS_MAX_AGE = 24 * 3600
 MAX_SCREENERS = 20
@@ -79,7 +93,7 @@ def ending(study: Study, outcome: str, source: str = "", meta: dict | None = Non
             return Ending(outcome, code, redirect_url=prolific_completion_url(code))
         if own_redirect:  # a study set up with its whole Prolific URL and no code keeps working
             return Ending(outcome, redirect_url=own_redirect)
-        return Ending(outcome, return_instructions=RETURN_INSTRUCTIONS["prolific"])
+        return Ending(outcome, return_instructions=return_instructions("prolific"))
     if source == "mturk":
         assignment = meta.get("assignmentId", "")
         action = mturk_submit_url(study)
@@ -93,7 +107,7 @@ def ending(study: Study, outcome: str, source: str = "", meta: dict | None = Non
             outcome,
             code,
             redirect_url=own_redirect,
-            return_instructions=RETURN_INSTRUCTIONS["mturk"] if unfinished else "",
+            return_instructions=return_instructions("mturk") if unfinished else "",
         )
     return Ending(outcome, code, redirect_url=own_redirect)
 
@@ -210,10 +224,13 @@ class ScreeningError(ValueError):
 def is_eligible(study: Study, answers) -> bool:
     """Whether the answers (a mapping of screener name to option) pass every screener."""
     eligible = True
-    for item in study.screeners or []:
+    for item, shown in zip(study.screeners or [], shown_screeners(study.screeners), strict=True):
         answer = answers.get(f"screener_{item['name']}")
         if answer not in item["options"]:
-            raise ScreeningError(f"Please answer the question “{item['question']}” with one of its options.")
+            raise ScreeningError(
+                _("Please answer the question “%(question)s” with one of its options.")
+                % {"question": shown["question"]}
+            )
         eligible = eligible and answer in item["eligible"]
     return eligible
 

@@ -15,10 +15,12 @@ from django.conf import settings
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from .. import i18n
 from ..kinds import kind_of
 from ..models import Outcome, ParticipantStatus, Study
 from ..prepared_queries import PreparedQuery
@@ -94,25 +96,16 @@ def participant_page(view):
     def wrapper(request, slug, *args, **kwargs):
         study = _STUDY_BY_SLUG.first(slug)
         if study is None:
-            response = message_page(request, "Study not found", "There is no study at this address.", 404)
+            response = message_page(request, _("Study not found"), _("There is no study at this address."), 404)
         else:
             token = request.get_signed_cookie(cookie_name(study), default=None, salt=COOKIE_SALT)
             request.participant_token = token
-            try:
-                check_no_nul_in_request(request)
-                response = view(request, study, *args, **kwargs)
-            except ParticipationEnded as err:
-                if wants_json(request):
-                    response = JsonResponse(
-                        {"ok": False, "error": err.message, "next": step_url(study, "done")}, status=err.status
-                    )
-                else:
-                    response = _see_other(step_url(study, "done"))
-            except p.ParticipationError as err:
-                if wants_json(request):
-                    response = JsonResponse({"ok": False, "error": err.message}, status=err.status)
-                else:
-                    response = message_page(request, "Sorry", err.message, err.status, study)
+            request.participant_study = study
+            language, picked = i18n.chosen_language(request, study)
+            with i18n.speaking(study, language):
+                response = _page(view, request, study, *args, **kwargs)
+            if picked:
+                i18n.keep_language(response, study, language)
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = content_security_policy(study)
         if study is not None and study.mturk_environment:
@@ -120,6 +113,20 @@ def participant_page(view):
         return response
 
     return wrapper
+
+
+def _page(view, request, study, *args, **kwargs):
+    try:
+        check_no_nul_in_request(request)
+        return view(request, study, *args, **kwargs)
+    except ParticipationEnded as err:
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": err.message, "next": step_url(study, "done")}, status=err.status)
+        return _see_other(step_url(study, "done"))
+    except p.ParticipationError as err:
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": err.message}, status=err.status)
+        return message_page(request, _("Sorry"), err.message, err.status, study)
 
 
 def check_no_nul_in_request(request) -> None:
@@ -157,7 +164,7 @@ def cookie_participant(request, study: Study):
     participant = p.find_by_token(study, request.participant_token)
     if participant is None:
         raise p.ParticipationError(
-            "We could not find your session. Please open the study link you were given again.", status=403
+            _("We could not find your session. Please open the study link you were given again."), status=403
         )
     return participant
 
@@ -172,7 +179,7 @@ def current_participant(request, study: Study, *, ended_ok: bool = False):
     if recruitment.is_timed_out(participant):
         recruitment.do_time_out(participant)
     if participant.outcome and participant.status != ParticipantStatus.COMPLETED and not ended_ok:
-        raise ParticipationEnded("This participation has ended; nothing more can be recorded.")
+        raise ParticipationEnded(_("This participation has ended; nothing more can be recorded."))
     return participant
 
 
@@ -209,9 +216,9 @@ def start(request, study):
         if action == "screen" and study.screeners:
             return _screen(request, study, decision, params)
         if action != "accept":
-            raise p.ParticipationError("Please choose whether you agree to take part.")
+            raise p.ParticipationError(_("Please choose whether you agree to take part."))
         if not passed:
-            raise p.ParticipationError("Please answer the eligibility questions first: open the study link again.")
+            raise p.ParticipationError(_("Please answer the eligibility questions first: open the study link again."))
         if not shown_current_consent(request, study):
             # The text changed after this page was shown: consent is to the text read, so show the new one.
             return _consent_page(request, study, decision, params, screened if study.screeners else "", changed=True)
@@ -222,6 +229,7 @@ def start(request, study):
             simulated=is_simulated(params, study),
             token=request.participant_token,
             started=decision,
+            language=translation.get_language(),
         )
         return redirect_to_step(study, participant, set_cookie=True)
     if not passed:
@@ -276,7 +284,7 @@ def _screener_page(request, study, decision, params, error: str = "", status: in
         "study": study,
         "hidden": _hidden(decision, params, study),
         "pilot": decision.pilot,
-        "screeners": study.screeners,
+        "screeners": i18n.shown_screeners(study.screeners),
         "answers": {k: v for k, v in params.items() if k.startswith("screener_")},
         "error": error,
     }
@@ -386,8 +394,8 @@ def answer(request, study):
             return JsonResponse(
                 {"ok": False, "error": err.message, "next": step_url(study, "trial")}, status=err.status
             )
-        link = {"url": step_url(study, "trial"), "text": "Continue the study"}
-        return message_page(request, "This answer was not recorded", err.message, err.status, study, link)
+        link = {"url": step_url(study, "trial"), "text": _("Continue the study")}
+        return message_page(request, _("This answer was not recorded"), err.message, err.status, study, link)
     if result.replay:
         step = p.next_step(participant)
     else:
@@ -441,7 +449,7 @@ def leave(request, study):
     source = participant.external_source if participant is not None else ""
     context = {
         "study": study,
-        "instructions": recruitment.RETURN_INSTRUCTIONS.get(source, ""),
+        "instructions": recruitment.return_instructions(source),
         "resume_url": reverse("studies:participant-start", args=[study.slug]),
     }
     return render(request, "participant/leave.html", context)
@@ -455,13 +463,13 @@ def withdraw(request, study):
     right to withdraw outlasts the study's recruitment."""
     participant = cookie_participant(request, study)
     if participant.status == ParticipantStatus.DECLINED:
-        raise p.ParticipationError(gettext("You did not take part in this study: there is nothing to withdraw."), 409)
+        raise p.ParticipationError(_("You did not take part in this study: there is nothing to withdraw."), 409)
     context = {"study": study, "policy": study.withdrawal_policy}
     if request.method == "GET" and participant.status != ParticipantStatus.WITHDRAWN:
         context["back_url"] = step_url(study, p.next_step(participant))
         return render(request, "participant/withdraw.html", context)
     withdrawal.do_withdraw(participant, actor=withdrawal.PARTICIPANT_ACTOR, via=withdrawal.VIA_PARTICIPANT)
-    context["instructions"] = recruitment.RETURN_INSTRUCTIONS.get(participant.external_source, "")
+    context["instructions"] = recruitment.return_instructions(participant.external_source)
     response = render(request, "participant/withdrawn.html", context)
     clear_participant_cookie(response, study)
     return response

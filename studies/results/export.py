@@ -119,6 +119,8 @@ PARTICIPANT_COLUMNS = [
     # Added with consent versions and withdrawal (studies/participants/withdrawal.py).
     "consent_version",
     "withdrawn_at",
+    # Added with the participants' languages (studies/i18n.py).
+    "language",
 ]
 QUESTIONNAIRE_PREFIX = "q_"
 # Recorded without consent: consented_at is when they were recorded, and the export leaves it empty.
@@ -512,6 +514,7 @@ def participant_rows(
             "outcome_code": outcome_code(study, participant_outcome(p)) or None,
             "consent_version": p.consent_version,
             "withdrawn_at": _iso(p.withdrawn_at),
+            "language": p.language or None,
         }
         for key in keys:
             row[QUESTIONNAIRE_PREFIX + key] = _questionnaire_value(answers.get(key))

@@ -27,6 +27,7 @@ PUBLIC = {
     "s/<slug:slug>/questionnaire/",
     "s/<slug:slug>/done/",
     "s/<slug:slug>/leave/",
+    "s/<slug:slug>/withdraw/",
 }
 # The admin's own login, logout and password-reset pages, and its JavaScript catalog, are public by design.
 ADMIN_PUBLIC = re.compile(r"^admin/(login/|logout/|password_reset|jsi18n/|r/|autocomplete/$)")
