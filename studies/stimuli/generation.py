@@ -13,9 +13,11 @@ Generation in three steps (see studies/tasks.py for the Celery side):
    the study's kind, upserts the Trial rows (bank.py), links every trial to the stimuli that
    already exist (by content key) and returns the missing work as chunks, one model per chunk.
 3. `do_process_chunk(chunk, get_bundle)` runs each batch of images through `Explainer.explain`
-   once for all methods and targets, renders, writes PNG and raw map through the default storage,
-   and creates each Stimulus by its content key under the unique constraint, so a chunk that is
-   redelivered after a crash creates nothing twice. Progress is recomputed from the database, never
+   once for all methods and targets; a small thread pool renders, PNG-encodes and writes PNG and
+   raw map through the default storage while the next batch's forward pass runs, and each batch's
+   Stimulus rows are inserted with one `bulk_create` under the content key's unique constraint
+   once all their files are written, so a chunk that is redelivered after a crash creates nothing
+   twice and no row points at a partial file. Progress is recomputed from the database, never
    incremented, so it stays exact under redelivery; the last chunk marks the job done and the
    study ready.
 """
@@ -25,7 +27,11 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections import defaultdict
+import tempfile
+import threading
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -59,6 +65,11 @@ log = logging.getLogger(__name__)
 
 CHUNK_IMAGES = int(os.environ.get("GENERATION_CHUNK_IMAGES", "16"))  # images per Celery task
 BATCH_IMAGES = 8  # images per forward pass
+# Threads that render, PNG-encode and write stimuli beside the forward pass (zlib, numpy and
+# boto3 release the GIL): one per core, as encoding is what they mostly do, up to 8. At most
+# WRITE_DEPTH batches wait for them, which bounds the memory held.
+WRITE_THREADS = int(os.environ.get("GENERATION_WRITE_THREADS") or min(8, os.cpu_count() or 1))
+WRITE_DEPTH = 1
 UNFINISHED = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
@@ -227,9 +238,29 @@ def _shape_batches(images, bundle, batch: int):
 
 
 def _store(name: str, data: bytes) -> str:
-    if default_storage.exists(name):
-        default_storage.delete(name)  # left over by a worker that died before its row was committed
-    return default_storage.save(name, ContentFile(data))
+    """Write a content-addressed file under exactly its name, replacing what is there: the name is
+    the content, so a file left by a worker that died before its row was committed holds the same
+    bytes and needs no existence check. S3's PUT replaces atomically (AWS_S3_FILE_OVERWRITE keeps the
+    name). On the local disk the bytes go to a temporary file renamed into place, so the name never
+    holds a partial file and is never given a suffix."""
+    try:
+        path = Path(default_storage.path(name))
+    except NotImplementedError:
+        return default_storage.save(name, ContentFile(data))
+    # Outside the public folder, so that a half-written file is never served.
+    partial = Path(default_storage.location) / ".partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=partial)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, default_storage.file_permissions_mode or 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return name
 
 
 def photo_crop_png(image_rgb, boxes) -> bytes:
@@ -259,40 +290,118 @@ def plain_photo_png(image_rgb, geometry) -> bytes:
     return buf.getvalue()
 
 
-def _save_stimulus(unit: Unit, model, image: ImageItem, png: bytes, raw, score, provenance: dict) -> bool:
-    """Write the files and the row; True if this call created the stimulus."""
+def _write_files(unit: Unit, png: bytes, raw) -> tuple[str, str]:
     import numpy as np
 
-    if Stimulus.objects.filter(content_key=unit.key).exists():
-        return False
     png_name = _store(f"stimuli/{unit.key[:2]}/{unit.key}.png", png)
     raw_name = ""
     if raw is not None:
         buf = io.BytesIO()
         np.save(buf, np.asarray(raw, dtype=np.float32), allow_pickle=False)
         raw_name = _store(f"maps/{unit.key[:2]}/{unit.key}.npy", buf.getvalue())
+    return png_name, raw_name
+
+
+def _stimulus_row(unit: Unit, model, image: ImageItem, files: tuple[str, str], score, provenance: dict) -> Stimulus:
+    return Stimulus(
+        content_key=unit.key,
+        image=image,
+        model=model,
+        method=unit.method,
+        target_class=unit.target_class,
+        target_index=max(unit.target_index, 0),
+        target_layer=model.target_layer,
+        weights_sha256=model.weights_sha256,
+        engine_version=unit.engine_version,
+        recipe_version=unit.recipe_version,
+        render_style=unit.style,
+        png=files[0],
+        raw_map=files[1],
+        score=score,
+        provenance=provenance,
+    )
+
+
+def _save_stimulus(unit: Unit, model, image: ImageItem, png: bytes, raw, score, provenance: dict) -> bool:
+    """Write the files, then the row; True if this call created the stimulus. (The network's
+    stimuli go through _PendingWrites instead, a batch at a time.)"""
+    row = _stimulus_row(unit, model, image, _write_files(unit, png, raw), score, provenance)
     try:
         with transaction.atomic():
-            Stimulus.objects.create(
-                content_key=unit.key,
-                image=image,
-                model=model,
-                method=unit.method,
-                target_class=unit.target_class,
-                target_index=max(unit.target_index, 0),
-                target_layer=model.target_layer,
-                weights_sha256=model.weights_sha256,
-                engine_version=unit.engine_version,
-                recipe_version=unit.recipe_version,
-                render_style=unit.style,
-                png=png_name,
-                raw_map=raw_name,
-                score=score,
-                provenance=provenance,
-            )
+            row.save(force_insert=True)
     except IntegrityError:
         return False  # another worker made it first: same inputs, same bytes
     return True
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _write_pool() -> ThreadPoolExecutor:
+    """One pool per process, kept across chunks (an S3 client per thread is built once)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="stimulus-write")
+        return _pool
+
+
+def _forget_pool_in_child() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()  # a forked child has none of its parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+class _PendingWrites:
+    """A chunk's network stimuli on their way to storage and the database.
+
+    `add` hands a batch's rendering, encoding and writing to the write pool and returns, so the
+    caller runs the next forward pass meanwhile; once more than WRITE_DEPTH batches wait, the oldest
+    is finished: its files all written, its rows inserted with one bulk_create (ON CONFLICT DO
+    NOTHING on the content key, so a redelivered chunk or a second worker creates nothing twice). A
+    stimulus whose work raised is recorded as a failure with its reason, like any other."""
+
+    def __init__(self, job_id: int, model, counts: dict):
+        self.job_id, self.model, self.counts = job_id, model, counts
+        self.batches: deque = deque()
+
+    def add(self, work) -> None:
+        """`work`: (unit, image, make_files, score, provenance) per stimulus; make_files() -> names."""
+        pool = _write_pool()
+        self.batches.append([(u, im, pool.submit(make), score, prov) for u, im, make, score, prov in work])
+        while len(self.batches) > WRITE_DEPTH:
+            self._finish(self.batches.popleft())
+
+    def finish(self) -> None:
+        while self.batches:
+            self._finish(self.batches.popleft())
+
+    def abandon(self) -> None:
+        """Wait for what is in flight without inserting rows (files without a row are never served)."""
+        while self.batches:
+            wait([future for _, _, future, _, _ in self.batches.popleft()])
+
+    def _finish(self, batch) -> None:
+        rows = []
+        for unit, image, future, score, prov in batch:
+            try:
+                files = future.result()
+            except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the admin
+                log.exception("writing %s failed in job %s", unit.key, self.job_id)
+                self.counts["failed"] += 1
+                _record_failure(
+                    self.job_id, image, self.model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}"
+                )
+                continue
+            rows.append(_stimulus_row(unit, self.model, image, files, score, prov))
+        if rows:
+            # Rows another worker inserted meanwhile are skipped, yet counted as created here: the
+            # counts are for the log; the job's progress is recounted from the database.
+            Stimulus.objects.bulk_create(rows, ignore_conflicts=True)
+            self.counts["created"] += len(rows)
 
 
 def _record_failure(job_id: int, image, model, method: str, reason: str) -> None:
@@ -341,8 +450,6 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
     """Generate a chunk's stimuli (idempotent). Returns counts {"created", "existing", "failed"}."""
     import torch
 
-    from explain_engine.render import render_stimulus
-
     from ..models import ClassifierModel
 
     job_id = chunk["job_id"]
@@ -357,17 +464,19 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
     counts = {"created": 0, "existing": 0, "failed": 0}
 
     # Work out the units still missing; photo crops and plain photographs need no network.
-    net_items, crops, photos, texts = [], [], [], []
+    units_of_item = []
     for item in chunk["items"]:
         image = images.get(item["image_id"])
-        if image is None:
-            continue
-        units = [unit_for(study, image, model, method, target, kinds, versions) for method, target in item["units"]]
-        existing = set(
-            Stimulus.objects.filter(content_key__in=[u.key for u in units]).values_list("content_key", flat=True)
-        )
-        counts["existing"] += len(existing)
+        if image is not None:
+            units_of_item.append(
+                (image, [unit_for(study, image, model, m, t, kinds, versions) for m, t in item["units"]])
+            )
+    keys = [u.key for _, units in units_of_item for u in units]
+    existing = set(Stimulus.objects.filter(content_key__in=keys).values_list("content_key", flat=True))
+    net_items, crops, photos, texts = [], [], [], []
+    for image, units in units_of_item:
         todo = [u for u in units if u.key not in existing]
+        counts["existing"] += len(units) - len(todo)
         crops += [(image, u) for u in todo if u.method == design.ATTENTION_CROP]
         photos += [(image, u) for u in todo if u.method == design.NO_EXPLANATION]
         texts += [(image, u) for u in todo if u.method == textual.METHOD]
@@ -416,26 +525,32 @@ def do_process_chunk(chunk: dict, get_bundle, device: str = "cpu", batch: int = 
 
             explainer = Explainer(bundle.module, model.target_layer or bundle.target_layer)
             units_of = {image.id: units for image, units in net_items}
-            for group in _shape_batches([image for image, _ in net_items], bundle, batch):
-                try:
-                    _explain_group(
-                        group, units_of, bundle, explainer, model, study, job_id, device, counts, render_stimulus, torch
-                    )
-                except Exception as exc:  # noqa: BLE001
-                    log.exception("batch failed in job %s", job_id)
-                    for im, _, _ in group:
-                        for unit in units_of[im.id]:
-                            if not Stimulus.objects.filter(content_key=unit.key).exists():
+            writes = _PendingWrites(job_id, model, counts)
+            try:
+                for group in _shape_batches([image for image, _ in net_items], bundle, batch):
+                    try:
+                        work = _explain_group(group, units_of, bundle, explainer, model, study, job_id, device, torch)
+                    except Exception as exc:  # noqa: BLE001
+                        log.exception("batch failed in job %s", job_id)
+                        for im, _, _ in group:
+                            for unit in units_of[im.id]:
                                 counts["failed"] += 1
                                 _record_failure(
                                     job_id, im, model, unit.method, f"{unit.target_class}: {type(exc).__name__}: {exc}"
                                 )
+                        continue
+                    writes.add(work)
+                writes.finish()
+            finally:
+                writes.abandon()
     link_trials(study)
     refresh_job(job_id)
     return counts
 
 
-def _explain_group(group, units_of, bundle, explainer, model, study, job_id, device, counts, render_stimulus, torch):
+def _explain_group(group, units_of, bundle, explainer, model, study, job_id, device, torch) -> list:
+    """One forward pass for a batch; returns the batch's stimuli as work for _PendingWrites
+    (rendering and encoding happen there, in the write pool)."""
     methods = sorted({u.method for im, _, _ in group for u in units_of[im.id]})
     targets_per_image = []
     for im, _, _ in group:
@@ -448,19 +563,12 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
     out = explainer.explain(x, torch.tensor(padded, dtype=torch.long, device=dev), methods=tuple(methods))
     scores = out.scores.cpu()
     maps = {m: out[m].cpu().numpy() for m in methods}
+    work = []
     for i, (im, _, pil) in enumerate(group):
         display = bundle.display(pil) if bundle.display else None
         for unit in units_of[im.id]:
             kk = targets_per_image[i].index(unit.target_index)
             raw = maps[unit.method][i, kk]
-            style = unit.style
-            png = render_stimulus(
-                unit.method,
-                display,
-                raw,
-                style=("auto" if style == "gradient" else style),
-                colormap=unit.colormap or "jet",
-            )
             score = float(scores[i, unit.target_index])
             prov = _provenance(
                 unit,
@@ -472,7 +580,19 @@ def _explain_group(group, units_of, bundle, explainer, model, study, job_id, dev
                 {"score": score, "input_size": list(x.shape[-2:]), "display": provenance_record(bundle.geometry)},
             )
             prov["method_params"] = out.params[unit.method]
-            counts["created" if _save_stimulus(unit, model, im, png, raw, score, prov) else "existing"] += 1
+            work.append((unit, im, _render_and_write(unit, display, raw), score, prov))
+    return work
+
+
+def _render_and_write(unit: Unit, display, raw):
+    def make() -> tuple[str, str]:
+        from explain_engine.render import render_stimulus
+
+        style = "auto" if unit.style == "gradient" else unit.style
+        png = render_stimulus(unit.method, display, raw, style=style, colormap=unit.colormap or "jet")
+        return _write_files(unit, png, raw)
+
+    return make
 
 
 # --- trials per participant -------------------------------------------------------------------
