@@ -86,6 +86,10 @@ def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
         str(threads),
         "--timeout",
         "60",
+        # Participants pause 1-3 s between requests: with gunicorn's default of 2 s the server closed
+        # many idle connections just as a participant's next request went out on them.
+        "--keep-alive",
+        "5",
         # The workers' heartbeat files in memory: on a container's overlay disk, touching them
         # every loop can stall a worker (gunicorn's FAQ).
         "--worker-tmp-dir",
