@@ -70,12 +70,25 @@ def _eigencam(ing: Ingredients) -> torch.Tensor:
     n, c, h, w = A.shape
     flat = A.reshape(n, c, h * w).transpose(1, 2)  # (N, hw, C)
     flat = flat - flat.mean(1, keepdim=True)
-    _, _, vh = torch.linalg.svd(flat, full_matrices=False)
-    proj = (flat @ vh[:, 0, :, None])[..., 0]  # (N, hw)
+    proj = _first_component_projection(flat)  # (N, hw)
     flip = proj.amin(1).abs() > proj.amax(1).abs()
     proj = torch.where(flip[:, None], -proj, proj)
     cam = ing.upsample(torch.relu(proj).reshape(n, h, w).float())
     return cam[:, None].expand(n, ing.num_targets, *cam.shape[-2:]).contiguous()
+
+
+def _first_component_projection(flat: torch.Tensor) -> torch.Tensor:
+    """The rows of `flat` (N, m, k) projected on their first right singular vector: `u1 * s1`.
+
+    From the eigenvectors of the smaller Gram matrix (m x m or k x k) rather than a full SVD: the
+    same vector up to its sign (which the caller fixes), at a fraction of the cost (ResNet-50's
+    layer4: 49 x 2048, an SVD took 5 ms, as much as the rest of the CAM family together)."""
+    m, k = flat.shape[-2:]
+    if m <= k:
+        values, vectors = torch.linalg.eigh(flat @ flat.transpose(1, 2))  # ascending
+        return vectors[..., -1] * values[..., -1:].clamp_min(0).sqrt()
+    _, vectors = torch.linalg.eigh(flat.transpose(1, 2) @ flat)
+    return (flat @ vectors[..., -1:])[..., 0]
 
 
 def _random(ing: Ingredients) -> torch.Tensor:
