@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from studies.models import Participant, ParticipantStatus, Response
 from studies.participants.privacy import external_id_for_storage
@@ -25,7 +26,14 @@ def current_assignment(study):
 
 
 def wait_for_trial(page, number):
-    page.get_by_test_id("progress").filter(has_text=f"Trial {number} of").wait_for()
+    try:
+        page.get_by_test_id("progress").filter(has_text=f"Trial {number} of").wait_for()
+    except PlaywrightTimeoutError as err:
+        # What the page said instead (an error or "Reconnecting..." in its status line), for a rare
+        # timeout seen once in a full run and never alone.
+        status = page.locator("#trial-status")
+        said = status.first.inner_text(timeout=1000) if status.count() else ""
+        raise AssertionError(f"trial {number} never showed on {getattr(page, 'url', 'the frame')}: {said!r}") from err
     # Buttons are enabled once the stimulus images are decoded and drawn.
     page.locator("[data-testid=option]:enabled").first.wait_for()
 
