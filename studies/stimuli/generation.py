@@ -245,7 +245,7 @@ def _store(name: str, data: bytes) -> str:
     holds a partial file and is never given a suffix."""
     try:
         path = Path(default_storage.path(name))
-    except NotImplementedError:
+    except NotImplementedError:  # Django's answer for a storage with no local path (S3): one PUT
         return default_storage.save(name, ContentFile(data))
     # Outside the public folder, so that a half-written file is never served.
     partial = Path(default_storage.location) / ".partial"
