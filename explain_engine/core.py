@@ -308,6 +308,20 @@ class _ModelGuard:
         return False
 
 
+def _convolution_friendly(batch: torch.Tensor) -> torch.Tensor:
+    """A perturbation pass's input (no gradient) in channels-last memory order on a CPU.
+
+    oneDNN runs convolutions on channels-last inputs faster without a change to the model (this
+    machine, batch 32 at 224: VGG-16 1.5x, ResNet-50 1.4x); the logits agree with the contiguous
+    run to float rounding. The sampling methods' input gradients do not (SmoothGrad on VGG-16
+    moved by 2e-3 of the map's maximum against captum), so passes with a gradient keep the
+    contiguous order. On a GPU the gain depends on the precision and cuDNN version, and was not
+    measured, so the input is left as it is."""
+    if batch.ndim == 4 and batch.device.type == "cpu":
+        return batch.contiguous(memory_format=torch.channels_last)
+    return batch
+
+
 class Explainer:
     """Explain a CNN classifier's decisions.
 
@@ -448,7 +462,7 @@ class Explainer:
 
             def forward(batch, grad=False):
                 with torch.set_grad_enabled(grad):
-                    return model(batch)
+                    return model(batch if grad else _convolution_friendly(batch))
 
             def forward_with_layer_output(batch, output):
                 suffix = self._suffix()
