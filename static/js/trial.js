@@ -57,6 +57,9 @@
   function setButtons(enabled) {
     buttons.forEach(function (b) { b.disabled = !enabled; });
     if (submitButton && enabled) submitButton.disabled = !allAnswered();
+    // The buttons are enabled in the HTML (so that the page works without JavaScript): "ready"
+    // tells a page driver that this script has run and the answer will be timed and sent by it.
+    form.toggleAttribute("data-ready", enabled);
   }
   function say(text, isError) {
     statusBox.textContent = text;

@@ -8,6 +8,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from studies.models import Participant, ParticipantStatus, Response
 from studies.participants.privacy import external_id_for_storage
 from tests.support import factories
+from tests.support.browser import wait_until_answerable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,9 +34,12 @@ def wait_for_trial(page, number):
         # timeout seen once in a full run and never alone.
         status = page.locator("#trial-status")
         said = status.first.inner_text(timeout=1000) if status.count() else ""
-        raise AssertionError(f"trial {number} never showed on {getattr(page, 'url', 'the frame')}: {said!r}") from err
-    # Buttons are enabled once the stimulus images are decoded and drawn.
-    page.locator("[data-testid=option]:enabled").first.wait_for()
+        progress = page.get_by_test_id("progress")
+        shown = progress.first.inner_text(timeout=1000) if progress.count() else ""
+        raise AssertionError(
+            f"trial {number} never showed on {getattr(page, 'url', 'the frame')}: {shown!r}, {said!r}"
+        ) from err
+    wait_until_answerable(page)
 
 
 def answer_class_discrimination(page, study, use_keyboard=False):

@@ -6,6 +6,7 @@ import pytest
 from studies.models import Participant, ParticipantStatus
 from tests.support import factories
 from tests.support.accessibility import assert_accessible
+from tests.support.browser import wait_until_answerable
 
 from .test_browser import answer_class_discrimination
 
@@ -25,7 +26,7 @@ def three_language_study(**fields):
 
 def wait_for_trial(page, progress_text):
     page.get_by_test_id("progress").filter(has_text=progress_text).wait_for()
-    page.locator("[data-testid=option]:enabled").first.wait_for()
+    wait_until_answerable(page)
 
 
 def test_a_participant_picks_korean_on_the_consent_page_and_plays_to_the_debrief(page, site):
@@ -72,7 +73,7 @@ def test_the_first_pages_in_german_and_english(page, site, query, lang, agree, i
     page.get_by_test_id("consent-accept").filter(has_text=agree).click()
     page.get_by_role("heading", level=1, name=instructions).wait_for()
     page.get_by_test_id("continue").click()
-    page.locator("[data-testid=option]:enabled").first.wait_for()
+    wait_until_answerable(page)
     assert question in page.locator("legend.question").first.inner_text()
     assert page.locator("html").get_attribute("lang") == lang  # the choice outlives the query parameter
     assert not page.js_errors
@@ -98,7 +99,7 @@ def test_a_right_to_left_language_mirrors_the_layout(page, site, settings):
     assert example.evaluate("e => getComputedStyle(e).borderRightWidth") == "4px"
     assert example.evaluate("e => getComputedStyle(e).borderLeftWidth") == "0px"
     page.get_by_test_id("continue").click()
-    page.locator("[data-testid=option]:enabled").first.wait_for()
+    wait_until_answerable(page)
     progress_text = page.get_by_test_id("progress").bounding_box()
     progress_bar = page.locator(".progress-row progress").bounding_box()
     assert progress_text["x"] > progress_bar["x"] + progress_bar["width"] - 1  # the text at the right, then the bar

@@ -5,6 +5,7 @@ and one study of each task kind, built by the factories, with a way to answer an
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.support import factories
+from tests.support.browser import wait_until_answerable
 
 # axe-core's impacts are minor, moderate, serious and critical: the last two fail a page.
 FAILING_IMPACTS = ("serious", "critical")
@@ -99,9 +100,9 @@ STUDY_OF_KIND = {
 
 
 def wait_for_any_trial(page):
-    """The trial page is shown and answerable (its options are enabled once the pictures are drawn)."""
+    """The trial page is shown and answerable."""
     page.get_by_test_id("progress").wait_for()
-    page.locator("[data-testid=option]:enabled").first.wait_for()
+    wait_until_answerable(page)
 
 
 def trial_number(page) -> int:
