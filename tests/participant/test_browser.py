@@ -30,8 +30,8 @@ def wait_for_trial(page, number):
     try:
         page.get_by_test_id("progress").filter(has_text=f"Trial {number} of").wait_for()
     except PlaywrightTimeoutError as err:
-        # What the page said instead (an error or "Reconnecting..." in its status line), for a rare
-        # timeout seen once in a full run and never alone.
+        # What the page shows instead (its progress line, and an error or "Reconnecting..." in its
+        # status line): a refused or unsent answer is then told apart from a slow page.
         status = page.locator("#trial-status")
         said = status.first.inner_text(timeout=1000) if status.count() else ""
         progress = page.get_by_test_id("progress")
